@@ -1,0 +1,101 @@
+"""Shared fixtures: a tiny synthetic dataset in the exact MNIST layout, and fake sources."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handwriting.data import registry
+from handwriting.data.registry import DatasetSpec, IdxFile, Split
+from handwriting.data.sources import Source, SourceUnavailable
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """The IDX encoding of a uint8 array (header + body), as the official files are."""
+    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
+    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+@dataclass
+class Synthetic:
+    """A registered synthetic dataset: its spec and the official bytes of each file."""
+
+    spec: DatasetSpec
+    contents: dict[str, bytes]
+    arrays: dict[str, np.ndarray]
+
+    def write(self, directory: Path, names=None, compress: bool = False) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in names or self.contents:
+            data = self.contents[name]
+            if compress:
+                (directory / (name + ".gz")).write_bytes(gzip.compress(data))
+            else:
+                (directory / name).write_bytes(data)
+
+
+@dataclass
+class FakeSource(Source):
+    """A source that serves the given file contents, or fails with ``unavailable``."""
+
+    contents: dict[str, bytes]
+    label: str = "fake source"
+    unavailable: str | None = None
+    calls: list = field(default_factory=list)
+
+    def fetch(self, names, workdir, log):
+        self.calls.append(list(names))
+        if self.unavailable:
+            raise SourceUnavailable(self.unavailable)
+        delivered = {}
+        for name in names:
+            if name in self.contents:
+                (workdir / name).write_bytes(self.contents[name])
+                delivered[name] = workdir / name
+        return delivered
+
+
+def make_synthetic(name: str = "synth", n_train: int = 30, n_test: int = 12, seed: int = 0) -> Synthetic:
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": np.arange(n_train, dtype=np.uint8) % 10,
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": (np.arange(n_test, dtype=np.uint8) * 3) % 10,
+    }
+    contents = {file_name: idx_bytes(array) for file_name, array in arrays.items()}
+    files = {
+        file_name: IdxFile(file_name, hashlib.sha256(data).hexdigest(), arrays[file_name].shape)
+        for file_name, data in contents.items()
+    }
+    spec = DatasetSpec(
+        name=name,
+        title="synthetic digits",
+        classes=tuple(str(digit) for digit in range(10)),
+        splits={
+            "train": Split(files["train-images-idx3-ubyte"], files["train-labels-idx1-ubyte"]),
+            "test": Split(files["t10k-images-idx3-ubyte"], files["t10k-labels-idx1-ubyte"]),
+        },
+    )
+    return Synthetic(spec, contents, arrays)
+
+
+@pytest.fixture
+def synthetic(monkeypatch):
+    """A synthetic dataset registered as ``synth`` for the duration of one test."""
+    made = make_synthetic()
+    monkeypatch.setitem(registry.DATASETS, made.spec.name, made.spec)
+    return made
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_root(tmp_path, monkeypatch):
+    """Every test gets its own empty data root, so nothing touches the user's cache."""
+    root = tmp_path / "data-root"
+    monkeypatch.setenv("HANDWRITING_DATA", str(root))
+    return root

@@ -1,0 +1,106 @@
+"""``python -m handwriting.data`` on a synthetic dataset."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+
+from handwriting.data import registry
+from handwriting.data.__main__ import main
+from handwriting.data.store import dataset_dir
+from tests.conftest import FakeSource
+
+
+@pytest.fixture
+def fetchable(synthetic, monkeypatch):
+    spec = dataclasses.replace(synthetic.spec, sources=(FakeSource(synthetic.contents, label="fake mirror"),))
+    monkeypatch.setitem(registry.DATASETS, spec.name, spec)
+    return spec
+
+
+def test_fetch_then_fetch_again(fetchable, capsys):
+    assert main(["fetch", "synth"]) == 0
+    assert "fetched 4 file(s)" in capsys.readouterr().out
+    assert main(["fetch", "synth"]) == 0
+    assert "nothing fetched" in capsys.readouterr().out
+
+
+def test_fetch_into_data_dir_flag(fetchable, tmp_path, capsys):
+    assert main(["fetch", "synth", "--data-dir", str(tmp_path / "elsewhere")]) == 0
+    assert (tmp_path / "elsewhere" / "synth" / "train-images-idx3-ubyte").is_file()
+
+
+def test_info_json_reports_counts_per_split_and_class(fetchable, synthetic, capsys):
+    main(["fetch", "synth"])
+    capsys.readouterr()
+    assert main(["info", "synth", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["splits"]["train"]["count"] == 30
+    assert report["splits"]["test"]["count"] == 12
+    assert report["splits"]["train"]["per_class"] == {str(digit): 3 for digit in range(10)}
+    assert sum(report["splits"]["test"]["per_class"].values()) == 12
+    assert report["files"]["t10k-images-idx3-ubyte"]["sha256"] == fetchable.splits["test"].images.sha256
+    assert report["location"] == str(dataset_dir(fetchable))
+
+
+def test_info_table(fetchable, capsys):
+    main(["fetch", "synth"])
+    assert main(["info", "synth"]) == 0
+    out = capsys.readouterr().out
+    assert "train: 30 images of 28x28" in out and "0:3  1:3" in out
+
+
+def test_info_on_truncated_file_is_one_line_naming_it(fetchable, capsys):
+    main(["fetch", "synth"])
+    capsys.readouterr()
+    path = dataset_dir(fetchable) / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:1000])
+    assert main(["info", "synth", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {path}: truncated")
+
+
+def test_info_never_fetches(fetchable, capsys):
+    assert main(["info", "synth"]) == 2
+    assert "missing" in capsys.readouterr().err
+    assert fetchable.sources[0].calls == []
+
+
+def test_unknown_dataset(capsys):
+    assert main(["info", "nope"]) == 2
+    assert "unknown dataset 'nope'; choose one of: mnist" in capsys.readouterr().err
+
+
+def test_fetch_failure_exits_2_with_one_line(synthetic, capsys):
+    spec = dataclasses.replace(synthetic.spec, sources=(FakeSource({}, unavailable="offline"),))
+    registry.DATASETS[spec.name] = spec
+    assert main(["fetch", "synth"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: could not get synthetic digits") and "offline" in err[-1]
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    assert "mnist" in capsys.readouterr().out
+
+
+def test_module_runs_as_a_program_without_a_traceback(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "handwriting.data", "info", "mnist", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: ") and "mnist" in done.stderr
+
+
+def test_bad_flag_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["info", "mnist", "--colour"])
+    assert exit_info.value.code == 2
