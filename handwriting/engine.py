@@ -1,0 +1,244 @@
+"""The training engine: one epoch of training, evaluation, and the whole run with checkpoints.
+
+Kept free of argument parsing so a notebook can call ``fit`` directly; ``train.py`` only
+turns flags into a ``TrainConfig``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+from tqdm import tqdm
+
+from handwriting import checkpoint
+from handwriting.data import get_spec, load
+from handwriting.data.loader import make_loader
+from handwriting.data.store import LoadedDataset
+from handwriting.errors import UserError
+from handwriting.models import build_model, count_parameters, model_entry, summary
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "onecycle")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run; saved in the checkpoint card."""
+
+    model: str = "cnn"
+    dataset: str = "mnist"
+    epochs: int = 15
+    batch_size: int = 128
+    lr: float = 0.003
+    optimizer: str = "adamw"
+    lr_schedule: str = "onecycle"
+    weight_decay: float = 0.0
+    augment: str = "none"
+    seed: int = 0
+    data_dir: str | None = None
+    out: str = "models"
+    name: str | None = None
+    device: str = "auto"
+    max_steps: int | None = None
+    model_options: dict = field(default_factory=dict)
+
+    @property
+    def run_name(self) -> str:
+        return self.name or self.model
+
+
+def pick_device(choice: str) -> str:
+    """'auto' -> 'gpu' when this Paddle build has CUDA and sees a GPU, else 'cpu'."""
+    has_gpu = paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+    if choice == "gpu" and not has_gpu:
+        raise UserError("--device gpu: this Paddle build has no CUDA or no GPU is visible; use --device cpu")
+    device = ("gpu" if has_gpu else "cpu") if choice == "auto" else choice
+    paddle.set_device(device)
+    return device
+
+
+def loss_and_correct(task: str, outputs: paddle.Tensor, labels: paddle.Tensor, num_classes: int):
+    """Mean loss of a batch and how many predictions are right.
+
+    Classifiers: cross-entropy on logits [N, C] (softmax applied here, once).
+    Regression: squared error of the predicted value [N, 1] against the label as a number;
+    the prediction is that value rounded and clipped to a class.
+    """
+    if task == "regress":
+        values = outputs.squeeze(-1)
+        loss = F.mse_loss(values, labels.astype("float32"))
+        predictions = paddle.clip(paddle.round(values), 0, num_classes - 1).astype("int64")
+    else:
+        loss = F.cross_entropy(outputs, labels)
+        predictions = outputs.argmax(axis=-1)
+    return loss, (predictions == labels).astype("int64").sum()
+
+
+def evaluate(model, split, task: str, num_classes: int, batch_size: int = 1000) -> dict:
+    """Loss and accuracy of ``model`` on a whole split (in order, no shuffling, no dropout)."""
+    model.eval()
+    total_loss, correct = 0.0, 0
+    with paddle.no_grad():
+        for images, labels in make_loader(split, batch_size, shuffle=False):
+            loss, right = loss_and_correct(task, model(images), labels, num_classes)
+            total_loss += float(loss) * len(labels)
+            correct += int(right)
+    model.train()
+    return {"loss": total_loss / len(split), "accuracy": correct / len(split)}
+
+
+def make_optimizer(config: TrainConfig, model, steps_per_epoch: int):
+    total = config.epochs * steps_per_epoch
+    if config.lr_schedule == "constant":
+        schedule = config.lr
+    elif config.lr_schedule == "cosine":
+        schedule = paddle.optimizer.lr.CosineAnnealingDecay(config.lr, T_max=total)
+    elif config.lr_schedule == "onecycle":
+        schedule = paddle.optimizer.lr.OneCycleLR(max_learning_rate=config.lr, total_steps=total)
+    else:
+        raise UserError(f"unknown --lr-schedule {config.lr_schedule!r}; choose one of: {', '.join(SCHEDULES)}")
+    parameters = model.parameters()
+    decay = config.weight_decay or None
+    if config.optimizer == "sgd":
+        optimizer = paddle.optimizer.SGD(schedule, parameters=parameters, weight_decay=decay)
+    elif config.optimizer == "momentum":
+        optimizer = paddle.optimizer.Momentum(schedule, momentum=0.9, parameters=parameters, weight_decay=decay)
+    elif config.optimizer == "adam":
+        optimizer = paddle.optimizer.Adam(schedule, parameters=parameters, weight_decay=decay)
+    elif config.optimizer == "adamw":
+        optimizer = paddle.optimizer.AdamW(schedule, parameters=parameters, weight_decay=config.weight_decay)
+    else:
+        raise UserError(f"unknown --optimizer {config.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
+    return optimizer, (schedule if not isinstance(schedule, float) else None)
+
+
+def seed_epoch(seed: int, epoch: int) -> None:
+    """Seed Paddle's generator from (seed, epoch): dropout in epoch e is the same whether or not
+    the run was interrupted before it, which is what makes --resume exact."""
+    paddle.seed(seed * 100_003 + epoch)
+
+
+def fit(config: TrainConfig, resume: bool = False, data: LoadedDataset | None = None, log=print) -> dict:
+    """Train ``config.model`` on ``config.dataset``, saving checkpoints after every epoch.
+
+    Returns the checkpoint card (also written to ``<out>/<name>.json``).
+    """
+    # Paddle names parameters and optimizer accumulators from process-wide counters
+    # ("linear_0.w_0_moment1_0"); a fresh name scope makes a saved optimizer state load
+    # into any later run, in this process or another.
+    with paddle.utils.unique_name.guard():
+        return _fit(config, resume, data, log)
+
+
+def _fit(config: TrainConfig, resume: bool, data: LoadedDataset | None, log) -> dict:
+    if config.augment != "none":
+        raise UserError(f"--augment {config.augment}: only 'none' is available so far")
+    entry = model_entry(config.model)
+    device = pick_device(config.device)
+    spec = get_spec(config.dataset)
+    data = data or load(spec, config.data_dir)
+    train_split, test_split = data.splits["train"], data.splits["test"]
+    in_shape = (1, *train_split.images.shape[1:])
+    files = checkpoint.paths(config.out, config.run_name)
+
+    paddle.seed(config.seed)
+    np.random.seed(config.seed)
+    model = build_model(config.model, num_classes=spec.num_classes, in_shape=in_shape, **config.model_options)
+    loader = make_loader(train_split, config.batch_size, shuffle=True, seed=config.seed)
+    steps_per_epoch = len(loader)
+    if config.max_steps:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps)
+    optimizer, schedule = make_optimizer(config, model, steps_per_epoch)
+
+    card = {
+        "model": {"name": config.model, "task": entry.task, "options": config.model_options, "in_shape": in_shape},
+        "classes": list(spec.classes),
+        "normalisation": "uint8 white-on-black pixels -> x / 127.5 - 1 (float32 in [-1, 1])",
+        "dataset": {"name": spec.name, "sha256": data.checksums, "train": len(train_split), "test": len(test_split)},
+        "parameters": count_parameters(model),
+        "config": asdict(config),
+        "paddle": paddle.__version__,
+        "python": platform.python_version(),
+        "device": device,
+        "epochs": [],
+        "seconds": 0.0,
+    }
+    start_epoch = 0
+    if resume:
+        previous = checkpoint.read_card(files["card"])
+        if previous["model"]["name"] != config.model:
+            raise UserError(f"--resume: {files['card']} is a {previous['model']['name']!r} run, not {config.model!r}")
+        weights = files["last"] if files["last"].is_file() else files["params"]
+        checkpoint.load_weights(model, weights, f"model {config.model!r}")
+        optimizer.set_state_dict(paddle.load(str(files["opt"])))
+        card["epochs"], card["seconds"] = previous["epochs"], previous["seconds"]
+        start_epoch = len(previous["epochs"])
+        log(f"resuming {config.run_name} after epoch {start_epoch}")
+    else:
+        log(summary(model, in_shape))
+
+    log_path = Path(config.out) / f"{config.run_name}.log.jsonl"
+    for epoch in range(start_epoch, config.epochs):
+        seed_epoch(config.seed, epoch)
+        loader.dataset.set_epoch(epoch)
+        model.train()
+        started = time.perf_counter()
+        seen, total_loss, correct = 0, 0.0, 0
+        bar = tqdm(loader, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False)
+        for step, (images, labels) in enumerate(bar):
+            if step >= steps_per_epoch:
+                break
+            loss, right = loss_and_correct(entry.task, model(images), labels, spec.num_classes)
+            loss.backward()
+            optimizer.step()
+            optimizer.clear_grad()
+            if schedule is not None:
+                schedule.step()
+            seen += len(labels)
+            total_loss += loss.detach() * len(labels)  # stays a tensor: no device sync per step
+            correct += right
+            if step % 50 == 0:
+                bar.set_postfix(
+                    loss=f"{float(total_loss) / seen:.4f}", acc=f"{float(correct) / seen:.4f}", refresh=False
+                )
+        bar.close()
+        total_loss, correct = float(total_loss), int(correct)
+        seconds = time.perf_counter() - started
+        test = evaluate(model, test_split, entry.task, spec.num_classes)
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": total_loss / seen,
+            "train_accuracy": correct / seen,
+            "test_loss": test["loss"],
+            "test_accuracy": test["accuracy"],
+            "seconds": seconds,
+            "images_per_second": seen / seconds,
+        }
+        if not math.isfinite(record["train_loss"]):
+            raise UserError(f"training diverged in epoch {epoch + 1} (loss {record['train_loss']}); lower --lr")
+        card["epochs"].append(record)
+        card["seconds"] += seconds
+        # No validation split yet, so the latest epoch is the one kept.
+        card["kept_epoch"] = epoch + 1
+        card["test_accuracy"] = test["accuracy"]
+        checkpoint.save_state(files["params"], model.state_dict())
+        files["last"].unlink(missing_ok=True)
+        checkpoint.save_state(files["opt"], optimizer.state_dict())
+        checkpoint.save_card(files["card"], card)
+        with open(log_path, "a") as out:
+            out.write(json.dumps({"run": config.run_name, **record}) + "\n")
+        log(
+            f"epoch {epoch + 1}/{config.epochs}: train loss {record['train_loss']:.4f} "
+            f"acc {record['train_accuracy']:.4f} | test loss {test['loss']:.4f} acc {test['accuracy']:.4f} | "
+            f"{seconds:.1f} s, "
+            f"{record['images_per_second']:.0f} images/s"
+        )
+    return card

@@ -1,0 +1,226 @@
+"""The models, in a registry chosen by name (``--model``).
+
+Every model takes ``num_classes`` and the input shape, computes its own layer sizes, and
+``forward`` returns raw outputs: logits ``[N, num_classes]`` for classifiers, or one value
+``[N, 1]`` for the regression baseline. Softmax and the loss live in the training loop, so
+nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import paddle
+from paddle import nn
+
+from handwriting.errors import UserError
+
+InShape = tuple[int, int, int]  # (channels, height, width)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model: how to build it and how to train and read it."""
+
+    name: str
+    build: Callable[..., nn.Layer]
+    task: str  # "classify": logits + cross-entropy; "regress": one number + squared error
+    about: str
+
+
+MODELS: dict[str, ModelEntry] = {}
+
+
+def register(name: str, task: str = "classify", about: str = ""):
+    """Class decorator adding a model to ``MODELS`` under ``name``."""
+
+    def add(cls):
+        MODELS[name] = ModelEntry(name, cls, task, about or (cls.__doc__ or "").strip().splitlines()[0])
+        return cls
+
+    return add
+
+
+def model_entry(name: str) -> ModelEntry:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise UserError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
+
+
+def build_model(name: str, num_classes: int = 10, in_shape: InShape = (1, 28, 28), **options) -> nn.Layer:
+    """Build a registered model; ``options`` are its own constructor arguments.
+
+    Parameter names restart from zero for every model built (``linear_0.w_0``...), so an
+    optimizer state saved by one process loads into a model built by another.
+    """
+    with paddle.utils.unique_name.guard():
+        return model_entry(name).build(num_classes=num_classes, in_shape=tuple(in_shape), **options)
+
+
+def count_parameters(model: nn.Layer) -> int:
+    return sum(int(parameter.size) for parameter in model.parameters())
+
+
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def _flat_size(in_shape: InShape) -> int:
+    channels, height, width = in_shape
+    return channels * height * width
+
+
+@register("linreg", task="regress")
+class LinearRegression(nn.Layer):
+    """784 -> 1 regression on the digit's value (the Paddle tutorial's baseline; rounds to a digit)."""
+
+    def __init__(self, num_classes: int = 10, in_shape: InShape = (1, 28, 28)):
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(_flat_size(in_shape), 1)
+
+    def forward(self, images):  # [N, 1, 28, 28] -> [N, 1]
+        return self.fc(self.flatten(images))
+
+
+@register("softmax")
+class SoftmaxRegression(nn.Layer):
+    """784 -> 10 multinomial logistic regression: the simplest honest classifier."""
+
+    def __init__(self, num_classes: int = 10, in_shape: InShape = (1, 28, 28)):
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(_flat_size(in_shape), num_classes)
+
+    def forward(self, images):  # [N, 1, 28, 28] -> [N, C]
+        return self.fc(self.flatten(images))
+
+
+class MLP(nn.Layer):
+    """Fully connected layers with one activation and optional dropout after each hidden layer."""
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_shape: InShape = (1, 28, 28),
+        hidden: tuple[int, ...] = (200,),
+        activation: str = "sigmoid",
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise UserError(f"unknown activation {activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
+        layers: list[nn.Layer] = [nn.Flatten()]
+        width = _flat_size(in_shape)
+        for size in hidden:
+            layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = size
+        layers.append(nn.Linear(width, num_classes))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, images):  # [N, 1, 28, 28] -> [N, C]
+        return self.layers(images)
+
+
+@register("mlp-sigmoid")
+class SigmoidMLP(MLP):
+    """784-200-10 sigmoid MLP (the pure-Python article; hidden sizes and activation configurable)."""
+
+    def __init__(self, num_classes=10, in_shape=(1, 28, 28), hidden=(200,), activation="sigmoid", dropout=0.0):
+        super().__init__(num_classes, in_shape, tuple(hidden), activation, dropout)
+
+
+@register("mlp")
+class DeepMLP(MLP):
+    """784-500-500-500-10 ReLU MLP with dropout 0.2 (the Keras article)."""
+
+    def __init__(self, num_classes=10, in_shape=(1, 28, 28), hidden=(500, 500, 500), activation="relu", dropout=0.2):
+        super().__init__(num_classes, in_shape, tuple(hidden), activation, dropout)
+
+
+@register("lenet5")
+class LeNet5(nn.Layer):
+    """LeCun's LeNet-5: 5x5 convolutions, tanh, average-pool subsampling, 120-84 dense head."""
+
+    def __init__(self, num_classes: int = 10, in_shape: InShape = (1, 28, 28)):
+        super().__init__()
+        channels, height, width = in_shape
+        # LeNet-5 read 32x32 pictures; padding 2 gives a 28x28 MNIST digit the same margins.
+        self.features = nn.Sequential(
+            nn.Conv2D(channels, 6, 5, padding=2),  # [N, 6, 28, 28]
+            nn.Tanh(),
+            nn.AvgPool2D(2),  # [N, 6, 14, 14]
+            nn.Conv2D(6, 16, 5),  # [N, 16, 10, 10]
+            nn.Tanh(),
+            nn.AvgPool2D(2),  # [N, 16, 5, 5]
+            nn.Flatten(),
+        )
+        flat = 16 * ((height // 2 - 4) // 2) * ((width // 2 - 4) // 2)
+        self.classifier = nn.Sequential(
+            nn.Linear(flat, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, num_classes)
+        )
+
+    def forward(self, images):  # [N, 1, 28, 28] -> [N, C]
+        return self.classifier(self.features(images))
+
+
+def _conv_block(in_channels: int, out_channels: int) -> list[nn.Layer]:
+    """3x3 convolution (same size) + batch norm + ReLU; the conv has no bias because BN adds one."""
+    return [
+        nn.Conv2D(in_channels, out_channels, 3, padding=1, bias_attr=False),
+        nn.BatchNorm2D(out_channels),
+        nn.ReLU(),
+    ]
+
+
+@register("cnn")
+class CNN(nn.Layer):
+    """Our best: two VGG-style stages (3x3 conv + BN + ReLU, max-pool), dropout, a small dense head."""
+
+    def __init__(self, num_classes: int = 10, in_shape: InShape = (1, 28, 28), width: int = 32, dropout: float = 0.3):
+        super().__init__()
+        channels, height, image_width = in_shape
+        self.features = nn.Sequential(
+            *_conv_block(channels, width),  # [N, w, 28, 28]
+            *_conv_block(width, width),
+            nn.MaxPool2D(2),  # [N, w, 14, 14]
+            *_conv_block(width, 2 * width),
+            *_conv_block(2 * width, 2 * width),
+            nn.MaxPool2D(2),  # [N, 2w, 7, 7]
+            nn.Flatten(),
+        )
+        flat = 2 * width * (height // 4) * (image_width // 4)
+        self.classifier = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(flat, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, num_classes)
+        )
+
+    def forward(self, images):  # [N, 1, 28, 28] -> [N, C]
+        return self.classifier(self.features(images))
+
+
+def summary(model: nn.Layer, in_shape: InShape = (1, 28, 28)) -> str:
+    """A Keras-style table of layers, output shapes and parameter counts, as text."""
+    rows = []
+    hooks = []
+
+    def record(layer, inputs, output):
+        parameters = sum(int(p.size) for p in layer.parameters(include_sublayers=False))
+        rows.append((type(layer).__name__, list(output.shape), parameters))
+
+    for layer in model.sublayers():
+        if not layer.sublayers():  # leaves only
+            hooks.append(layer.register_forward_post_hook(record))
+    was_training = model.training
+    model.eval()
+    with paddle.no_grad():
+        model(paddle.zeros([1, *in_shape]))
+    model.train(was_training)
+    for hook in hooks:
+        hook.remove()
+    lines = [f"{'layer':<14}{'output shape':<22}{'parameters':>12}", "-" * 48]
+    lines += [f"{name:<14}{str(shape):<22}{count:>12,}" for name, shape, count in rows]
+    lines += ["-" * 48, f"{'total':<36}{count_parameters(model):>12,}"]
+    return "\n".join(lines)

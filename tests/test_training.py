@@ -1,0 +1,133 @@
+"""Models, the training engine and checkpoints, on a tiny synthetic dataset (seconds, not minutes)."""
+
+import json
+
+import numpy as np
+import paddle
+import pytest
+
+import train as train_script
+from handwriting import checkpoint
+from handwriting.data.store import dataset_dir, load
+from handwriting.engine import TrainConfig, fit
+from handwriting.models import MODELS, build_model, count_parameters
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_model_maps_a_batch_to_its_outputs(name):
+    model = build_model(name, num_classes=10)
+    outputs = model(paddle.zeros([3, 1, 28, 28]))
+    expected = [3, 1] if MODELS[name].task == "regress" else [3, 10]
+    assert list(outputs.shape) == expected
+
+
+def test_models_compute_their_sizes_from_the_arguments():
+    assert list(build_model("cnn", num_classes=47, in_shape=(1, 32, 32))(paddle.zeros([2, 1, 32, 32])).shape) == [2, 47]
+    assert list(build_model("lenet5", num_classes=26)(paddle.zeros([2, 1, 28, 28])).shape) == [2, 26]
+
+
+def test_article_parameter_counts():
+    assert count_parameters(build_model("mlp")) == 898_510  # the Keras article's model.summary()
+    assert count_parameters(build_model("mlp-sigmoid")) == 784 * 200 + 200 + 200 * 10 + 10
+
+
+@pytest.fixture
+def tiny(synthetic):
+    synthetic.write(dataset_dir(synthetic.spec))
+    return load(synthetic.spec, download=False)
+
+
+def config(tmp_path, **overrides):
+    settings = dict(model="mlp", dataset="synth", epochs=2, batch_size=8, lr=0.01, out=str(tmp_path / "models"))
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def quiet(message):
+    pass
+
+
+def test_smoke_run_writes_every_checkpoint_file(tmp_path, tiny):
+    card = fit(config(tmp_path, max_steps=2), data=tiny, log=quiet)
+    out = tmp_path / "models"
+    for suffix in (".pdparams", ".pdopt", ".json", ".log.jsonl"):
+        assert (out / f"mlp{suffix}").is_file(), suffix
+    saved = json.loads((out / "mlp.json").read_text())
+    assert saved == json.loads(json.dumps(card))
+    assert saved["model"]["name"] == "mlp" and saved["classes"] == [str(d) for d in range(10)]
+    assert saved["dataset"]["sha256"] == tiny.checksums
+    assert len(saved["epochs"]) == 2 and 0 <= saved["test_accuracy"] <= 1
+    assert len((out / "mlp.log.jsonl").read_text().splitlines()) == 2
+    assert not list(out.glob(".*tmp"))  # no temporary files left behind
+
+
+def test_same_seed_gives_the_same_metrics(tmp_path, tiny):
+    first = fit(config(tmp_path / "a"), data=tiny, log=quiet)
+    second = fit(config(tmp_path / "b"), data=tiny, log=quiet)
+
+    def strip(card):
+        timing = ("seconds", "images_per_second")
+        return [{key: value for key, value in epoch.items() if key not in timing} for epoch in card["epochs"]]
+
+    assert strip(first) == strip(second)
+
+
+@pytest.mark.parametrize("model,optimizer,schedule", [("mlp", "adamw", "onecycle"), ("cnn", "momentum", "cosine")])
+def test_resume_after_interruption_ends_with_the_same_weights(tmp_path, tiny, model, optimizer, schedule):
+    settings = dict(model=model, optimizer=optimizer, lr_schedule=schedule, epochs=3, max_steps=2)
+    fit(config(tmp_path / "straight", **settings), data=tiny, log=quiet)
+
+    def interrupt_after_first_epoch(message):
+        if message.startswith("epoch 1/3"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(config(tmp_path / "resumed", **settings), data=tiny, log=interrupt_after_first_epoch)
+    assert len(checkpoint.read_card(tmp_path / "resumed/models" / f"{model}.json")["epochs"]) == 1
+    fit(config(tmp_path / "resumed", **settings), resume=True, data=tiny, log=quiet)
+
+    straight = paddle.load(str(tmp_path / "straight/models" / f"{model}.pdparams"))
+    resumed = paddle.load(str(tmp_path / "resumed/models" / f"{model}.pdparams"))
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        np.testing.assert_array_equal(straight[key].numpy(), resumed[key].numpy(), err_msg=key)
+
+
+def test_loading_into_the_wrong_architecture_names_both(tmp_path, tiny):
+    fit(config(tmp_path, epochs=1, max_steps=1), data=tiny, log=quiet)
+    with pytest.raises(
+        checkpoint.CheckpointError, match=r"mlp.pdparams holds a 'mlp' model and does not fit model 'cnn'"
+    ):
+        checkpoint.load_weights(build_model("cnn"), tmp_path / "models/mlp.pdparams", "model 'cnn'")
+
+
+def test_load_model_rebuilds_what_was_trained(tmp_path, tiny):
+    fit(config(tmp_path, model="lenet5", epochs=1, max_steps=2), data=tiny, log=quiet)
+    model, card = checkpoint.load_model(tmp_path / "models/lenet5.pdparams")
+    images = paddle.to_tensor(tiny.splits["test"].images[:4, None].astype("float32") / 127.5 - 1)
+    trained = build_model("lenet5")
+    checkpoint.load_weights(trained, tmp_path / "models/lenet5.pdparams")
+    trained.eval()
+    np.testing.assert_allclose(model(images).numpy(), trained(images).numpy(), rtol=1e-6)
+    assert card["model"]["name"] == "lenet5"
+
+
+def test_missing_or_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(checkpoint.CheckpointError, match="no such checkpoint"):
+        checkpoint.load_weights(build_model("mlp"), tmp_path / "nope.pdparams")
+    (tmp_path / "junk.pdparams").write_bytes(b"not a checkpoint")
+    with pytest.raises(checkpoint.CheckpointError, match="not a Paddle checkpoint"):
+        checkpoint.load_weights(build_model("mlp"), tmp_path / "junk.pdparams")
+
+
+def test_regression_baseline_trains_and_reports(tmp_path, tiny):
+    card = fit(config(tmp_path, model="linreg", optimizer="sgd", lr=0.001, epochs=1), data=tiny, log=quiet)
+    assert card["model"]["task"] == "regress" and 0 <= card["test_accuracy"] <= 1
+
+
+def test_train_script_rejects_bad_flags(capsys):
+    assert train_script.main(["--epochs", "0"]) == 2
+    assert "--epochs must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        train_script.main(["--model", "resnet9000"])
+    assert exit_info.value.code == 2
