@@ -14,7 +14,7 @@ import argparse
 import sys
 import warnings
 
-from handwriting.errors import UserError
+from handwriting.errors import UserError, run_at_the_edge
 
 DEFAULTS = "(default: %(default)s)"
 
@@ -45,30 +45,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore", message="No ccache found")
+def train(args: argparse.Namespace) -> None:
     from handwriting.engine import TrainConfig, fit
 
-    args = build_parser().parse_args(argv)
     for flag in ("epochs", "batch_size", "max_steps"):
         value = getattr(args, flag)
         if value is not None and value < 1:
-            print(f"error: --{flag.replace('_', '-')} must be at least 1, got {value}", file=sys.stderr)
-            return 2
+            raise UserError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
     if args.lr <= 0:
-        print(f"error: --lr must be positive, got {args.lr}", file=sys.stderr)
-        return 2
+        raise UserError(f"--lr must be positive, got {args.lr}")
     options = {key: value for key, value in vars(args).items() if key != "resume"}
-    try:
-        card = fit(TrainConfig(**options), resume=args.resume)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: the last finished epoch is saved; continue with --resume", file=sys.stderr)
-        return 130
+    card = fit(TrainConfig(**options), resume=args.resume)
     print(f"test accuracy {card['test_accuracy']:.4f} after {len(card['epochs'])} epochs; saved under {args.out}/")
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message="No ccache found")
+    args = build_parser().parse_args(argv)
+    interrupted = "interrupted: the last finished epoch is saved; continue with --resume"
+    return run_at_the_edge(lambda: train(args), interrupted)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import numpy as np
 
 from handwriting.data.registry import DATASETS, get_spec
 from handwriting.data.store import DEFAULT_ROOT, ENV_VAR, data_root, dataset_dir, ensure, load
-from handwriting.errors import UserError
+from handwriting.errors import run_at_the_edge
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,37 +78,31 @@ def print_info(report: dict) -> None:
         print("  per class: " + "  ".join(f"{label}:{count}" for label, count in split["per_class"].items()))
 
 
+def run(args: argparse.Namespace) -> None:
+    if args.command == "list":
+        for spec in DATASETS.values():
+            where = dataset_dir(spec)
+            print(f"{spec.name:<12} {spec.title} ({spec.num_classes} classes)  {where}")
+        print(f"data folder: {data_root()}")
+    elif args.command == "fetch":
+        spec = get_spec(args.dataset)
+        verified, fetched = ensure(spec, args.data_dir)
+        where = dataset_dir(spec, args.data_dir)
+        if fetched:
+            print(f"{spec.name}: fetched {len(fetched)} file(s); all {len(verified)} verified in {where}")
+        else:
+            print(f"{spec.name}: all {len(verified)} files already present and verified in {where}; nothing fetched")
+    elif args.command == "info":
+        report = describe(args.dataset, args.data_dir)
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            print_info(report)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        if args.command == "list":
-            for spec in DATASETS.values():
-                where = dataset_dir(spec)
-                print(f"{spec.name:<12} {spec.title} ({spec.num_classes} classes)  {where}")
-            print(f"data folder: {data_root()}")
-        elif args.command == "fetch":
-            spec = get_spec(args.dataset)
-            verified, fetched = ensure(spec, args.data_dir)
-            where = dataset_dir(spec, args.data_dir)
-            if fetched:
-                print(f"{spec.name}: fetched {len(fetched)} file(s); all {len(verified)} verified in {where}")
-            else:
-                print(
-                    f"{spec.name}: all {len(verified)} files already present and verified in {where}; nothing fetched"
-                )
-        elif args.command == "info":
-            report = describe(args.dataset, args.data_dir)
-            if args.json:
-                print(json.dumps(report, indent=2))
-            else:
-                print_info(report)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; nothing half-written was kept", file=sys.stderr)
-        return 130
-    return 0
+    return run_at_the_edge(lambda: run(args), interrupted="interrupted; nothing half-written was kept")
 
 
 if __name__ == "__main__":
