@@ -20,6 +20,7 @@ DEFAULTS = "(default: %(default)s)"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from handwriting.augment import AUGMENTATIONS
     from handwriting.engine import OPTIMIZERS, SCHEDULES, TrainConfig
     from handwriting.models import MODELS
 
@@ -34,7 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--optimizer", default=base.optimizer, choices=OPTIMIZERS, help=f"update rule {DEFAULTS}")
     add("--lr-schedule", default=base.lr_schedule, choices=SCHEDULES, help=f"learning-rate schedule {DEFAULTS}")
     add("--weight-decay", type=float, default=base.weight_decay, help=f"L2 / decoupled weight decay {DEFAULTS}")
-    add("--augment", default=base.augment, choices=["none"], help=f"training-time augmentation {DEFAULTS}")
+    add(
+        "--augment",
+        default=base.augment,
+        choices=AUGMENTATIONS,
+        help=f"rotate10: add the articles' +-10 degree copies; affine: random rotate/scale/shear/shift {DEFAULTS}",
+    )
     add("--seed", type=int, default=base.seed, help=f"seed for weights, shuffling and dropout {DEFAULTS}")
     add("--data-dir", metavar="DIR", help="data root (default: $HANDWRITING_DATA, else ~/.cache/paddle/dataset)")
     add("--out", default=base.out, metavar="DIR", help=f"where checkpoints go {DEFAULTS}")

@@ -35,6 +35,7 @@ def paths(out_dir: str | os.PathLike, name: str) -> dict[str, Path]:
         "opt": base.with_suffix(".pdopt"),
         "last": Path(f"{base}.last.pdparams"),
         "card": base.with_suffix(".json"),
+        "curves": Path(f"{base}.curves.png"),
     }
 
 
@@ -110,6 +111,9 @@ def load_weights(model: paddle.nn.Layer, path: str | os.PathLike, model_name: st
 
 def load_model(path: str | os.PathLike) -> tuple[paddle.nn.Layer, dict]:
     """Rebuild the model a checkpoint card describes and load its kept weights (eval mode)."""
+    weights = Path(path).with_suffix(".pdparams")
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: no such checkpoint; train one with train.py or pick one in models/")
     card = read_card(path)
     try:
         name, options = card["model"]["name"], card["model"]["options"]
@@ -118,6 +122,6 @@ def load_model(path: str | os.PathLike) -> tuple[paddle.nn.Layer, dict]:
         raise CheckpointError(f"{path}: its card lacks the model description train.py writes") from None
     model_entry(name)
     model = build_model(name, num_classes=num_classes, in_shape=in_shape, **options)
-    load_weights(model, Path(path).with_suffix(".pdparams"), f"model {name!r}")
+    load_weights(model, weights, f"model {name!r}")
     model.eval()
     return model, card

@@ -8,6 +8,7 @@ nothing is applied twice.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -57,6 +58,21 @@ def build_model(name: str, num_classes: int = 10, in_shape: InShape = (1, 28, 28
     """
     with paddle.utils.unique_name.guard():
         return model_entry(name).build(num_classes=num_classes, in_shape=tuple(in_shape), **options)
+
+
+def resolved_options(name: str, **options) -> dict:
+    """Every constructor argument of model ``name`` except the data-given ones, defaults filled in.
+
+    Checkpoint cards store these, so a model is rebuilt exactly even after a default changes.
+    """
+    signature = inspect.signature(model_entry(name).build)
+    try:
+        bound = signature.bind(**options)
+    except TypeError as error:
+        raise UserError(f"model {name!r}: {error}") from None
+    bound.apply_defaults()
+    arguments = {key: value for key, value in bound.arguments.items() if key not in ("num_classes", "in_shape")}
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in arguments.items()}
 
 
 def count_parameters(model: nn.Layer) -> int:
@@ -180,7 +196,7 @@ def _conv_block(in_channels: int, out_channels: int) -> list[nn.Layer]:
 class CNN(nn.Layer):
     """Our best: two VGG-style stages (3x3 conv + BN + ReLU, max-pool), dropout, a small dense head."""
 
-    def __init__(self, num_classes: int = 10, in_shape: InShape = (1, 28, 28), width: int = 32, dropout: float = 0.3):
+    def __init__(self, num_classes: int = 10, in_shape: InShape = (1, 28, 28), width: int = 16, dropout: float = 0.3):
         super().__init__()
         channels, height, image_width = in_shape
         self.features = nn.Sequential(

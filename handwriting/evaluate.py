@@ -1,0 +1,136 @@
+"""Score a trained checkpoint on its dataset's test split.
+
+    python -m handwriting.evaluate models/cnn.pdparams          # table + PNGs beside the checkpoint
+    python -m handwriting.evaluate models/cnn.pdparams --json   # one JSON object
+
+Reports accuracy and per-class accuracy, and draws the confusion matrix
+(``<name>.confusion.png``) and a gallery of misclassified digits (``<name>.errors.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from handwriting.errors import UserError, run_at_the_edge
+
+
+def predict(model, task: str, images: np.ndarray, num_classes: int, batch_size: int = 1000):
+    """Class predictions [N] and confidences [N] for uint8 images [N, H, W] (white ink on black).
+
+    Confidence is the softmax probability of the predicted class; the regression baseline
+    has no probabilities, so its confidence is NaN.
+    """
+    import paddle
+    import paddle.nn.functional as F
+
+    from handwriting.preprocess import normalize
+
+    predictions, confidences = [], []
+    model.eval()
+    with paddle.no_grad():
+        for start in range(0, len(images), batch_size):
+            batch = paddle.to_tensor(normalize(images[start : start + batch_size])[:, None])
+            outputs = model(batch)
+            if task == "regress":
+                values = outputs.numpy()[:, 0]
+                predictions.append(np.clip(np.rint(values), 0, num_classes - 1).astype(np.int64))
+                confidences.append(np.full(len(values), np.nan))
+            else:
+                probabilities = F.softmax(outputs, axis=-1).numpy()
+                predictions.append(probabilities.argmax(axis=1))
+                confidences.append(probabilities.max(axis=1))
+    return np.concatenate(predictions), np.concatenate(confidences)
+
+
+def evaluate_checkpoint(
+    path: str | Path, data_dir: str | None = None, out_dir: str | Path | None = None, gallery_size: int = 50
+) -> dict:
+    """Evaluate the checkpoint at ``path``; write the two PNGs; return the report."""
+    from handwriting.checkpoint import load_model
+    from handwriting.data import get_spec, load
+    from handwriting.reports import plot_confusion, plot_gallery
+    from handwriting.runtime import use_all_cores
+
+    use_all_cores()
+    path = Path(path)
+    model, card = load_model(path)
+    spec = get_spec(card["dataset"]["name"])
+    data = load(spec, data_dir)
+    if card["dataset"].get("sha256") and card["dataset"]["sha256"] != data.checksums:
+        raise UserError(f"{path} was trained on different {spec.name} files than the ones in {data.directory}")
+    test = data.splits["test"]
+    classes = card["classes"]
+    predicted, confidence = predict(model, card["model"]["task"], test.images, len(classes))
+    truth = test.labels
+    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    np.add.at(matrix, (truth, predicted), 1)
+    per_class = {
+        label: float(matrix[index, index] / max(1, matrix[index].sum())) for index, label in enumerate(classes)
+    }
+    wrong = np.flatnonzero(predicted != truth)
+
+    out_dir = Path(out_dir) if out_dir else path.parent
+    stem = path.name.split(".")[0]
+    name = card["config"].get("name") or card["model"]["name"]
+    accuracy = float((predicted == truth).mean())
+    confusion_png = out_dir / f"{stem}.confusion.png"
+    errors_png = out_dir / f"{stem}.errors.png"
+    plot_confusion(matrix, classes, confusion_png, f"{name}: {accuracy:.2%} on {len(truth):,} test images")
+    # The most confident mistakes first: they say the most about what the model gets wrong.
+    shown = wrong[np.argsort(-np.nan_to_num(confidence[wrong], nan=0.0))][:gallery_size]
+    captions = [
+        f"{classes[truth[i]]}→{classes[predicted[i]]}" + ("" if np.isnan(confidence[i]) else f" {confidence[i]:.0%}")
+        for i in shown
+    ]
+    plot_gallery(
+        test.images[shown],
+        captions,
+        errors_png,
+        f"{name}: {len(wrong)} of {len(truth):,} test digits misread (true→predicted, confidence)",
+    )
+    return {
+        "checkpoint": str(path),
+        "model": card["model"]["name"],
+        "dataset": spec.name,
+        "test_images": int(len(truth)),
+        "accuracy": accuracy,
+        "errors": int(len(wrong)),
+        "per_class_accuracy": per_class,
+        "confusion_matrix": matrix.tolist(),
+        "confusion_png": str(confusion_png),
+        "errors_png": str(errors_png),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message="No ccache found")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", help="a .pdparams written by train.py (its .json card must sit beside it)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--data-dir", metavar="DIR", help="data root (default: as handwriting.data)")
+    parser.add_argument("--out-dir", metavar="DIR", help="where the PNGs go (default: beside the checkpoint)")
+    args = parser.parse_args(argv)
+
+    def work() -> None:
+        report = evaluate_checkpoint(args.checkpoint, args.data_dir, args.out_dir)
+        if args.json:
+            print(json.dumps(report, indent=2))
+            return
+        print(f"{report['checkpoint']}: {report['model']} on {report['dataset']} test set")
+        print(f"accuracy {report['accuracy']:.4%} ({report['errors']} errors in {report['test_images']:,})")
+        print(
+            "per class: " + "  ".join(f"{label}:{value:.2%}" for label, value in report["per_class_accuracy"].items())
+        )
+        print(f"confusion matrix: {report['confusion_png']}\nmisclassified:    {report['errors_png']}")
+
+    return run_at_the_edge(work, interrupted="interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Pictures people would rather look at than read: training curves (more to come)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def _save_figure(figure, path: Path) -> None:
+    """Save a matplotlib figure as PNG atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(handle)
+    try:
+        figure.savefig(temporary, dpi=110, bbox_inches="tight")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def plot_curves(epochs: list[dict], path: str | os.PathLike, title: str = "") -> None:
+    """Train-vs-test accuracy and loss per epoch, side by side, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: works on servers and in CI with no screen
+    from matplotlib import pyplot as plt
+
+    numbers = [record["epoch"] for record in epochs]
+    figure, (accuracy, loss) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for axis, key, label in ((accuracy, "accuracy", "accuracy"), (loss, "loss", "loss")):
+        axis.plot(numbers, [record[f"train_{key}"] for record in epochs], "o-", label="train")
+        axis.plot(numbers, [record[f"test_{key}"] for record in epochs], "s-", label="test")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    accuracy.set_title(f"accuracy (last test {epochs[-1]['test_accuracy']:.2%})")
+    loss.set_title("loss")
+    if title:
+        figure.suptitle(title)
+    _save_figure(figure, Path(path))
+    plt.close(figure)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    return plt
+
+
+def plot_confusion(matrix, classes: list[str], path: str | os.PathLike, title: str = "") -> None:
+    """A confusion matrix (rows: true class, columns: predicted) with counts in the cells."""
+    import numpy as np
+
+    plt = _pyplot()
+    size = max(4.5, 0.45 * len(classes) + 2)
+    figure, axis = plt.subplots(figsize=(size, size))
+    # Log colour scale: the diagonal holds thousands, the mistakes a handful.
+    axis.imshow(np.log1p(matrix), cmap="Blues")
+    axis.set_xticks(range(len(classes)), classes)
+    axis.set_yticks(range(len(classes)), classes)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    if len(classes) <= 20:
+        threshold = np.log1p(matrix).max() / 2
+        for row in range(len(classes)):
+            for column in range(len(classes)):
+                count = int(matrix[row, column])
+                if count:
+                    colour = "white" if np.log1p(count) > threshold else "black"
+                    axis.text(column, row, str(count), ha="center", va="center", fontsize=8, color=colour)
+    axis.set_title(title)
+    _save_figure(figure, Path(path))
+    plt.close(figure)
+
+
+def plot_gallery(images, captions: list[str], path: str | os.PathLike, title: str = "", columns: int = 10) -> None:
+    """A grid of grey images ([N, H, W] uint8, white ink on black) with a caption under each."""
+    plt = _pyplot()
+    count = max(1, len(images))
+    rows = -(-count // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.35), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < len(images):
+            axis.imshow(images[index], cmap="gray", vmin=0, vmax=255)
+            axis.set_title(captions[index], fontsize=7)
+    if title:
+        figure.suptitle(title)
+    _save_figure(figure, Path(path))
+    plt.close(figure)
