@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--name", help="checkpoint name (default: the model's name)")
     add("--device", default=base.device, choices=["auto", "cpu", "gpu"], help=f"where to train {DEFAULTS}")
     add("--max-steps", type=int, metavar="N", help="stop each epoch after N steps (smoke runs)")
+    add(
+        "--val-size",
+        type=int,
+        default=base.val_size,
+        metavar="N",
+        help=f"hold out the last N training images and keep the epoch that scores best on them {DEFAULTS}",
+    )
     add("--resume", action="store_true", help="continue the run saved under --out/--name after its last epoch")
     return parser
 
@@ -54,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 def train(args: argparse.Namespace) -> None:
     from handwriting.engine import TrainConfig, fit
 
+    if args.val_size < 0:
+        raise UserError(f"--val-size must not be negative, got {args.val_size}")
     for flag in ("epochs", "batch_size", "max_steps"):
         value = getattr(args, flag)
         if value is not None and value < 1:

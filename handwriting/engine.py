@@ -22,13 +22,13 @@ from handwriting import checkpoint
 from handwriting.augment import AUGMENTATIONS, random_affine, rotated_copies
 from handwriting.data import get_spec, load
 from handwriting.data.loader import make_loader
-from handwriting.data.store import LoadedDataset
+from handwriting.data.store import LoadedDataset, SplitArrays
 from handwriting.errors import UserError
 from handwriting.models import build_model, count_parameters, model_entry, resolved_options, summary
 from handwriting.reports import plot_curves
 from handwriting.runtime import use_all_cores
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "onecycle")
 
 
@@ -52,6 +52,7 @@ class TrainConfig:
     name: str | None = None
     device: str = "auto"
     max_steps: int | None = None
+    val_size: int = 0  # hold out the last N training images to choose the epoch to keep
     model_options: dict = field(default_factory=dict)
 
     @property
@@ -117,6 +118,8 @@ def make_optimizer(config: TrainConfig, model, steps_per_epoch: int):
         optimizer = paddle.optimizer.SGD(schedule, parameters=parameters, weight_decay=decay)
     elif config.optimizer == "momentum":
         optimizer = paddle.optimizer.Momentum(schedule, momentum=0.9, parameters=parameters, weight_decay=decay)
+    elif config.optimizer == "rmsprop":  # Keras's defaults, as the Keras article used them
+        optimizer = paddle.optimizer.RMSProp(schedule, rho=0.9, epsilon=1e-7, parameters=parameters, weight_decay=decay)
     elif config.optimizer == "adam":
         optimizer = paddle.optimizer.Adam(schedule, parameters=parameters, weight_decay=decay)
     elif config.optimizer == "adamw":
@@ -152,6 +155,13 @@ def _fit(config: TrainConfig, resume: bool, data: LoadedDataset | None, log) -> 
     spec = get_spec(config.dataset)
     data = data or load(spec, config.data_dir)
     train_split, test_split = data.splits["train"], data.splits["test"]
+    val_split = None
+    if config.val_size:
+        if not 0 < config.val_size < len(train_split):
+            raise UserError(f"--val-size must be between 1 and {len(train_split) - 1}, got {config.val_size}")
+        cut = len(train_split) - config.val_size  # held out before any augmentation: no rotated copies leak
+        val_split = SplitArrays(train_split.images[cut:], train_split.labels[cut:])
+        train_split = SplitArrays(train_split.images[:cut], train_split.labels[:cut])
     in_shape = (1, *train_split.images.shape[1:])
     if config.augment == "rotate10":
         train_split = rotated_copies(train_split)
@@ -175,7 +185,13 @@ def _fit(config: TrainConfig, resume: bool, data: LoadedDataset | None, log) -> 
         },
         "classes": list(spec.classes),
         "normalisation": "uint8 white-on-black pixels -> x / 127.5 - 1 (float32 in [-1, 1])",
-        "dataset": {"name": spec.name, "sha256": data.checksums, "train": len(train_split), "test": len(test_split)},
+        "dataset": {
+            "name": spec.name,
+            "sha256": data.checksums,
+            "train": len(train_split),
+            "val": config.val_size,
+            "test": len(test_split),
+        },
         "parameters": count_parameters(model),
         "config": asdict(config),
         "paddle": paddle.__version__,
@@ -192,7 +208,9 @@ def _fit(config: TrainConfig, resume: bool, data: LoadedDataset | None, log) -> 
         weights = files["last"] if files["last"].is_file() else files["params"]
         checkpoint.load_weights(model, weights, f"model {config.model!r}")
         optimizer.set_state_dict(paddle.load(str(files["opt"])))
-        card["epochs"], card["seconds"] = previous["epochs"], previous["seconds"]
+        for key in ("epochs", "seconds", "kept_epoch", "test_accuracy", "best_val_accuracy"):
+            if key in previous:
+                card[key] = previous[key]
         start_epoch = len(previous["epochs"])
         log(f"resuming {config.run_name} after epoch {start_epoch}")
     else:
@@ -228,6 +246,7 @@ def _fit(config: TrainConfig, resume: bool, data: LoadedDataset | None, log) -> 
         total_loss, correct = float(total_loss), int(correct)
         seconds = time.perf_counter() - started
         test = evaluate(model, test_split, entry.task, spec.num_classes)
+        val = evaluate(model, val_split, entry.task, spec.num_classes) if val_split else None
         record = {
             "epoch": epoch + 1,
             "train_loss": total_loss / seen,
@@ -237,15 +256,23 @@ def _fit(config: TrainConfig, resume: bool, data: LoadedDataset | None, log) -> 
             "seconds": seconds,
             "images_per_second": seen / seconds,
         }
+        if val:
+            record["val_loss"], record["val_accuracy"] = val["loss"], val["accuracy"]
         if not math.isfinite(record["train_loss"]):
             raise UserError(f"training diverged in epoch {epoch + 1} (loss {record['train_loss']}); lower --lr")
         card["epochs"].append(record)
         card["seconds"] += seconds
-        # No validation split yet, so the latest epoch is the one kept.
-        card["kept_epoch"] = epoch + 1
-        card["test_accuracy"] = test["accuracy"]
-        checkpoint.save_state(files["params"], model.state_dict())
-        files["last"].unlink(missing_ok=True)
+        # The kept weights: the best epoch on the held-out images, or simply the latest when
+        # there are none (choosing by test accuracy would tune on the test set).
+        if val is None or val["accuracy"] > card.get("best_val_accuracy", -1.0):
+            card["kept_epoch"] = epoch + 1
+            card["test_accuracy"] = test["accuracy"]
+            if val:
+                card["best_val_accuracy"] = val["accuracy"]
+            checkpoint.save_state(files["params"], model.state_dict())
+            files["last"].unlink(missing_ok=True)
+        else:
+            checkpoint.save_state(files["last"], model.state_dict())  # what --resume continues from
         checkpoint.save_state(files["opt"], optimizer.state_dict())
         checkpoint.save_card(files["card"], card)
         with open(log_path, "a") as out:

@@ -131,3 +131,15 @@ def test_train_script_rejects_bad_flags(capsys):
     with pytest.raises(SystemExit) as exit_info:
         train_script.main(["--model", "resnet9000"])
     assert exit_info.value.code == 2
+
+
+def test_validation_split_keeps_the_best_epoch(tmp_path, tiny):
+    card = fit(config(tmp_path, epochs=4, lr=0.05, val_size=10), data=tiny, log=quiet)
+    accuracies = [epoch["val_accuracy"] for epoch in card["epochs"]]
+    best = max(range(len(accuracies)), key=lambda index: (accuracies[index], -index))  # first of the best
+    assert card["kept_epoch"] == best + 1
+    assert card["best_val_accuracy"] == accuracies[best]
+    assert card["test_accuracy"] == card["epochs"][best]["test_accuracy"]
+    assert (card["dataset"]["train"], card["dataset"]["val"]) == (20, 10)  # held out, not trained on
+    out = tmp_path / "models"
+    assert (out / "mlp.last.pdparams").exists() == (best != 3)

@@ -1,0 +1,124 @@
+"""Augmentation, the evaluation report and the CPU set-up."""
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+
+from handwriting import runtime
+from handwriting.augment import random_affine, rotated_copies, warp
+from handwriting.data.store import SplitArrays, dataset_dir, load
+from handwriting.engine import TrainConfig, fit
+from handwriting.evaluate import evaluate_checkpoint
+from handwriting.evaluate import main as evaluate_main
+
+
+def bar_image():
+    """A vertical white bar on black, as a [1, 1, 28, 28] tensor in [-1, 1]."""
+    image = -np.ones((1, 1, 28, 28), dtype=np.float32)
+    image[0, 0, 6:22, 13:15] = 1.0
+    return paddle.to_tensor(image)
+
+
+def test_identity_warp_changes_nothing():
+    image = bar_image()
+    identity = paddle.to_tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    np.testing.assert_allclose(warp(image, identity).numpy(), image.numpy(), atol=1e-5)
+
+
+def test_warp_fills_the_new_border_with_background():
+    image = paddle.ones([1, 1, 28, 28])  # all ink
+    shifted = paddle.to_tensor([[[1.0, 0.0, 0.5], [0.0, 1.0, 0.0]]])  # move by a quarter width
+    result = warp(image, shifted).numpy()[0, 0]
+    assert result[:, -3:].max() == pytest.approx(-1.0)  # background came in, not grey 0
+    assert result[:, :10].min() == pytest.approx(1.0)
+
+
+def test_random_affine_keeps_shape_range_and_is_seeded():
+    images = paddle.concat([bar_image()] * 8)
+    paddle.seed(5)
+    first = random_affine(images).numpy()
+    paddle.seed(5)
+    second = random_affine(images).numpy()
+    assert first.shape == (8, 1, 28, 28)
+    assert first.min() >= -1.0001 and first.max() <= 1.0001
+    np.testing.assert_array_equal(first, second)
+    assert not np.allclose(first[0], first[1])  # each image gets its own transform
+
+
+def test_rotated_copies_triple_the_split_and_rotate_by_ten_degrees():
+    image = ((bar_image().numpy()[0, 0] + 1) * 127.5).astype(np.uint8)
+    split = SplitArrays(np.stack([image, image]), np.array([3, 4]))
+    augmented = rotated_copies(split)
+    assert augmented.images.shape == (6, 28, 28) and augmented.labels.tolist() == [3, 4, 3, 4, 3, 4]
+    np.testing.assert_array_equal(augmented.images[:2], split.images)
+
+    def tilt(picture):  # the slope of the bar's ink: columns moved per row
+        rows, columns = np.nonzero(picture > 128)
+        return np.polyfit(rows, columns, 1)[0]
+
+    assert abs(tilt(augmented.images[0])) < 0.01
+    for rotated in (augmented.images[2], augmented.images[4]):
+        assert abs(abs(tilt(rotated)) - math.tan(math.radians(10))) < 0.05
+    assert np.sign(tilt(augmented.images[2])) != np.sign(tilt(augmented.images[4]))
+
+
+@pytest.fixture
+def trained(synthetic, tmp_path):
+    synthetic.write(dataset_dir(synthetic.spec))
+    data = load(synthetic.spec, download=False)
+    config = TrainConfig(
+        model="softmax",
+        dataset="synth",
+        epochs=2,
+        batch_size=8,
+        lr=0.05,
+        augment="affine",
+        out=str(tmp_path / "models"),
+    )
+    fit(config, data=data, log=lambda message: None)
+    return tmp_path / "models" / "softmax.pdparams"
+
+
+def test_training_writes_curves(trained):
+    assert trained.with_name("softmax.curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_report_agrees_with_its_confusion_matrix(trained, synthetic, tmp_path):
+    report = evaluate_checkpoint(trained, out_dir=tmp_path / "report")
+    matrix = np.array(report["confusion_matrix"])
+    assert matrix.sum() == report["test_images"] == 12
+    assert report["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+    assert report["errors"] == matrix.sum() - np.trace(matrix)
+    labels = synthetic.arrays["t10k-labels-idx1-ubyte"]
+    assert matrix.sum(axis=1).tolist() == np.bincount(labels, minlength=10).tolist()
+    for name in ("confusion_png", "errors_png"):
+        assert Path(report[name]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_cli_json_and_missing_checkpoint(trained, capsys, tmp_path):
+    assert evaluate_main([str(trained), "--json", "--out-dir", str(tmp_path / "r")]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "softmax"
+    assert evaluate_main([str(tmp_path / "missing.pdparams")]) == 2
+    assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_mkl_avx2_path_is_requested_only_on_amd(monkeypatch):
+    monkeypatch.delenv("MKL_DEBUG_CPU_TYPE", raising=False)
+    monkeypatch.setattr(runtime, "_cpu_vendor", lambda: "GenuineIntel")
+    runtime.prepare_environment()
+    assert "MKL_DEBUG_CPU_TYPE" not in os.environ
+    monkeypatch.setattr(runtime, "_cpu_vendor", lambda: "AuthenticAMD")
+    runtime.prepare_environment()
+    assert os.environ["MKL_DEBUG_CPU_TYPE"] == "5"
+
+
+def test_users_own_mkl_setting_is_kept(monkeypatch):
+    monkeypatch.setenv("MKL_DEBUG_CPU_TYPE", "2")
+    monkeypatch.setattr(runtime, "_cpu_vendor", lambda: "AuthenticAMD")
+    runtime.prepare_environment()
+    assert os.environ["MKL_DEBUG_CPU_TYPE"] == "2"
