@@ -4,9 +4,9 @@ import sys
 
 if __name__ == "__main__":
     print(
-        "infer.py is not built yet: it needs a trained model (issue #3) and the picture "
-        "preprocessing of issue #4. Today you can fetch and inspect the data: "
-        "python -m handwriting.data info mnist",
+        "infer.py is not built yet: reading your own pictures (any format, dark ink on light paper, "
+        "cropped and centred as MNIST was) arrives with issue #4. Today you can score the shipped "
+        "model on MNIST: python -m handwriting.evaluate models/cnn.pdparams",
         file=sys.stderr,
     )
     sys.exit(2)

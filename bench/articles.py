@@ -130,7 +130,9 @@ def shipped_card(name: str, config) -> dict | None:
     if not path.is_file():
         return None
     card = json.loads(path.read_text())
-    recorded = {key: value for key, value in card["config"].items() if key not in ("out", "name", "data_dir", "device")}
+    # Settings added after the run was made did not exist then; their defaults describe it.
+    recorded = {**json.loads(json.dumps(vars(type(config)()))), **card["config"]}
+    recorded = {key: value for key, value in recorded.items() if key not in ("out", "name", "data_dir", "device")}
     wanted = {key: value for key, value in vars(config).items() if key not in ("out", "name", "data_dir", "device")}
     if recorded != json.loads(json.dumps(wanted)):
         return None

@@ -15,11 +15,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import paddle
 
+from handwriting.atomic import atomic_path, write_bytes
 from handwriting.errors import UserError
 from handwriting.models import build_model, model_entry
 
@@ -39,28 +39,13 @@ def paths(out_dir: str | os.PathLike, name: str) -> dict[str, Path]:
     }
 
 
-def _atomic(path: Path, write) -> None:
-    """Call ``write(temporary_path)`` and rename the result onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def save_state(path: Path, state: dict) -> None:
-    _atomic(path, lambda temporary: paddle.save(state, temporary))
+    with atomic_path(path) as temporary:
+        paddle.save(state, temporary)
 
 
 def save_card(path: Path, card: dict) -> None:
-    def write(temporary):
-        Path(temporary).write_text(json.dumps(card, indent=2) + "\n")
-
-    _atomic(path, write)
+    write_bytes(path, (json.dumps(card, indent=2) + "\n").encode())
 
 
 def read_card(path: str | os.PathLike) -> dict:

@@ -207,12 +207,17 @@ def _fit(config: TrainConfig, resume: bool, data: LoadedDataset | None, log) -> 
             raise UserError(f"--resume: {files['card']} is a {previous['model']['name']!r} run, not {config.model!r}")
         weights = files["last"] if files["last"].is_file() else files["params"]
         checkpoint.load_weights(model, weights, f"model {config.model!r}")
+        if not files["opt"].is_file():
+            raise UserError(f"--resume: {files['opt']} is missing; without the optimizer state the run cannot continue")
         optimizer.set_state_dict(paddle.load(str(files["opt"])))
         for key in ("epochs", "seconds", "kept_epoch", "test_accuracy", "best_val_accuracy"):
             if key in previous:
                 card[key] = previous[key]
         start_epoch = len(previous["epochs"])
-        log(f"resuming {config.run_name} after epoch {start_epoch}")
+        if start_epoch >= config.epochs:
+            log(f"{config.run_name} already has {start_epoch} epochs; raise --epochs to train further")
+        else:
+            log(f"resuming {config.run_name} after epoch {start_epoch}")
     else:
         log(summary(model, in_shape))
 
@@ -277,7 +282,8 @@ def _fit(config: TrainConfig, resume: bool, data: LoadedDataset | None, log) -> 
         checkpoint.save_card(files["card"], card)
         with open(log_path, "a") as out:
             out.write(json.dumps({"run": config.run_name, **record}) + "\n")
-        plot_curves(card["epochs"], files["curves"], title=f"{config.run_name} ({config.model}) on {spec.name}")
+        title = config.model if config.run_name == config.model else f"{config.run_name} ({config.model})"
+        plot_curves(card["epochs"], files["curves"], title=f"{title} on {spec.name}")
         log(
             f"epoch {epoch + 1}/{config.epochs}: train loss {record['train_loss']:.4f} "
             f"acc {record['train_accuracy']:.4f} | test loss {test['loss']:.4f} acc {test['accuracy']:.4f} | "

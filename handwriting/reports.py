@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from handwriting.atomic import atomic_path
 
 
 def _save_figure(figure, path: Path) -> None:
-    """Save a matplotlib figure as PNG atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(handle)
-    try:
+    """Save a matplotlib figure as PNG, atomically."""
+    with atomic_path(path, suffix=".png") as temporary:
         figure.savefig(temporary, dpi=110, bbox_inches="tight")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def plot_curves(epochs: list[dict], path: str | os.PathLike, title: str = "") -> None:

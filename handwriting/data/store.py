@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from handwriting.atomic import write_bytes
 from handwriting.data.idx import parse_idx, read_bytes
 from handwriting.data.registry import DatasetSpec, IdxFile
 from handwriting.data.sources import Log, SourceUnavailable
@@ -68,27 +69,6 @@ def check_bytes(data: bytes, file: IdxFile, source: str) -> np.ndarray:
             f"{source}: SHA-256 {digest[:16]}… is not that of the official {file.name} ({file.sha256[:16]}…)"
         )
     return array
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a cache file should read like any other
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 @dataclass
@@ -162,7 +142,7 @@ def ensure(
                         continue
                     target = directory / name
                     old = find_cached(directory, file)
-                    write_atomically(target, data)
+                    write_bytes(target, data)
                     if old is not None and old != target:
                         old.unlink()  # a corrupt .gz would otherwise sit beside the good raw file
                     good[name] = Verified(target, array)
