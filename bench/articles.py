@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -21,11 +22,23 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("TQDM_DISABLE", "1")  # per-step progress bars would bury the results
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
 
 # (row name, TrainConfig settings, the article's figure, where it comes from)
-SHIPPED_MLP = dict(
+RECIPE_KEYS = ("model", "epochs", "batch_size", "lr", "optimizer", "lr_schedule", "weight_decay", "augment")
+
+
+def recipe(**settings) -> dict:
+    """Every hyper-parameter spelled out, so a change of train.py's defaults cannot leak into a row."""
+    missing = [key for key in RECIPE_KEYS if key not in settings]
+    if missing:
+        raise ValueError(f"recipe lacks {', '.join(missing)}")
+    return settings
+
+
+SHIPPED_MLP = recipe(
     model="mlp",
     epochs=30,
     batch_size=128,
@@ -35,7 +48,7 @@ SHIPPED_MLP = dict(
     weight_decay=0.01,
     augment="affine",
 )
-SHIPPED_MLP_SIGMOID = dict(
+SHIPPED_MLP_SIGMOID = recipe(
     model="mlp-sigmoid",
     epochs=30,
     batch_size=128,
@@ -45,25 +58,44 @@ SHIPPED_MLP_SIGMOID = dict(
     weight_decay=0.01,
     augment="affine",
 )
-SHIPPED_CNN = dict()  # train.py's defaults
+SHIPPED_CNN = recipe(
+    model="cnn",
+    epochs=18,
+    batch_size=128,
+    lr=0.004,
+    optimizer="adamw",
+    lr_schedule="onecycle",
+    weight_decay=0.01,
+    augment="affine",
+)
 
-# (row name, TrainConfig settings, the article's figure, the shipped model this row reproduces)
+# (row name, settings, the article's figure, the shipped model this row reproduces)
 RUNS = [
     (
         "linreg / Paddle tutorial",
-        dict(model="linreg", epochs=10, batch_size=16, lr=0.001, optimizer="sgd", lr_schedule="constant"),
+        recipe(
+            model="linreg",
+            epochs=10,
+            batch_size=16,
+            lr=0.001,
+            optimizer="sgd",
+            lr_schedule="constant",
+            weight_decay=0.0,
+            augment="none",
+        ),
         "wrong digits",
         None,
     ),
     (
         "mlp-sigmoid / pure-Python article",
-        dict(
+        recipe(
             model="mlp-sigmoid",
             epochs=5,
             batch_size=1,
             lr=0.1,
             optimizer="sgd",
             lr_schedule="constant",
+            weight_decay=0.0,
             augment="rotate10",
         ),
         "96.65%",
@@ -72,20 +104,38 @@ RUNS = [
     ("mlp-sigmoid / ours", SHIPPED_MLP_SIGMOID, "96.65% (97.87% in the book)", "mlp-sigmoid"),
     (
         "mlp / Keras article",
-        dict(model="mlp", epochs=20, batch_size=128, lr=0.001, optimizer="rmsprop", lr_schedule="constant"),
+        recipe(
+            model="mlp",
+            epochs=20,
+            batch_size=128,
+            lr=0.001,
+            optimizer="rmsprop",
+            lr_schedule="constant",
+            weight_decay=0.0,
+            augment="none",
+        ),
         "98.12%",
         None,
     ),
     ("mlp / ours", SHIPPED_MLP, "98.12%", "mlp"),
     (
         "softmax / ours",
-        dict(model="softmax", epochs=10, batch_size=128, lr=0.003, optimizer="adam", lr_schedule="cosine"),
+        recipe(
+            model="softmax",
+            epochs=10,
+            batch_size=128,
+            lr=0.003,
+            optimizer="adam",
+            lr_schedule="cosine",
+            weight_decay=0.0,
+            augment="none",
+        ),
         "88% (LeCun 1998, linear)",
         None,
     ),
     (
         "lenet5 / ours",
-        dict(
+        recipe(
             model="lenet5",
             epochs=12,
             batch_size=128,
@@ -93,6 +143,7 @@ RUNS = [
             optimizer="adamw",
             lr_schedule="onecycle",
             weight_decay=0.01,
+            augment="affine",
         ),
         "99.05% (LeCun 1998)",
         None,
@@ -109,14 +160,15 @@ def write_table(rows: list[dict]) -> None:
         "time (evaluation excluded). The mlp-sigmoid article row uses cross-entropy on softmax outputs where",
         "the article used squared error on sigmoid outputs (its exact loss is the NumPy net's, issue #5).",
         "",
-        "| run | parameters | epochs | batch | optimizer, lr | augment | CPU seconds | test accuracy | article "
+        "| run | parameters | epochs | batch | optimizer, lr (schedule, weight decay) | augment | CPU seconds "
+        "| test accuracy | article "
         "| from |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
             f"| {row['run']} | {row['parameters']:,} | {row['epochs']} | {row['batch_size']} | "
-            f"{row['optimizer']} {row['lr']:g} ({row['lr_schedule']}) | {row['augment']} | "
+            f"{row['optimizer']} {row['lr']:g} ({row['lr_schedule']}, wd {row['weight_decay']:g}) | {row['augment']} | "
             f"{row['seconds']:,.0f} | {row['test_accuracy']:.2%} | {row['article']} | {row['from']} |"
         )
     RESULTS.mkdir(exist_ok=True)
@@ -154,7 +206,10 @@ def main() -> None:
     from handwriting.engine import TrainConfig, fit
 
     previous = json.loads((RESULTS / "articles.json").read_text()) if (RESULTS / "articles.json").is_file() else []
-    rows = {row["run"]: row for row in previous}
+    recipes = {name: settings for name, settings, _, _ in RUNS}
+    rows = {
+        row["run"]: {"weight_decay": recipes.get(row["run"], {}).get("weight_decay", 0.0), **row} for row in previous
+    }
     with tempfile.TemporaryDirectory() as scratch:
         for name, settings, article, shipped in RUNS:
             if args.only and not name.startswith(args.only):
@@ -175,14 +230,20 @@ def main() -> None:
                 "optimizer": config.optimizer,
                 "lr": config.lr,
                 "lr_schedule": config.lr_schedule,
+                "weight_decay": config.weight_decay,
                 "augment": config.augment,
                 "seconds": card["seconds"],
                 "test_accuracy": card["test_accuracy"],
                 "article": article,
                 "from": f"models/{shipped}.json" if card.get("from_shipped") else "trained by this script",
             }
-            order = [run[0] for run in RUNS]
-            write_table(sorted(rows.values(), key=lambda row: order.index(row["run"]) if row["run"] in order else 99))
+            write_table(ordered(rows))
+    write_table(ordered(rows))
+
+
+def ordered(rows: dict) -> list[dict]:
+    order = [run[0] for run in RUNS]
+    return sorted(rows.values(), key=lambda row: order.index(row["run"]) if row["run"] in order else len(order))
 
 
 if __name__ == "__main__":
