@@ -72,6 +72,18 @@ def pick_device(choice: str) -> str:
     return device
 
 
+def decide(task: str, outputs: paddle.Tensor, num_classes: int) -> tuple[paddle.Tensor, paddle.Tensor | None]:
+    """The class each output stands for [N] int64, and its softmax probability [N] (None for regression).
+
+    Classifiers: the arg-max of the logits [N, C]. Regression: the value [N, 1] rounded and
+    clipped to a class — the one rule training metrics and ``handwriting.evaluate`` share.
+    """
+    if task == "regress":
+        return paddle.clip(paddle.round(outputs.squeeze(-1)), 0, num_classes - 1).astype("int64"), None
+    probabilities = F.softmax(outputs, axis=-1)
+    return probabilities.argmax(axis=-1), probabilities.max(axis=-1)
+
+
 def loss_and_correct(task: str, outputs: paddle.Tensor, labels: paddle.Tensor, num_classes: int):
     """Mean loss of a batch and how many predictions are right.
 
@@ -80,12 +92,11 @@ def loss_and_correct(task: str, outputs: paddle.Tensor, labels: paddle.Tensor, n
     the prediction is that value rounded and clipped to a class.
     """
     if task == "regress":
-        values = outputs.squeeze(-1)
-        loss = F.mse_loss(values, labels.astype("float32"))
-        predictions = paddle.clip(paddle.round(values), 0, num_classes - 1).astype("int64")
+        loss = F.mse_loss(outputs.squeeze(-1), labels.astype("float32"))
+        predictions = decide(task, outputs, num_classes)[0]
     else:
         loss = F.cross_entropy(outputs, labels)
-        predictions = outputs.argmax(axis=-1)
+        predictions = outputs.argmax(axis=-1)  # same as decide(), without the softmax it does not need
     return loss, (predictions == labels).astype("int64").sum()
 
 

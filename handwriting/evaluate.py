@@ -27,8 +27,8 @@ def predict(model, task: str, images: np.ndarray, num_classes: int, batch_size: 
     has no probabilities, so its confidence is NaN.
     """
     import paddle
-    import paddle.nn.functional as F
 
+    from handwriting.engine import decide
     from handwriting.preprocess import normalize
 
     predictions, confidences = [], []
@@ -36,15 +36,9 @@ def predict(model, task: str, images: np.ndarray, num_classes: int, batch_size: 
     with paddle.no_grad():
         for start in range(0, len(images), batch_size):
             batch = paddle.to_tensor(normalize(images[start : start + batch_size])[:, None])
-            outputs = model(batch)
-            if task == "regress":
-                values = outputs.numpy()[:, 0]
-                predictions.append(np.clip(np.rint(values), 0, num_classes - 1).astype(np.int64))
-                confidences.append(np.full(len(values), np.nan))
-            else:
-                probabilities = F.softmax(outputs, axis=-1).numpy()
-                predictions.append(probabilities.argmax(axis=1))
-                confidences.append(probabilities.max(axis=1))
+            predicted, confidence = decide(task, model(batch), num_classes)
+            predictions.append(predicted.numpy())
+            confidences.append(np.full(len(batch), np.nan) if confidence is None else confidence.numpy())
     return np.concatenate(predictions), np.concatenate(confidences)
 
 
