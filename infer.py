@@ -1,12 +1,116 @@
-"""Recognise handwriting in your own pictures (arrives with issue #4)."""
+"""Recognise handwritten digits in your own pictures.
 
+    python infer.py work/example_0.png              # work/example_0.png: 0 (99.9%)
+    python infer.py work/ --topk 3                  # every picture under work/, with runners-up
+    python infer.py "photos/*.jpg" --json           # one JSON object per line
+    python infer.py work/ --show grid.png           # the pictures and what the model read, as a PNG
+
+Any picture Pillow reads (PNG, JPEG, BMP, GIF, WebP, TIFF), dark ink on light paper or light on
+dark, any size: each is turned into what MNIST digits look like (cropped to the ink, scaled to a
+20 px box, centred by centre of mass in 28x28) before the model sees it. Exit status: 0 when every
+picture was read, 1 when some could not be (each gets one line saying why), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
 import sys
+import warnings
+from pathlib import Path
+
+from handwriting.errors import run_at_the_edge
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "cnn.pdparams"
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    from handwriting.preprocess import PREPROCESSORS
+    from handwriting.recognise import BACKENDS
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("pictures", nargs="+", metavar="PICTURE", help="picture files, directories or globs")
+    parser.add_argument(
+        "--model", default=str(DEFAULT_MODEL), metavar="PATH", help="checkpoint from train.py (default: models/cnn)"
+    )
+    parser.add_argument("--topk", type=int, default=1, metavar="K", help="also show the K-1 runners-up (default: 1)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per picture and line (default: text)")
+    parser.add_argument("--show", metavar="PNG", help="draw the pictures with what the model read into this PNG")
+    parser.add_argument("--save-preprocessed", metavar="DIR", help="save the 28x28 each picture became, as PNGs")
+    parser.add_argument(
+        "--preprocess",
+        choices=sorted(PREPROCESSORS),
+        default="mnist",
+        help="mnist: crop, scale and centre as MNIST was made; naive: the Paddle tutorial's squash-and-invert "
+        "(default: mnist)",
+    )
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="paddle", help="what runs the model")
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "gpu"), default="auto", help="auto: GPU when there is one (default)"
+    )
+    args = parser.parse_intermixed_args(argv)  # pictures may come before or after flags
+    if args.topk < 1:
+        parser.error(f"--topk must be at least 1, got {args.topk}")
+    return args
+
+
+def describe(result, has_confidence: bool) -> str:
+    """One text line: ``path: label (confidence)`` and the runners-up, if asked for."""
+    if not has_confidence:
+        return f"{result.path}: {result.label} (regression model: no confidence)"
+    line = f"{result.path}: {result.label} ({result.confidence:.1%})"
+    if len(result.topk) > 1:
+        line += "   then " + ", ".join(f"{label} ({probability:.1%})" for label, probability in result.topk[1:])
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message="No ccache found")
+    args = parse_arguments(argv)
+    failed = 0
+
+    def work() -> None:
+        nonlocal failed
+        from tqdm import tqdm
+
+        from handwriting.recognise import collect, make_backend, recognise, save_frames
+        from handwriting.reports import plot_predictions
+
+        backend = make_backend(args.backend, args.model, device=args.device)
+        items = collect(args.pictures)
+        keep = args.show is not None
+        shown, saved = [], []
+        progress = tqdm(total=len(items), unit="img", disable=len(items) < 200 or None, file=sys.stderr)
+        for result in recognise(items, backend, args.preprocess, args.topk, keep_pictures=keep):
+            progress.update()
+            if result.error is not None:
+                failed += 1
+            if args.json:
+                print(json.dumps(result.as_json()), flush=True)
+            elif result.error is not None:
+                progress.write(f"{result.path}: error: {result.error}", file=sys.stderr)
+            else:
+                progress.write(describe(result, backend.has_confidence), file=sys.stdout)
+            if keep and len(shown) < 100:
+                shown.append(result)
+            if args.save_preprocessed and result.frame is not None:
+                saved.append(result)
+        progress.close()
+        if args.save_preprocessed:
+            count = save_frames(saved, args.save_preprocessed)
+            print(f"saved {count} preprocessed 28x28 pictures to {args.save_preprocessed}", file=sys.stderr)
+        if keep:
+            title = f"{Path(args.model).name}, --preprocess {args.preprocess}"
+            if len(items) > len(shown):
+                title += f" (first {len(shown)} of {len(items)})"
+            plot_predictions(shown, args.show, title)
+            print(f"drew {len(shown)} pictures into {args.show}", file=sys.stderr)
+        if failed:
+            print(f"{failed} of {len(items)} inputs could not be read (see above)", file=sys.stderr)
+
+    status = run_at_the_edge(work, interrupted="interrupted")
+    return status if status else (1 if failed else 0)
+
 
 if __name__ == "__main__":
-    print(
-        "infer.py is not built yet: reading your own pictures (any format, dark ink on light paper, "
-        "cropped and centred as MNIST was) arrives with issue #4. Today you can score the shipped "
-        "model on MNIST: python -m handwriting.evaluate models/cnn.pdparams",
-        file=sys.stderr,
-    )
-    sys.exit(2)
+    sys.exit(main())

@@ -26,7 +26,7 @@ from handwriting.data.store import LoadedDataset, SplitArrays
 from handwriting.errors import UserError
 from handwriting.models import build_model, count_parameters, model_entry, resolved_options, summary
 from handwriting.reports import plot_curves
-from handwriting.runtime import use_all_cores
+from handwriting.runtime import pick_device
 
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "onecycle")
@@ -58,18 +58,6 @@ class TrainConfig:
     @property
     def run_name(self) -> str:
         return self.name or self.model
-
-
-def pick_device(choice: str) -> str:
-    """'auto' -> 'gpu' when this Paddle build has CUDA and sees a GPU, else 'cpu'."""
-    has_gpu = paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
-    if choice == "gpu" and not has_gpu:
-        raise UserError("--device gpu: this Paddle build has no CUDA or no GPU is visible; use --device cpu")
-    device = ("gpu" if has_gpu else "cpu") if choice == "auto" else choice
-    paddle.set_device(device)
-    if device == "cpu":
-        use_all_cores()
-    return device
 
 
 def decide(task: str, outputs: paddle.Tensor, num_classes: int) -> tuple[paddle.Tensor, paddle.Tensor | None]:

@@ -1,16 +1,53 @@
 """Turning pixels into model input — the one place both training and inference go through.
 
-MNIST pixels are uint8 with white ink (255) on black (0). The models see float32 in
-[-1, 1] with ink at +1 and background at -1 (the design card's normalisation).
+MNIST pixels are uint8 with white ink (255) on black (0); each digit was cropped to its ink,
+scaled so that its longest side is 20 px (keeping the aspect ratio) and placed in a 28x28
+frame with its centre of mass on pixel (14, 14). The models see float32 in [-1, 1] with ink
+at +1 and background at -1 (the design card's normalisation, ``normalize``).
+
+A person's picture is none of that: a photo of dark ink on uneven paper, a drawing app's
+transparent canvas, a marker scribble filling the frame. ``to_mnist`` turns any of those into
+the 28x28 MNIST frame, step by step, each step a function of its own:
+
+    read_picture      any file Pillow reads -> uint8 grey [H, W] (EXIF turned, alpha flattened)
+    to_mnist          grey [H, W] -> uint8 [28, 28] white ink on black, MNIST's geometry
+      clean path:     a digital drawing (exact flat background): only polarity, crop, scale, centre
+      photo path:     polarity by which tail holds the ink, paper flattened, contrast stretched,
+                      specks dropped, strokes made MNIST-thick, then crop, scale, centre
+    normalize         uint8 [...] -> float32 [...] in [-1, 1]  (shared with training)
+
+``PREPROCESSORS`` holds the recipes ``infer.py --preprocess`` offers: ``mnist`` (the above) and
+``naive`` (the Paddle tutorial's: squash to 28x28 and invert, kept for comparison).
 """
 
 from __future__ import annotations
 
+import os
+import warnings
+from typing import Callable
+
 import numpy as np
+
+from handwriting.errors import UserError
+
+MNIST_SIZE = 28  # the frame
+MNIST_BOX = 20  # the longest side of a digit's ink inside the frame
+MNIST_CENTRE = 14.0  # where a digit's centre of mass lies (row and column, 0-based)
+
+MAX_PIXELS = 64_000_000  # refuse bigger pictures: a 64-megapixel photo is already generous
+WORKING_SIDE = 1024  # larger pictures are reduced to this before any work (ink survives as grey)
 
 # All 256 possible pixel values mapped once; indexing this table is faster than doing
 # the arithmetic on every batch and gives bit-identical results everywhere.
 _PIXEL_TO_INPUT = (np.arange(256, dtype=np.float64) / 127.5 - 1.0).astype(np.float32)
+
+
+class PictureError(UserError):
+    """A picture that cannot be read, is too large, or holds no handwriting."""
+
+
+class NoInkError(PictureError):
+    """The picture was read but has nothing on it that looks like handwriting."""
 
 
 def normalize(pixels: np.ndarray) -> np.ndarray:
@@ -18,3 +55,338 @@ def normalize(pixels: np.ndarray) -> np.ndarray:
     if pixels.dtype != np.uint8:
         raise TypeError(f"normalize expects uint8 pixels, got {pixels.dtype}")
     return _PIXEL_TO_INPUT[pixels]
+
+
+# --------------------------------------------------------------------------- reading pictures
+
+
+def read_picture(path: str | os.PathLike) -> np.ndarray:
+    """Decode any picture Pillow reads -> uint8 grey [H, W], as a person sees it.
+
+    EXIF orientation is applied (phones store photos sideways), a GIF or TIFF gives its first
+    frame, and transparency is flattened onto a background that contrasts with what was drawn
+    (a drawing app's black strokes on a transparent canvas become black on white). Pictures over
+    ``MAX_PIXELS`` are refused before decoding. Raises ``PictureError`` saying what is wrong
+    (the caller names the file).
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise PictureError("is a directory")
+    if not os.path.exists(path):
+        raise PictureError("no such file")
+    if os.path.getsize(path) == 0:
+        raise PictureError("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice its limit; we refuse outright.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise PictureError(
+                        f"{width}x{height} pixels is more than the {MAX_PIXELS // 1_000_000}-megapixel "
+                        "limit; crop or shrink the picture first"
+                    )
+                if image.format == "JPEG":
+                    # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT when that still
+                    # leaves WORKING_SIDE pixels: a 12-megapixel photo reads ~8x faster.
+                    image.draft(image.mode, (WORKING_SIDE, WORKING_SIDE))
+                image = ImageOps.exif_transpose(image)  # a copy, also for multi-frame files
+                return _flatten_to_grey(image)
+    except PictureError:
+        raise
+    except UnidentifiedImageError:
+        raise PictureError("not a picture Pillow can read (PNG, JPEG, BMP, GIF, WebP, TIFF, …)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise PictureError(f"refused as a possible decompression bomb ({error})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise PictureError(f"damaged or truncated picture ({error})") from None
+
+
+def _flatten_to_grey(image) -> np.ndarray:
+    """A Pillow image (first frame) -> uint8 grey [H, W], transparency flattened."""
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+    if not has_alpha:
+        return np.asarray(image.convert("L"))
+    rgba = np.asarray(image.convert("RGBA"))
+    grey = np.asarray(image.convert("RGB").convert("L"), dtype=np.float32)
+    alpha = rgba[..., 3].astype(np.float32) / 255.0
+    drawn = alpha > 0.5
+    if drawn.all():
+        return grey.astype(np.uint8)
+    # Whatever was drawn is the ink; put it on a background of the opposite brightness.
+    ink_is_dark = not drawn.any() or grey[drawn].mean() < 128
+    background = 255.0 if ink_is_dark else 0.0
+    return np.rint(grey * alpha + background * (1.0 - alpha)).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- the MNIST frame
+
+
+def to_mnist(grey: np.ndarray) -> np.ndarray:
+    """uint8 grey picture [H, W], any polarity and size -> uint8 [28, 28] white ink on black.
+
+    Follows how MNIST itself was made, so the model sees what it was trained on. Raises
+    ``NoInkError`` when there is nothing that looks like handwriting (it does not guess).
+    """
+    grey = _check_grey(grey)
+    ink = _clean_ink(grey)
+    if ink is None:
+        ink = _photo_ink(_bounded(grey))
+    return _frame(ink)
+
+
+def naive(grey: np.ndarray) -> np.ndarray:
+    """The Paddle tutorial's recipe: squash to 28x28 ignoring the aspect ratio, then invert.
+
+    Kept to show what MNIST's geometry is worth (``infer.py --preprocess naive``).
+    """
+    import cv2
+
+    grey = _check_grey(grey)
+    return 255 - cv2.resize(grey, (MNIST_SIZE, MNIST_SIZE), interpolation=cv2.INTER_AREA)
+
+
+PREPROCESSORS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"mnist": to_mnist, "naive": naive}
+
+
+def _check_grey(grey: np.ndarray) -> np.ndarray:
+    if grey.dtype != np.uint8 or grey.ndim != 2:
+        raise TypeError(f"expected a uint8 grey picture [H, W], got {grey.dtype} {grey.shape}")
+    return grey
+
+
+def _bounded(grey: np.ndarray) -> np.ndarray:
+    """Shrink so the longest side is at most WORKING_SIDE (area averaging keeps thin ink as grey)."""
+    import cv2
+
+    height, width = grey.shape
+    scale = WORKING_SIDE / max(height, width)
+    if scale >= 1:
+        return grey
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+
+
+def _border(grey: np.ndarray) -> np.ndarray:
+    return np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
+
+
+def _clean_ink(grey: np.ndarray) -> np.ndarray | None:
+    """Ink of a digital drawing (uint8, ink high, background 0), or None if this is not one.
+
+    A drawing app, a browser canvas or MNIST itself leave the background at one exact value
+    over most of the picture, and their anti-aliased edges are few next to the strokes; a photo
+    or a JPEG never does. Such pictures need no paper cleaning — only the polarity, and a
+    contrast stretch when the strokes are not at full strength. MNIST digits come out unchanged.
+    """
+    values, counts = np.unique(_border(grey), return_counts=True)
+    background = int(values[counts.argmax()])
+    if counts.max() < 0.9 * counts.sum() or np.count_nonzero(grey == background) < 0.5 * grey.size:
+        return None
+    distance = np.abs(grey.astype(np.int16) - background)
+    faint, strong = np.count_nonzero((distance > 0) & (distance <= 16)), np.count_nonzero(distance > 16)
+    if strong == 0:
+        raise NoInkError("no handwriting found (the picture is one flat colour)")
+    if faint > strong:
+        return None  # smooth gradients or compression noise around the background: treat as a photo
+    lighter = grey.astype(np.int16)[distance > 0].mean() > background
+    ink = (grey.astype(np.int16) - background) if lighter else (background - grey.astype(np.int16))
+    ink = np.clip(ink, 0, 255).astype(np.uint8)
+    ruled = _without_rules(ink.astype(np.float32) / 255.0)  # a page of lined paper drawn digitally
+    if (ruled == 0).sum() > (ink == 0).sum():
+        ink = np.rint(ruled * 255).astype(np.uint8)
+    peak = int(ink.max())
+    if peak < 224:  # a grey pen: bring it to full strength (MNIST's own peaks are 254-255)
+        ink = np.rint(ink.astype(np.float32) * (255.0 / peak)).astype(np.uint8)
+    return ink
+
+
+def _photo_ink(grey: np.ndarray) -> np.ndarray:
+    """Ink of a photo or scan: uint8 [H, W], ink high, paper 0, specks removed, MNIST-thick strokes."""
+    import cv2
+
+    height, width = grey.shape
+    if min(height, width) < 8:
+        raise NoInkError(f"no handwriting found (a {width}x{height} picture is too small to hold any)")
+    picture = grey.astype(np.float32) / 255.0
+
+    # 1. Which way round? Subtract the paper's slow variation (median over a large window,
+    #    which ignores the thin ink), then compare how much lies far below against far above:
+    #    the ink is the one-sided tail; paper grain and noise are symmetric.
+    paper = _smooth_background(picture, _median)
+    residual = picture - paper
+    spread = 1.4826 * float(np.median(np.abs(residual))) + 1e-3
+    darker = float(np.maximum(-residual - 3 * spread, 0).sum())
+    lighter = float(np.maximum(residual - 3 * spread, 0).sum())
+    if darker > lighter:
+        picture = 1.0 - picture  # dark ink on light paper -> light ink on dark
+
+    # 2. Flatten the paper: the background is what survives a grey opening with a window far
+    #    wider than any stroke (it removes bright thin things and keeps gradients and shadows).
+    ink = np.maximum(picture - _smooth_background(picture, _opening), 0.0)
+
+    # 3. Is there any ink? Compare the strongest stroke (after a blur that averages away lone
+    #    noisy pixels) with the paper's own grain.
+    sigma = max(1.0, min(height, width) / 150)
+    blurred = cv2.GaussianBlur(ink, (0, 0), sigma)
+    peak = float(blurred.max())
+    grain = 1.4826 * float(np.median(np.abs(blurred - np.median(blurred))))
+    if peak < 0.06 or peak < 8 * grain:
+        raise NoInkError("no handwriting found (nothing stands out from the paper)")
+    ink = _without_rules(np.clip(ink / peak, 0.0, 1.0))
+    blurred = cv2.GaussianBlur(ink, (0, 0), sigma)
+
+    # 4. Keep the strokes, drop specks: threshold (Otsu, but never below a quarter of the peak),
+    #    then keep connected pieces that are a fair size next to the largest one — a broken
+    #    digit's pieces stay, dust and grain go.
+    levels = np.rint(blurred * 255).astype(np.uint8)
+    otsu, _ = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    strokes = (levels > max(otsu, 64)).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8)
+    if count <= 1:
+        raise NoInkError("no handwriting found (no strokes after cleaning)")
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    kept = 1 + np.flatnonzero(areas >= max(0.05 * areas.max(), 2))
+    strokes = np.isin(labels, kept).astype(np.uint8)
+    # A soft edge around kept strokes survives (MNIST digits have anti-aliased edges).
+    halo = cv2.dilate(strokes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    ink = np.where(halo > 0, ink, 0.0)
+    # Paper grain left inside the halo is cut off: below 15% of the peak is paper.
+    ink = np.clip((ink - 0.15) / 0.85, 0.0, 1.0)
+    return np.rint(ink * 255).astype(np.uint8)
+
+
+def _smooth_background(picture: np.ndarray, filter_small: Callable) -> np.ndarray:
+    """Estimate the slowly varying background on a <=64 px copy, then bring it back to full size."""
+    import cv2
+
+    height, width = picture.shape
+    scale = min(1.0, 64 / max(height, width))
+    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(picture, small_size, interpolation=cv2.INTER_AREA) if scale < 1 else picture
+    window = max(3, (min(small.shape) // 3) | 1)
+    background = filter_small(small, window)
+    background = cv2.blur(background, (window, window))
+    return cv2.resize(background, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _opening(picture: np.ndarray, window: int) -> np.ndarray:
+    import cv2
+
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
+    return cv2.morphologyEx(picture, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+
+
+def _median(picture: np.ndarray, window: int) -> np.ndarray:
+    import cv2
+
+    levels = np.rint(picture * 255).astype(np.uint8)
+    return cv2.medianBlur(levels, min(window, 255)).astype(np.float32) / 255.0
+
+
+def _without_rules(ink: np.ndarray) -> np.ndarray:
+    """Remove the printed rules of lined or squared paper from ink [H, W] in [0, 1].
+
+    A rule is a faint straight line across (nearly) the whole picture: what survives a grey
+    opening with a line 85% of the picture long, on a slightly blurred, <=256 px copy (so a
+    rule a few degrees off level still counts). Ink at 60% of the strongest stroke or more, and
+    its edges, are never taken for a rule, so a bold digit bar drawn edge to edge stays.
+    """
+    import cv2
+
+    height, width = ink.shape
+    scale = min(1.0, 256 / max(height, width))
+    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(ink, small_size, interpolation=cv2.INTER_AREA) if scale < 1 else ink
+    rows, columns = small.shape
+    if min(rows, columns) < 64:  # too small to be a photo or scan of a page
+        return ink
+    across = cv2.GaussianBlur(small, (1, 0), sigmaX=0, sigmaY=1.0).reshape(small.shape)
+    down = cv2.GaussianBlur(small, (0, 1), sigmaX=1.0, sigmaY=0).reshape(small.shape)
+    horizontal = cv2.morphologyEx(across, cv2.MORPH_OPEN, np.ones((1, round(0.85 * columns)), np.uint8))
+    vertical = cv2.morphologyEx(down, cv2.MORPH_OPEN, np.ones((round(0.85 * rows), 1), np.uint8))
+    rules = np.maximum(horizontal, vertical)
+    # Not a rule: bold ink, or the soft edge along a bold stroke.
+    bold = cv2.dilate((small >= 0.6).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    rules = ((rules > 0.05) & ~bold).astype(np.uint8)
+    if not rules.any():
+        return ink
+    rules = cv2.dilate(rules, np.ones((3, 3), np.uint8))  # cover the rule's full width
+    rules = cv2.resize(rules, (width, height), interpolation=cv2.INTER_NEAREST) > 0
+    # Where a stroke crosses a rule the stroke is the stronger: keep it.
+    return np.where(rules & (ink < 0.6), 0.0, ink).astype(np.float32)
+
+
+def _frame(ink: np.ndarray) -> np.ndarray:
+    """uint8 ink [H, W] (ink high, background 0) -> uint8 [28, 28] in MNIST's geometry.
+
+    Crop to the ink, scale the longest side to 20 px keeping the aspect ratio (ink already
+    19-20 px long is left unresampled: resampling only blurs), and put the centre of mass on
+    pixel (14, 14). A digit that has to shrink first goes through a 4x larger frame
+    where its strokes are made as wide as MNIST's (``_mnist_thickness``).
+    """
+
+    rows, columns = np.nonzero(ink)
+    if rows.size == 0:
+        raise NoInkError("no handwriting found")
+    crop = ink[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
+    longest = max(crop.shape)
+    if longest not in (MNIST_BOX - 1, MNIST_BOX):
+        if longest > MNIST_BOX:  # shrinking: fix the stroke width at 4x the final size first
+            crop = _mnist_thickness(_resize_longest(crop, 4 * MNIST_BOX), pixels_per_mnist_pixel=4)
+        crop = _resize_longest(crop, MNIST_BOX)
+    height, width = crop.shape
+    mass = crop.astype(np.float64)
+    total = mass.sum()
+    if total == 0:
+        raise NoInkError("no handwriting found")
+    centre_row = (mass.sum(axis=1) * np.arange(height)).sum() / total
+    centre_column = (mass.sum(axis=0) * np.arange(width)).sum() / total
+    top = int(np.clip(np.floor(MNIST_CENTRE - centre_row + 0.5), 0, MNIST_SIZE - height))
+    left = int(np.clip(np.floor(MNIST_CENTRE - centre_column + 0.5), 0, MNIST_SIZE - width))
+    frame = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.uint8)
+    frame[top : top + height, left : left + width] = crop
+    return frame
+
+
+def _resize_longest(crop: np.ndarray, side: int) -> np.ndarray:
+    """Scale uint8 [H, W] so its longest side is ``side``, keeping the aspect ratio."""
+    import cv2
+
+    height, width = crop.shape
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def _mnist_thickness(crop: np.ndarray, pixels_per_mnist_pixel: float) -> np.ndarray:
+    """Make strokes as wide as MNIST's once the digit is in its 20 px box (median 2.4 px,
+    5-95%: 1.6-3.9 px) -> uint8 of the same shape, peak at 255.
+
+    Shrinking a fine pen's digit from a large picture would otherwise leave a faint hairline,
+    and a fat marker's a blob. Width is estimated as 2 * area / perimeter of the stroke mask
+    (half the peak and up); thin strokes are grown by grey dilation, fat ones thinned by
+    erosion (never by more than a third of their width).
+    """
+    import cv2
+
+    peak = int(crop.max())
+    if peak == 0:
+        return crop
+    crop = np.rint(crop.astype(np.float32) * (255.0 / peak)).astype(np.uint8)  # faint hairlines to full ink
+    strokes = (crop >= 128).astype(np.uint8)
+    contours, _ = cv2.findContours(strokes, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(contour, True) for contour in contours)
+    width = 2.0 * strokes.sum() / max(perimeter, 1.0) / pixels_per_mnist_pixel  # in MNIST pixels
+    if width < 1.6:
+        grow = round((2.4 - width) * pixels_per_mnist_pixel)
+        if grow >= 1:
+            crop = cv2.dilate(crop, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow + 1, grow + 1)))
+    elif width > 4.5:
+        shrink = round(min(width - 3.5, width / 3) * pixels_per_mnist_pixel)
+        if shrink >= 1:
+            crop = cv2.erode(crop, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (shrink + 1, shrink + 1)))
+    return crop

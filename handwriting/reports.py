@@ -1,4 +1,4 @@
-"""Pictures people would rather look at than read: training curves (more to come)."""
+"""Pictures people would rather look at than read: training curves, confusion matrices, galleries."""
 
 from __future__ import annotations
 
@@ -86,5 +86,38 @@ def plot_gallery(images, captions: list[str], path: str | os.PathLike, title: st
             axis.set_title(captions[index], fontsize=7)
     if title:
         figure.suptitle(title)
+    _save_figure(figure, Path(path))
+    plt.close(figure)
+
+
+def plot_predictions(results, path: str | os.PathLike, title: str = "", columns: int = 6) -> None:
+    """Each picture as it was read, beside the 28x28 the model saw, captioned with what it read.
+
+    ``results`` are ``handwriting.recognise.Result`` objects kept with their thumbnails.
+    """
+    plt = _pyplot()
+    count = max(1, len(results))
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    figure, axes = plt.subplots(rows, 2 * columns, figsize=(columns * 2.4, rows * 1.5), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for index, result in enumerate(results):
+        picture_axis, frame_axis = (
+            axes[index // columns, 2 * (index % columns)],
+            axes[index // columns, 2 * (index % columns) + 1],
+        )
+        name = Path(result.path).name
+        if result.thumbnail is not None:
+            picture_axis.imshow(result.thumbnail, cmap="gray", vmin=0, vmax=255)
+        picture_axis.set_title(name if len(name) <= 18 else name[:15] + "…", fontsize=7)
+        if result.error is not None:
+            frame_axis.text(0.5, 0.5, "not read", ha="center", va="center", fontsize=8, color="red")
+            continue
+        frame_axis.imshow(result.frame, cmap="gray", vmin=0, vmax=255)
+        confidence = "" if result.confidence is None else f" {result.confidence:.0%}"
+        frame_axis.set_title(f"→ {result.label}{confidence}", fontsize=9, fontweight="bold")
+    if title:
+        figure.suptitle(title, fontsize=10)
     _save_figure(figure, Path(path))
     plt.close(figure)

@@ -39,3 +39,19 @@ def use_all_cores(threads: int | None = None) -> int:
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     paddle.base.core.set_num_threads(threads)
     return threads
+
+
+def pick_device(choice: str) -> str:
+    """'auto' -> 'gpu' when this Paddle build has CUDA and sees a GPU, else 'cpu'."""
+    import paddle
+
+    from handwriting.errors import UserError
+
+    has_gpu = paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+    if choice == "gpu" and not has_gpu:
+        raise UserError("--device gpu: this Paddle build has no CUDA or no GPU is visible; use --device cpu")
+    device = ("gpu" if has_gpu else "cpu") if choice == "auto" else choice
+    paddle.set_device(device)
+    if device == "cpu":
+        use_all_cores()
+    return device

@@ -1,0 +1,234 @@
+"""Recognise handwriting in people's pictures: find the files, prepare them, ask a model.
+
+``infer.py`` is a thin command line over this module; a notebook can call it directly:
+
+    from handwriting.recognise import PaddleBackend, recognise
+    backend = PaddleBackend("models/cnn.pdparams")
+    for result in recognise(["work/example_0.png"], backend):
+        print(result.path, result.label, result.confidence)
+
+Backends are a small registry (``BACKENDS``) so other ways of running a model (a NumPy net,
+an exported program) plug in beside Paddle without touching the rest.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from handwriting.errors import UserError
+from handwriting.preprocess import PREPROCESSORS, PictureError, normalize, read_picture
+
+# ----------------------------------------------------------------------------- finding inputs
+
+
+def picture_suffixes() -> frozenset[str]:
+    """File name endings Pillow can open (``.png``, ``.jpg``, ``.webp``, …), lower case."""
+    from PIL import Image
+
+    return frozenset(suffix.lower() for suffix in Image.registered_extensions())
+
+
+@dataclass
+class Item:
+    """One input: a picture's path, or an argument that gave no picture and why."""
+
+    path: str
+    error: str | None = None
+
+
+def collect(arguments: Sequence[str]) -> list[Item]:
+    """Files, directories (their pictures, recursively, sorted) and globs -> the items to read.
+
+    A file is taken whatever its name (Pillow decides what it is); a directory contributes the
+    files whose suffix Pillow knows. An argument that yields nothing becomes an item with an
+    error, so the caller can report it beside the results of the rest.
+    """
+    suffixes = picture_suffixes()
+    items: list[Item] = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            found = sorted(
+                str(child) for child in path.rglob("*") if child.is_file() and child.suffix.lower() in suffixes
+            )
+            items += [Item(name) for name in found] or [Item(argument, "directory with no pictures in it")]
+        elif path.exists():
+            items.append(Item(argument))
+        elif glob.has_magic(argument):
+            matches = sorted(name for name in glob.glob(argument, recursive=True) if os.path.isfile(name))
+            items += [Item(name) for name in matches] or [Item(argument, "no files match this pattern")]
+        else:
+            items.append(Item(argument, "no such file or directory"))
+    return items
+
+
+# ----------------------------------------------------------------------------- backends
+
+
+class PaddleBackend:
+    """A checkpoint written by ``train.py``, run by Paddle in dynamic-graph mode."""
+
+    name = "paddle"
+
+    def __init__(self, checkpoint: str | os.PathLike, device: str = "auto"):
+        from handwriting.checkpoint import load_model
+        from handwriting.runtime import pick_device
+
+        self.device = pick_device(device)
+        self.model, self.card = load_model(checkpoint)
+        self.classes: list[str] = list(self.card["classes"])
+        self.task: str = self.card["model"]["task"]
+        self.has_confidence = self.task == "classify"
+
+    def probabilities(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 frames [N, 28, 28] (white ink on black) -> class probabilities [N, C].
+
+        The regression baseline has no probabilities: it gets a one-hot row for the class
+        ``decide`` gives it, and ``has_confidence`` is False.
+        """
+        import paddle
+
+        from handwriting.engine import decide
+
+        with paddle.no_grad():
+            outputs = self.model(paddle.to_tensor(normalize(frames)[:, None]))  # [N, 1, 28, 28] in [-1, 1]
+            if self.task == "classify":
+                return paddle.nn.functional.softmax(outputs, axis=1).numpy()
+            predicted, _ = decide(self.task, outputs, len(self.classes))
+            return np.eye(len(self.classes), dtype=np.float32)[predicted.numpy()]
+
+
+BACKENDS: dict[str, Callable[..., PaddleBackend]] = {"paddle": PaddleBackend}
+
+
+def make_backend(name: str, checkpoint: str | os.PathLike, device: str = "auto"):
+    if name not in BACKENDS:
+        raise UserError(f"unknown --backend {name!r}; choose one of: {', '.join(BACKENDS)}")
+    return BACKENDS[name](checkpoint, device=device)
+
+
+# ----------------------------------------------------------------------------- recognising
+
+
+@dataclass
+class Result:
+    """What the model read in one picture, or why it could not."""
+
+    path: str
+    label: str | None = None
+    confidence: float | None = None  # softmax probability of ``label``; None for regression models
+    topk: list[tuple[str, float | None]] = field(default_factory=list)
+    error: str | None = None
+    frame: np.ndarray | None = None  # uint8 [28, 28]: what the model saw
+    thumbnail: np.ndarray | None = None  # uint8 grey, at most 128 px: the picture as read
+
+    def as_json(self) -> dict:
+        if self.error is not None:
+            return {"path": self.path, "error": self.error}
+        return {"path": self.path, "label": self.label, "confidence": self.confidence, "topk": self.topk}
+
+
+def prepare(path: str, preprocess: str = "mnist", keep_thumbnail: bool = False):
+    """Read one picture and turn it into the model's 28x28 frame -> (frame, thumbnail, error)."""
+    try:
+        grey = read_picture(path)
+        frame = PREPROCESSORS[preprocess](grey)
+    except PictureError as error:
+        return None, None, str(error)
+    return frame, (_thumbnail(grey) if keep_thumbnail else None), None
+
+
+def _thumbnail(grey: np.ndarray, side: int = 128) -> np.ndarray:
+    import cv2
+
+    height, width = grey.shape
+    scale = min(1.0, side / max(height, width))
+    if scale == 1.0:
+        return grey.copy()
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+
+
+def recognise(
+    items: Iterable[Item | str],
+    backend,
+    preprocess: str = "mnist",
+    topk: int = 1,
+    batch_size: int = 256,
+    workers: int | None = None,
+    keep_pictures: bool = False,
+) -> Iterator[Result]:
+    """Yield one ``Result`` per item, in order; bad pictures give a ``Result`` with ``error``.
+
+    Pictures are read and prepared on ``workers`` threads (OpenCV and Pillow release the GIL),
+    ``batch_size`` at a time, and each batch goes through the model in one call.
+    """
+    if preprocess not in PREPROCESSORS:
+        raise UserError(f"unknown --preprocess {preprocess!r}; choose one of: {', '.join(PREPROCESSORS)}")
+    items = [item if isinstance(item, Item) else Item(str(item)) for item in items]
+    workers = workers or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for start in range(0, len(items), batch_size):
+            batch = items[start : start + batch_size]
+            prepared = list(pool.map(lambda item: _prepare_item(item, preprocess, keep_pictures), batch))
+            good = [index for index, (frame, _, _) in enumerate(prepared) if frame is not None]
+            probabilities = backend.probabilities(np.stack([prepared[i][0] for i in good])) if good else None
+            rows = dict(zip(good, range(len(good))))
+            for index, item in enumerate(batch):
+                frame, thumbnail, error = prepared[index]
+                if error is not None:
+                    yield Result(item.path, error=error, thumbnail=thumbnail)
+                    continue
+                row = probabilities[rows[index]]
+                yield _result(item.path, row, backend.classes, backend.has_confidence, topk, frame, thumbnail)
+
+
+def _prepare_item(item: Item, preprocess: str, keep_pictures: bool):
+    if item.error is not None:
+        return None, None, item.error
+    return prepare(item.path, preprocess, keep_pictures)
+
+
+def _result(path, probabilities: np.ndarray, classes, has_confidence: bool, topk: int, frame, thumbnail) -> Result:
+    if not has_confidence:  # regression baseline: a class, no probability
+        label = classes[int(probabilities.argmax())]
+        return Result(path, label, None, [(label, None)], frame=frame, thumbnail=thumbnail)
+    order = np.argsort(-probabilities, kind="stable")[:topk]
+    ranked = [(classes[i], round(float(probabilities[i]), 6)) for i in order]
+    return Result(path, ranked[0][0], ranked[0][1], ranked, frame=frame, thumbnail=thumbnail)
+
+
+def save_frames(results: Iterable[Result], directory: str | os.PathLike) -> int:
+    """Write each result's 28x28 frame as ``<directory>/<picture name>.png``; return how many.
+
+    Names are made unique (``7.png``, ``7-2.png``, …) when pictures from different folders
+    share one; each file is written atomically.
+    """
+    import cv2
+
+    from handwriting.atomic import write_bytes
+
+    directory = Path(directory)
+    used: set[str] = set()
+    count = 0
+    for result in results:
+        stem = Path(result.path).stem or "picture"
+        name, number = f"{stem}.png", 1
+        while name in used:
+            number += 1
+            name = f"{stem}-{number}.png"
+        used.add(name)
+        ok, encoded = cv2.imencode(".png", result.frame)
+        if not ok:
+            raise RuntimeError(f"OpenCV could not encode the frame of {result.path}")
+        write_bytes(directory / name, encoded.tobytes())
+        count += 1
+    return count
