@@ -14,6 +14,7 @@ picture was read, 1 when some could not be (each gets one line saying why), 2 fo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import warnings
@@ -70,18 +71,24 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
 
     def work() -> None:
+        with contextlib.ExitStack() as stack:
+            run(stack)
+
+    def run(stack: contextlib.ExitStack) -> None:
         nonlocal failed
         from tqdm import tqdm
 
-        from handwriting.recognise import collect, make_backend, recognise, save_frames
+        from handwriting.recognise import PARALLEL_FROM, collect, make_backend, recognise, save_frames, start_workers
         from handwriting.reports import plot_predictions
 
-        backend = make_backend(args.backend, args.model, device=args.device)
         items = collect(args.pictures)
+        # Many pictures: start the workers that prepare them now, so they load while Paddle does.
+        pool = stack.enter_context(start_workers()) if len(items) >= PARALLEL_FROM else None
+        backend = make_backend(args.backend, args.model, device=args.device)
         keep = args.show is not None
         shown, saved = [], []
         progress = tqdm(total=len(items), unit="img", disable=len(items) < 200 or None, file=sys.stderr)
-        for result in recognise(items, backend, args.preprocess, args.topk, keep_pictures=keep):
+        for result in recognise(items, backend, args.preprocess, args.topk, pool=pool, keep_pictures=keep):
             progress.update()
             if result.error is not None:
                 failed += 1

@@ -31,12 +31,17 @@ def prepare_environment() -> None:
         os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
 
 
+def available_cores() -> int:
+    """How many CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def use_all_cores(threads: int | None = None) -> int:
     """Let Paddle's CPU kernels use ``threads`` threads (default: every core we may run on)."""
     import paddle
 
     if threads is None:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        threads = available_cores()
     paddle.base.core.set_num_threads(threads)
     return threads
 
