@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             plot_predictions(shown, args.show, title)
             print(f"drew {len(shown)} pictures into {args.show}", file=sys.stderr)
         if failed:
-            print(f"{failed} of {len(items)} inputs could not be read (see above)", file=sys.stderr)
+            print(f"{failed} of {len(items)} inputs were not recognised (see the lines above)", file=sys.stderr)
 
     status = run_at_the_edge(work, interrupted="interrupted")
     return status if status else (1 if failed else 0)

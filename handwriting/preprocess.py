@@ -100,8 +100,11 @@ def read_picture(path: str | os.PathLike) -> np.ndarray:
         raise
     except UnidentifiedImageError:
         raise PictureError("not a picture Pillow can read (PNG, JPEG, BMP, GIF, WebP, TIFF, …)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise PictureError(f"refused as a possible decompression bomb ({error})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PictureError(
+            f"more pixels than the {MAX_PIXELS // 1_000_000}-megapixel limit (a possible decompression bomb); "
+            "crop or shrink the picture first"
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise PictureError(f"damaged or truncated picture ({error})") from None
 
@@ -196,6 +199,10 @@ def _clean_ink(grey: np.ndarray) -> np.ndarray | None:
     lighter = grey.astype(np.int16)[distance > 0].mean() > background
     ink = (grey.astype(np.int16) - background) if lighter else (background - grey.astype(np.int16))
     ink = np.clip(ink, 0, 255).astype(np.uint8)
+    if grey.shape != (MNIST_SIZE, MNIST_SIZE):
+        # Stray dots away from the digit go. Not at MNIST's own size, where a dot of a pixel or
+        # two beside the digit is part of it (MNIST has them) and the frame is already made.
+        ink = np.where(_without_specks(ink > 0), ink, 0).astype(np.uint8)
     ruled = _without_rules(ink.astype(np.float32) / 255.0)  # a page of lined paper drawn digitally
     if (ruled == 0).sum() > (ink == 0).sum():
         ink = np.rint(ruled * 255).astype(np.uint8)
@@ -276,23 +283,43 @@ def _clean_photo(grey: np.ndarray, ink_is_dark: bool | None = None) -> tuple[np.
         ink, blurred = ruled, cv2.GaussianBlur(ruled, (0, 0), sigma)
 
     # 4. Keep the strokes, drop specks: threshold (Otsu, but never below a quarter of the peak),
-    #    then keep connected pieces that are a fair size next to the largest one — a broken
+    #    then keep the connected pieces that are a fair size next to the largest one — a broken
     #    digit's pieces stay, dust and grain go.
     levels = np.rint(blurred * 255).astype(np.uint8)
     otsu, _ = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    strokes = (levels > max(otsu, 64)).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8)
-    if count <= 1:
+    strokes = _without_specks(levels > max(otsu, 64), keep_small_inside=False).astype(np.uint8)
+    if not strokes.any():
         raise NoInkError("no handwriting found (no strokes after cleaning)")
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = np.concatenate([[0], areas >= max(0.05 * areas.max(), 2)]).astype(np.uint8)
-    strokes = keep[labels]  # 1 where a kept piece is
     # A soft edge around kept strokes survives (MNIST digits have anti-aliased edges).
     halo = cv2.dilate(strokes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
     ink = np.where(halo > 0, ink, 0.0)
     # Paper grain left inside the halo is cut off: below 15% of the peak is paper.
     ink = np.clip((ink - 0.15) / 0.85, 0.0, 1.0)
     return np.rint(ink * 255).astype(np.uint8), ink_is_dark
+
+
+def _without_specks(mask: np.ndarray, keep_small_inside: bool = True) -> np.ndarray:
+    """bool [H, W] ink mask -> the same without specks: pieces under 5% of the largest piece's
+    area (and under 2 px). With ``keep_small_inside``, small pieces within the digit's reach
+    (the box of the big pieces, grown by a quarter) stay: a clean drawing's dot or broken stroke
+    is part of it, a stray click across the canvas is not."""
+    import cv2
+
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return mask
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    big = areas >= max(0.05 * areas.max(), 2)
+    keep = big.copy()
+    if keep_small_inside:
+        left = stats[1:, cv2.CC_STAT_LEFT][big].min()
+        top = stats[1:, cv2.CC_STAT_TOP][big].min()
+        right = (stats[1:, cv2.CC_STAT_LEFT] + stats[1:, cv2.CC_STAT_WIDTH])[big].max()
+        bottom = (stats[1:, cv2.CC_STAT_TOP] + stats[1:, cv2.CC_STAT_HEIGHT])[big].max()
+        reach = 0.25 * max(right - left, bottom - top)
+        x, y = centroids[1:, 0], centroids[1:, 1]
+        keep |= (x >= left - reach) & (x <= right + reach) & (y >= top - reach) & (y <= bottom + reach)
+    return np.concatenate([[False], keep])[labels]
 
 
 def _smooth_background(picture: np.ndarray, filter_small: Callable) -> np.ndarray:

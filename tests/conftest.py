@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from handwriting.data import registry
+from handwriting.data import get_spec, load, registry
 from handwriting.data.registry import DatasetSpec, IdxFile, Split
 from handwriting.data.sources import Source, SourceUnavailable
+from handwriting.data.store import DEFAULT_ROOT, check_cache, dataset_dir
+
+# The autouse fixture below points HANDWRITING_DATA at an empty folder; real MNIST is looked
+# for where the user keeps it (read once, at import, before any test changes the variable).
+REAL_ROOT = os.environ.get("HANDWRITING_DATA") or DEFAULT_ROOT
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -99,3 +105,16 @@ def isolated_data_root(tmp_path, monkeypatch):
     root = tmp_path / "data-root"
     monkeypatch.setenv("HANDWRITING_DATA", str(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def real_mnist():
+    """The real MNIST from the user's data folder; the test is skipped when it is not there."""
+    spec = get_spec("mnist")
+    _, problems = check_cache(spec, dataset_dir(spec, REAL_ROOT))
+    if problems:
+        pytest.skip(
+            f"real MNIST not in {dataset_dir(spec, REAL_ROOT)} ({len(problems)} file(s) missing or bad); "
+            "run `python -m handwriting.data fetch mnist`"
+        )
+    return load(spec, REAL_ROOT, download=False)

@@ -1,0 +1,196 @@
+"""infer.py and handwriting.recognise with the shipped default model (models/cnn)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import infer
+from handwriting.pen import draw, finish, on_paper
+from handwriting.preprocess import naive, to_mnist
+from handwriting.recognise import PaddleBackend, collect, recognise
+from handwriting.redraw import redraw
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "work"
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return PaddleBackend(infer.DEFAULT_MODEL, device="cpu")
+
+
+@pytest.fixture
+def pictures(tmp_path):
+    """A folder of two good pictures (a 3 and an 8 drawn by our pen paths) and bad ones."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    Image.fromarray(finish(on_paper(draw(3, 200, 13, rng)))).save(folder / "three.png")
+    Image.fromarray(finish(on_paper(draw(8, 160, 11, rng)))).save(folder / "eight.jpg", quality=90)
+    (folder / "notes.png").write_text("not a picture")
+    (folder / "empty.jpg").write_bytes(b"")
+    good = (folder / "three.png").read_bytes()
+    (folder / "cut.png").write_bytes(good[: len(good) // 3])
+    Image.fromarray(np.full((120, 90), 235, np.uint8)).save(folder / "blank.png")
+    (tmp_path / "no-pictures").mkdir()
+    (tmp_path / "no-pictures" / "readme.txt").write_text("nothing to see")
+    return tmp_path
+
+
+def run(capsys, *argv):
+    status = infer.main([str(arg) for arg in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# ----------------------------------------------------------------------------- accuracy
+
+
+def test_every_example_in_work_is_recognised(backend):
+    results = list(recognise(collect([str(WORK)]), backend))
+    assert len(results) >= 10
+    digits_shown = set()
+    for result in results:
+        expected = Path(result.path).name.split("_")[1][0]  # example_<digit>[_kind].<ext>
+        assert result.error is None, result
+        assert result.label == expected, f"{result.path}: read {result.label} ({result.confidence:.1%})"
+        digits_shown.add(expected)
+    assert digits_shown == set("0123456789")
+
+
+def test_mnist_test_digits_redrawn_as_photos_are_recognised(real_mnist, backend, record_property, capsys):
+    """MNIST test digits as people send them: dark on grey paper, 3-8x larger, off-centre, a wider
+    pen, uneven light, noise, JPEG. The MNIST recipe reads >= 97%; the naive one far fewer."""
+    test = real_mnist.splits["test"]
+    rng = np.random.default_rng(2024)
+    chosen = rng.choice(len(test.labels), 1000, replace=False)
+    photos = [redraw(test.images[index], rng) for index in chosen]
+    truth = test.labels[chosen]
+    scores = {}
+    for name, recipe in (("mnist", to_mnist), ("naive", naive)):
+        predicted = backend.probabilities(np.stack([recipe(photo) for photo in photos])).argmax(axis=1)
+        scores[name] = float((predicted == truth).mean())
+        record_property(f"accuracy_{name}", scores[name])
+    with capsys.disabled():
+        print(f"\nre-drawn MNIST test digits: --preprocess mnist {scores['mnist']:.1%}, naive {scores['naive']:.1%}")
+    assert scores["mnist"] >= 0.97
+    assert scores["naive"] < 0.5
+
+
+# ----------------------------------------------------------------------------- the command line
+
+
+def test_one_picture(capsys):
+    status, out, err = run(capsys, WORK / "example_0.png")
+    assert status == 0
+    assert out.startswith(f"{WORK / 'example_0.png'}: 0 (") and out.rstrip().endswith("%)")
+
+
+def test_good_and_bad_inputs_together(pictures, capsys):
+    folder = pictures / "pictures"
+    status, out, err = run(
+        capsys, folder, pictures / "missing.png", pictures / "no-pictures", str(pictures / "nothing-*.png")
+    )
+    assert status == 1
+    lines = dict(line.split(": ", 1) for line in out.splitlines())
+    assert lines[str(folder / "three.png")].startswith("3 (")
+    assert lines[str(folder / "eight.jpg")].startswith("8 (")
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    expected = {
+        "notes.png": "not a picture Pillow can read",
+        "empty.jpg": "empty file",
+        "cut.png": "damaged or truncated",
+        "blank.png": "no handwriting found",
+        "missing.png": "no such file or directory",
+        "no-pictures": "directory with no pictures",
+        "nothing-*.png": "no files match",
+    }
+    assert len(errors) == len(expected)  # one line each
+    for name, message in expected.items():
+        assert any(name in line and message in line for line in errors), (name, errors)
+    assert "7 of 9 inputs were not recognised" in err
+
+
+def test_json_lines(pictures, capsys):
+    status, out, _ = run(capsys, pictures / "pictures", "--json", "--topk", "3")
+    assert status == 1
+    records = {Path(record["path"]).name: record for record in map(json.loads, out.splitlines())}
+    assert set(records) == {"three.png", "eight.jpg", "notes.png", "empty.jpg", "cut.png", "blank.png"}
+    three = records["three.png"]
+    assert three["label"] == "3" and three["topk"][0] == ["3", three["confidence"]]
+    assert len(three["topk"]) == 3
+    probabilities = [probability for _, probability in three["topk"]]
+    assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1.0 + 1e-6
+    assert set(records["blank.png"]) == {"path", "error"}
+
+
+def test_show_and_save_preprocessed(pictures, tmp_path, capsys):
+    grid, saved = tmp_path / "grid.png", tmp_path / "seen"
+    status, _, err = run(
+        capsys,
+        pictures / "pictures" / "three.png",
+        WORK / "example_7.png",
+        "--show",
+        grid,
+        "--save-preprocessed",
+        saved,
+    )
+    assert status == 0
+    assert Image.open(grid).format == "PNG"
+    frames = sorted(saved.iterdir())
+    assert [frame.name for frame in frames] == ["example_7.png", "three.png"]
+    seen = np.asarray(Image.open(saved / "three.png"))
+    assert seen.shape == (28, 28) and seen.dtype == np.uint8
+    expected = to_mnist(np.asarray(Image.open(pictures / "pictures" / "three.png").convert("L")))
+    np.testing.assert_array_equal(seen, expected)
+
+
+def test_naive_recipe_is_available(capsys):
+    status, out, _ = run(capsys, WORK / "example_0.png", "--preprocess", "naive")
+    assert status == 0 and out.startswith(str(WORK / "example_0.png"))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--topk", "0"], "--topk must be at least 1"),
+        (["--preprocess", "magic"], "invalid choice"),
+        (["--frobnicate"], "unrecognized arguments"),
+        ([], "the following arguments are required"),
+    ],
+)
+def test_usage_errors_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        infer.main([*argv] + ([str(WORK / "example_0.png")] if argv else []))
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_or_wrong_model_is_a_usage_error(tmp_path, capsys):
+    status, _, err = run(capsys, WORK / "example_0.png", "--model", tmp_path / "nope.pdparams")
+    assert status == 2 and "no such checkpoint" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "junk.pdparams").write_bytes(b"junk")
+    (tmp_path / "junk.json").write_text("{}")
+    status, _, err = run(capsys, WORK / "example_0.png", "--model", tmp_path / "junk.pdparams")
+    assert status == 2 and "error:" in err
+
+
+def test_worker_processes_give_the_same_results(pictures, backend):
+    """Many pictures are prepared in worker processes; the results are those of the serial path."""
+    folder = pictures / "many"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    for index in range(70):
+        digit = index % 10
+        Image.fromarray(finish(on_paper(draw(digit, 60, 5, rng, wobble=0.02)))).save(
+            folder / f"{index:02d}_{digit}.png"
+        )
+    items = collect([str(folder)])
+    parallel = list(recognise(items, backend, batch_size=32))
+    serial = [result for batch in range(0, 70, 32) for result in recognise(items[batch : batch + 32], backend)]
+    assert [result.path for result in parallel] == [item.path for item in items]
+    assert [result.label for result in parallel] == [result.label for result in serial]
+    assert [result.confidence for result in parallel] == pytest.approx([result.confidence for result in serial])

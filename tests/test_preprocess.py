@@ -1,0 +1,280 @@
+"""handwriting.preprocess: any picture -> MNIST's 28x28 frame, the same way training data was made."""
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from handwriting import preprocess
+from handwriting.pen import draw, finish, lighting, on_paper
+from handwriting.preprocess import NoInkError, PictureError, naive, normalize, read_picture, to_mnist
+
+
+def centre_of_mass(frame: np.ndarray) -> tuple[float, float]:
+    mass = frame.astype(np.float64)
+    rows, columns = np.mgrid[0 : frame.shape[0], 0 : frame.shape[1]]
+    return (mass * rows).sum() / mass.sum(), (mass * columns).sum() / mass.sum()
+
+
+def likeness(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of two frames, at the best of the shifts by up to a pixel (centring rounds)."""
+    return max(
+        float(np.corrcoef(np.roll(a, (dy, dx), axis=(0, 1)).ravel(), b.ravel())[0, 1])
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+    )
+
+
+def ink_box(frame: np.ndarray) -> tuple[int, int]:
+    rows, columns = np.nonzero(frame)
+    return int(np.ptp(rows)) + 1, int(np.ptp(columns)) + 1
+
+
+@pytest.fixture
+def seven() -> np.ndarray:
+    """Ink coverage [S, S] in [0, 1] of a 7 drawn 200 px tall with a 12 px pen."""
+    return draw(7, 200, 12, np.random.default_rng(0))
+
+
+@pytest.fixture
+def seven_on_paper(seven) -> np.ndarray:
+    """The 7 as dark ink on light paper, uint8 grey."""
+    return finish(on_paper(seven))
+
+
+def save(array: np.ndarray, path, **options):
+    Image.fromarray(array).save(path, **options)
+    return path
+
+
+# ------------------------------------------------------------------ the same tensor both ways
+
+
+def test_training_digits_round_trip_through_png_unchanged(real_mnist, tmp_path):
+    """A training digit written as a PNG and read back through the inference path gives exactly
+    the tensor training used (for 59,997 of the 60,000: three have their centre of mass more than
+    half a pixel from (14, 14), which MNIST's own centring left there)."""
+    images = real_mnist.splits["train"].images[:2000]
+    for index, digit in enumerate(images):
+        path = save(digit, tmp_path / f"{index}.png")
+        frame = to_mnist(read_picture(path))
+        assert frame.dtype == np.uint8 and frame.shape == (28, 28)
+        np.testing.assert_array_equal(normalize(frame), normalize(digit), err_msg=f"training digit {index}")
+
+
+def test_mnist_digits_inverted_to_black_on_white_give_the_same_frame(real_mnist, tmp_path):
+    for index, digit in enumerate(real_mnist.splits["test"].images[:200]):
+        path = save(255 - digit, tmp_path / f"{index}.png")
+        np.testing.assert_array_equal(to_mnist(read_picture(path)), digit)
+
+
+def test_preprocessing_its_own_output_changes_nothing(seven_on_paper):
+    frame = to_mnist(seven_on_paper)
+    np.testing.assert_array_equal(to_mnist(frame), frame)
+
+
+# ------------------------------------------------------------------ MNIST's geometry
+
+
+def test_a_large_off_centre_photo_lands_in_mnists_frame(seven):
+    rng = np.random.default_rng(1)
+    page = np.zeros((700, 500), dtype=np.float32)
+    page[380 : 380 + seven.shape[0], 20 : 20 + seven.shape[1]] = seven  # bottom-left corner
+    photo = finish(on_paper(page, 190, 40) * lighting(page.shape, rng) + rng.normal(0, 4, page.shape))
+    frame = to_mnist(photo)
+    assert frame.shape == (28, 28) and frame.dtype == np.uint8
+    assert max(ink_box(frame)) in (19, 20)  # longest side scaled to MNIST's 20 px box
+    row, column = centre_of_mass(frame)
+    assert abs(row - 14) <= 0.5 and abs(column - 14) <= 0.5
+    assert frame[0].max() == 0 and frame[:, 0].max() == 0  # paper is background (0)
+    assert frame.max() >= 250  # strokes at full strength
+
+
+def test_aspect_ratio_is_kept():
+    one = draw(1, 300, 16, np.random.default_rng(0), width=0.3)  # a tall thin digit
+    height, width = ink_box(to_mnist(finish(on_paper(one))))
+    assert height == 20 and width < 12
+
+
+def test_dark_on_light_and_light_on_dark_give_the_same_frame(seven):
+    rng = np.random.default_rng(2)
+    grain = rng.normal(0, 3, seven.shape)
+    dark_ink = finish(on_paper(seven, 220, 30) + grain)
+    light_ink = finish(30 + 190 * seven + grain)  # chalk on a board
+    assert likeness(to_mnist(dark_ink), to_mnist(light_ink)) > 0.95
+
+
+def test_uneven_light_and_noise_do_not_become_ink(seven):
+    rng = np.random.default_rng(3)
+    clean = to_mnist(finish(on_paper(seven)))
+    photo = on_paper(seven, 200, 50) * lighting(seven.shape, rng, strength=0.5) + rng.normal(0, 8, seven.shape)
+    frame = to_mnist(finish(photo))
+    assert likeness(frame, clean) > 0.9
+    assert ink_box(frame) == pytest.approx(ink_box(clean), abs=1)
+
+
+@pytest.mark.parametrize("grain", [0, 4], ids=["drawing", "photo"])
+def test_specks_are_dropped(seven, grain):
+    page = on_paper(seven) + np.random.default_rng(0).normal(0, grain, seven.shape)
+    page[5:8, 5:8] = 0  # flecks of dust in the corners, far from the digit
+    page[-9:-6, -9:-6] = 0
+    plain = on_paper(seven) + np.random.default_rng(0).normal(0, grain, seven.shape)
+    assert ink_box(to_mnist(finish(page))) == ink_box(to_mnist(finish(plain)))
+
+
+def test_ruled_paper_lines_are_removed(seven):
+    plain = to_mnist(finish(on_paper(seven, 245, 25)))
+    page = on_paper(seven, 245, 25)
+    page = np.minimum(page, np.where(np.arange(page.shape[0])[:, None] % 30 < 2, 205, 255))  # pale rules
+    ruled = to_mnist(finish(page))
+    assert ink_box(ruled) == pytest.approx(ink_box(plain), abs=1)
+    assert likeness(ruled, plain) > 0.9
+
+
+def test_a_fine_pen_on_a_large_picture_gets_mnist_thick_strokes():
+    hairline = finish(on_paper(draw(4, 900, 2.5, np.random.default_rng(0))))
+    frame = to_mnist(hairline)
+    strong = frame >= 128
+    assert strong.sum() > 40  # not a faint hairline: MNIST digits have ~100-200 such pixels
+    assert frame.max() == 255
+
+
+# ------------------------------------------------------------------ reading files
+
+
+@pytest.mark.parametrize(
+    "suffix, options, tolerance",
+    [
+        (".png", {}, 0),
+        (".bmp", {}, 0),
+        (".tif", {}, 0),
+        (".webp", {"lossless": True}, 0),
+        (".jpg", {"quality": 90}, 6),
+        (".webp", {"quality": 80}, 8),
+    ],
+)
+def test_picture_formats(seven_on_paper, tmp_path, suffix, options, tolerance):
+    path = save(seven_on_paper, tmp_path / f"seven{suffix}", **options)
+    grey = read_picture(path)
+    assert grey.shape == seven_on_paper.shape and grey.dtype == np.uint8
+    assert np.abs(grey.astype(int) - seven_on_paper.astype(int)).mean() <= tolerance
+    assert likeness(to_mnist(grey), to_mnist(seven_on_paper)) > 0.9
+
+
+def test_gif_gives_its_first_frame(seven_on_paper, tmp_path):
+    first = Image.fromarray(seven_on_paper)
+    second = Image.fromarray(np.full_like(seven_on_paper, 255))
+    path = tmp_path / "animated.gif"
+    first.save(path, save_all=True, append_images=[second], duration=100)
+    assert Image.open(path).n_frames == 2
+    np.testing.assert_array_equal(read_picture(path), seven_on_paper)
+
+
+def test_exif_orientation_is_applied(seven_on_paper, tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # viewers turn it 90 degrees clockwise
+    path = tmp_path / "sideways.png"
+    Image.fromarray(np.ascontiguousarray(np.rot90(seven_on_paper))).save(path, exif=exif.tobytes())
+    np.testing.assert_array_equal(read_picture(path), seven_on_paper)
+
+
+def test_colour_is_read_as_brightness(seven, tmp_path):
+    paper, pen = np.array([250.0, 248, 240]), np.array([30.0, 50, 160])  # blue ballpoint
+    rgb = finish(paper - (paper - pen) * seven[..., None])
+    grey = read_picture(save(rgb, tmp_path / "blue.png"))
+    assert grey.shape == seven.shape
+    assert grey[seven > 0.9].mean() < 80 and grey[seven == 0].mean() > 230
+
+
+@pytest.mark.parametrize("stroke_value", [0, 255])
+def test_transparent_canvas_strokes_become_ink(seven, tmp_path, stroke_value):
+    """A drawing app's canvas: colour only where drawn, alpha elsewhere 0 — black or white strokes."""
+    rgba = np.zeros((*seven.shape, 4), dtype=np.uint8)
+    rgba[..., :3] = stroke_value
+    rgba[..., 3] = finish(seven * 255)
+    grey = read_picture(save(rgba, tmp_path / "canvas.png"))
+    background = grey[seven == 0].mean()
+    assert background == (255 if stroke_value == 0 else 0)  # opposite to the strokes
+    expected = to_mnist(finish(on_paper(seven, 255, 0)))
+    np.testing.assert_array_equal(to_mnist(grey), expected)
+
+
+# ------------------------------------------------------------------ no guessing, clear refusals
+
+
+@pytest.mark.parametrize(
+    "picture",
+    [
+        np.full((100, 80), 230, np.uint8),  # blank paper
+        np.zeros((28, 28), np.uint8),  # black
+        finish(np.random.default_rng(0).normal(200, 6, (300, 300))),  # paper grain only
+        finish(np.tile(np.linspace(120, 240, 400), (300, 1))),  # a lighting gradient only
+        finish(on_paper(np.zeros((3, 3)))),  # too small to hold anything
+    ],
+    ids=["blank", "black", "grain", "gradient", "tiny"],
+)
+def test_no_handwriting_is_refused_not_guessed(picture):
+    with pytest.raises(NoInkError, match="no handwriting found"):
+        to_mnist(picture)
+
+
+def test_fully_transparent_picture_has_no_handwriting(tmp_path):
+    path = save(np.zeros((50, 50, 4), np.uint8), tmp_path / "empty-canvas.png")
+    with pytest.raises(NoInkError):
+        to_mnist(read_picture(path))
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims ``width`` x ``height`` pixels and holds almost no data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_header_only(30_000, 30_000))  # 900 megapixels claimed in 100 bytes
+    with pytest.raises(PictureError, match="64-megapixel limit"):
+        read_picture(path)
+
+
+def test_the_pixel_limit_is_ours(seven_on_paper, tmp_path, monkeypatch):
+    path = save(seven_on_paper, tmp_path / "seven.png")
+    monkeypatch.setattr(preprocess, "MAX_PIXELS", 1000)
+    with pytest.raises(PictureError, match="megapixel limit"):
+        read_picture(path)
+
+
+def test_unreadable_files_say_why(seven_on_paper, tmp_path):
+    good = save(seven_on_paper, tmp_path / "seven.png").read_bytes()
+    (tmp_path / "truncated.png").write_bytes(good[: len(good) // 2])
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "notes.png").write_text("this is not a picture\n")
+    cases = {
+        "truncated.png": "damaged or truncated",
+        "empty.png": "empty file",
+        "notes.png": "not a picture Pillow can read",
+        "missing.png": "no such file",
+        ".": "is a directory",
+    }
+    for name, message in cases.items():
+        with pytest.raises(PictureError, match=message):
+            read_picture(tmp_path / name)
+
+
+# ------------------------------------------------------------------ the other recipes
+
+
+def test_naive_recipe_squashes_and_inverts():
+    picture = np.full((50, 100), 255, np.uint8)
+    picture[:, :50] = 0  # left half black
+    frame = naive(picture)
+    assert frame.shape == (28, 28)
+    assert frame[:, :13].min() == 255 and frame[:, 15:].max() == 0
