@@ -1,6 +1,6 @@
 """Recognise handwritten digits in your own pictures.
 
-    python infer.py work/example_0.png              # work/example_0.png: 0 (99.9%)
+    python infer.py work/example_0.png              # work/example_0.png: 0 (100.0%)
     python infer.py work/ --topk 3                  # every picture under work/, with runners-up
     python infer.py "photos/*.jpg" --json           # one JSON object per line
     python infer.py work/ --show grid.png           # the pictures and what the model read, as a PNG
@@ -32,7 +32,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pictures", nargs="+", metavar="PICTURE", help="picture files, directories or globs")
     parser.add_argument(
-        "--model", default=str(DEFAULT_MODEL), metavar="PATH", help="checkpoint from train.py (default: models/cnn)"
+        "--model",
+        default=str(DEFAULT_MODEL),
+        metavar="PATH",
+        help="checkpoint from train.py (default: models/cnn.pdparams)",
     )
     parser.add_argument("--topk", type=int, default=1, metavar="K", help="also show the K-1 runners-up (default: 1)")
     parser.add_argument("--json", action="store_true", help="one JSON object per picture and line (default: text)")
@@ -45,7 +48,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="mnist: crop, scale and centre as MNIST was made; naive: the Paddle tutorial's squash-and-invert "
         "(default: mnist)",
     )
-    parser.add_argument("--backend", choices=sorted(BACKENDS), default="paddle", help="what runs the model")
+    parser.add_argument(
+        "--backend", choices=sorted(BACKENDS), default="paddle", help="what runs the model (default: paddle)"
+    )
     parser.add_argument(
         "--device", choices=("auto", "cpu", "gpu"), default="auto", help="auto: GPU when there is one (default)"
     )
@@ -55,13 +60,22 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def percent(probability: float) -> str:
+    """99.8% — but never "100.0%" or "0.0%" for what the model is not quite sure or unsure of."""
+    if 0.9995 <= probability < 1:
+        return ">99.9%"
+    if 0 < probability < 0.0005:
+        return "<0.1%"
+    return f"{probability:.1%}"
+
+
 def describe(result, has_confidence: bool) -> str:
     """One text line: ``path: label (confidence)`` and the runners-up, if asked for."""
     if not has_confidence:
         return f"{result.path}: {result.label} (regression model: no confidence)"
-    line = f"{result.path}: {result.label} ({result.confidence:.1%})"
+    line = f"{result.path}: {result.label} ({percent(result.confidence)})"
     if len(result.topk) > 1:
-        line += "   then " + ", ".join(f"{label} ({probability:.1%})" for label, probability in result.topk[1:])
+        line += "   then " + ", ".join(f"{label} ({percent(probability)})" for label, probability in result.topk[1:])
     return line
 
 

@@ -129,7 +129,7 @@ def draw(
     right); ``width`` is the digit's width as a fraction of its height.
     """
     side = round(box * (1 + 2 * margin + abs(slant)))
-    scale = 8  # draw 8x larger and shrink: smooth, anti-aliased strokes of any width
+    scale = max(1, min(8, 2400 // side))  # draw up to 8x larger and shrink: smooth strokes of any width
     canvas = np.zeros((side * scale, side * scale), dtype=np.uint8)
     offset = np.array([(side - width * box) / 2, (side - box) / 2])
     for stroke in DIGITS[digit]:
