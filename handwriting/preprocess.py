@@ -245,15 +245,16 @@ def _photo_ink(grey: np.ndarray) -> np.ndarray:
 
 
 def _only_the_page(grey: np.ndarray) -> np.ndarray:
-    """A photo of a sheet of paper on a table (or a board on a wall): paint everything off the
-    sheet in the sheet's own colour, so the table's edges are not taken for ink. Returns ``grey``
-    itself when there is no such sheet.
+    """A photo of a sheet of paper on a darker table: paint everything off the sheet in the
+    sheet's own tones, so the table and the sheet's edges are not taken for ink. Returns
+    ``grey`` itself when there is no such sheet.
 
     Found on a blurred 64 px copy, where the ink has faded into the paper: the two tones (Otsu)
-    are a sheet and its surround when the surround holds most of the picture's border, the
-    sheet is one solid piece (area over 80% of its convex hull) of at least 8% of the picture
-    with something written on it, and the step between them is large (30 grey levels or more)
-    and sharp — unlike light falling off across a page, which is neither.
+    are a sheet and a table when the darker one holds most of the picture's border, the bright
+    one is a solid piece (area over 80% of its convex hull) of 20-95% of the picture with
+    something written on it, and the step between them is large (30 grey levels or more), along
+    a few straight sides, sharp nearly all the way — unlike light falling off across a page, or
+    a bold digit on plain paper (which is the darker tone).
     """
     import cv2
 
@@ -265,16 +266,16 @@ def _only_the_page(grey: np.ndarray) -> np.ndarray:
     threshold, bright = cv2.threshold(smooth, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     bright = bright.astype(bool)
     border = np.concatenate([bright[0], bright[-1], bright[1:-1, 0], bright[1:-1, -1]])
-    sheet_is_bright = border.mean() < 0.5  # the surround holds most of the border
-    sheet_tone = bright if sheet_is_bright else ~bright
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(sheet_tone.astype(np.uint8), connectivity=4)
+    if border.mean() >= 0.5:  # the darker tone must hold most of the border: it is the table
+        return grey
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright.astype(np.uint8), connectivity=4)
     if count < 2:
         return grey
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     sheet = labels == largest
     area = int(sheet.sum())
     on_border = np.concatenate([sheet[0], sheet[-1], sheet[1:-1, 0], sheet[1:-1, -1]]).mean()
-    if area < 0.08 * sheet.size or area > 0.95 * sheet.size or on_border > 0.5:
+    if area < 0.2 * sheet.size or area > 0.95 * sheet.size or on_border > 0.5:
         return grey
     contours, _ = cv2.findContours(sheet.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     hull = cv2.contourArea(cv2.convexHull(max(contours, key=cv2.contourArea)))
@@ -285,12 +286,20 @@ def _only_the_page(grey: np.ndarray) -> np.ndarray:
     if not inside.any() or not outside.any():
         return grey
     step = abs(float(np.median(smooth[inside])) - float(np.median(smooth[outside])))
+    written = float(np.percentile(small[inside], 99) - np.percentile(small[inside], 1))
+    if step < 30 or written < 15:
+        return grey
+    # A sheet's outline is a few straight sides (a quadrilateral, cut by the frame) ...
+    outline = max(contours, key=cv2.contourArea)
+    if len(cv2.approxPolyDP(outline, 0.02 * cv2.arcLength(outline, True), True)) > 6:
+        return grey
+    # ... and sharp along nearly all of its length (the frame's own edge does not count).
     edge = cv2.dilate(sheet.astype(np.uint8), np.ones((3, 3), np.uint8)) - cv2.erode(
         sheet.astype(np.uint8), np.ones((3, 3), np.uint8)
     )
+    edge[0], edge[-1], edge[:, 0], edge[:, -1] = 0, 0, 0, 0
     gradient = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1)) / 8
-    written = float(np.percentile(small[inside], 99) - np.percentile(small[inside], 1))
-    if step < 30 or float(gradient[edge > 0].mean()) < 0.1 * step or written < 15:
+    if not edge.any() or (gradient[edge > 0] >= 0.1 * step).mean() < 0.75:
         return grey
     # Keep the sheet — its convex outline, so the writing on it (a hole in the bright tone) stays —
     # less a margin for its edge (shadow, blur). Paint the rest with the paper's tones carried

@@ -115,6 +115,27 @@ def test_uneven_light_and_noise_do_not_become_ink(seven):
     assert ink_box(frame) == pytest.approx(ink_box(clean), abs=1)
 
 
+def test_a_sheet_of_paper_on_a_dark_table(seven):
+    """A phone photo of the sheet, askew on a table: the table's edges are not ink."""
+    import cv2
+
+    side = seven.shape[0]
+    frame = np.zeros((round(side * 1.6), round(side * 1.7)), np.float32)
+    top, left = (frame.shape[0] - side) // 2, (frame.shape[1] - side) // 2
+    corners = np.array([[left - 30, top - 10], [left + side + 20, top - 35], [left + side + 5, top + side + 25],
+                        [left - 15, top + side + 10]], np.int32)  # fmt: skip
+    sheet = np.zeros_like(frame)
+    cv2.fillConvexPoly(sheet, corners, 1.0, lineType=cv2.LINE_AA)
+    ink = np.zeros_like(frame)
+    ink[top : top + side, left : left + side] = seven
+    rng = np.random.default_rng(4)
+    photo = (70 + 140 * sheet) * (1 - 0.8 * ink) * lighting(frame.shape, rng, 0.2) + rng.normal(0, 3, frame.shape)
+    plain = to_mnist(finish(on_paper(seven)))
+    on_table = to_mnist(finish(photo))
+    assert ink_box(on_table) == pytest.approx(ink_box(plain), abs=1)
+    assert likeness(on_table, plain) > 0.9
+
+
 @pytest.mark.parametrize("grain", [0, 4], ids=["drawing", "photo"])
 def test_specks_are_dropped(seven, grain):
     page = on_paper(seven) + np.random.default_rng(0).normal(0, grain, seven.shape)
