@@ -250,11 +250,11 @@ def _only_the_page(grey: np.ndarray) -> np.ndarray:
     ``grey`` itself when there is no such sheet.
 
     Found on a blurred 64 px copy, where the ink has faded into the paper: the two tones (Otsu)
-    are a sheet and a table when the darker one holds most of the picture's border, the bright
+    are a sheet and a table when the darker one holds over 40% of the picture's border, the bright
     one is a solid piece (area over 80% of its convex hull) of 20-95% of the picture with
     something written on it, and the step between them is large (30 grey levels or more), along
-    a few straight sides, sharp nearly all the way — unlike light falling off across a page, or
-    a bold digit on plain paper (which is the darker tone).
+    a few straight sides (four: a sheet in full view), sharp most of the way — unlike light
+    falling off across a page, or a bold digit on plain paper (which is the darker tone).
     """
     import cv2
 
@@ -266,7 +266,7 @@ def _only_the_page(grey: np.ndarray) -> np.ndarray:
     threshold, bright = cv2.threshold(smooth, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     bright = bright.astype(bool)
     border = np.concatenate([bright[0], bright[-1], bright[1:-1, 0], bright[1:-1, -1]])
-    if border.mean() >= 0.5:  # the darker tone must hold most of the border: it is the table
+    if border.mean() >= 0.6:  # the darker tone must hold much of the border: it is the table
         return grey
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright.astype(np.uint8), connectivity=4)
     if count < 2:
@@ -275,7 +275,7 @@ def _only_the_page(grey: np.ndarray) -> np.ndarray:
     sheet = labels == largest
     area = int(sheet.sum())
     on_border = np.concatenate([sheet[0], sheet[-1], sheet[1:-1, 0], sheet[1:-1, -1]]).mean()
-    if area < 0.2 * sheet.size or area > 0.95 * sheet.size or on_border > 0.5:
+    if area < 0.2 * sheet.size or area > 0.95 * sheet.size or on_border >= 0.6:
         return grey
     contours, _ = cv2.findContours(sheet.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     hull = cv2.contourArea(cv2.convexHull(max(contours, key=cv2.contourArea)))
@@ -291,7 +291,8 @@ def _only_the_page(grey: np.ndarray) -> np.ndarray:
         return grey
     # A sheet's outline is a few straight sides (a quadrilateral, cut by the frame) ...
     outline = max(contours, key=cv2.contourArea)
-    if len(cv2.approxPolyDP(outline, 0.02 * cv2.arcLength(outline, True), True)) > 6:
+    sides = len(cv2.approxPolyDP(outline, 0.02 * cv2.arcLength(outline, True), True))
+    if sides > 6:
         return grey
     # ... and sharp along nearly all of its length (the frame's own edge does not count).
     edge = cv2.dilate(sheet.astype(np.uint8), np.ones((3, 3), np.uint8)) - cv2.erode(
@@ -299,7 +300,7 @@ def _only_the_page(grey: np.ndarray) -> np.ndarray:
     )
     edge[0], edge[-1], edge[:, 0], edge[:, -1] = 0, 0, 0, 0
     gradient = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1)) / 8
-    if not edge.any() or (gradient[edge > 0] >= 0.1 * step).mean() < 0.75:
+    if not edge.any() or (gradient[edge > 0] >= 0.1 * step).mean() < (0.6 if sides == 4 else 0.75):
         return grey
     # Keep the sheet — its convex outline, so the writing on it (a hole in the bright tone) stays —
     # less a margin for its edge (shadow, blur). Paint the rest with the paper's tones carried
@@ -307,17 +308,19 @@ def _only_the_page(grey: np.ndarray) -> np.ndarray:
     hull_points = cv2.convexHull(max(contours, key=cv2.contourArea))
     outline = np.zeros(small.shape, np.uint8)
     cv2.fillConvexPoly(outline, hull_points, 1)
-    margin = max(3, round(0.02 * max(height, width)))
+    margin = max(3, round(0.04 * max(height, width)))
     scale_x, scale_y = width / small.shape[1], height / small.shape[0]
     keep = np.zeros((height, width), np.uint8)
     cv2.fillConvexPoly(keep, np.rint((hull_points + 0.5) * [scale_x, scale_y] - 0.5).astype(np.int32), 1)
     keep = cv2.erode(keep, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))) > 0
     if not keep.any():
         return grey
-    off_sheet = cv2.dilate(1 - outline, np.ones((3, 3), np.uint8))
+    off_sheet = cv2.dilate(1 - outline, np.ones((7, 7), np.uint8))  # sheet edge excluded: it is darker
     paper = cv2.inpaint(smooth, off_sheet, 5, cv2.INPAINT_TELEA)
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.where(keep, grey, paper).astype(np.uint8)
+    # A soft seam: a hard one would draw a thin line — just what ink looks like.
+    blend = cv2.GaussianBlur(keep.astype(np.float32), (0, 0), margin / 2) * keep
+    return np.rint(blend * grey + (1 - blend) * paper).astype(np.uint8)
 
 
 def _clean_photo(grey: np.ndarray, ink_is_dark: bool | None = None) -> tuple[np.ndarray, bool]:
@@ -331,18 +334,28 @@ def _clean_photo(grey: np.ndarray, ink_is_dark: bool | None = None) -> tuple[np.
     # 1. Which way round? Subtract the paper's slow variation (median over a large window,
     #    which ignores the thin ink), then compare how much lies far below against far above:
     #    the ink is the one-sided tail; paper grain and noise are symmetric.
+    residual = picture - _smooth_background(picture, _median)
+    spread = 1.4826 * float(np.median(np.abs(_sample(residual)))) + 1e-3
     if ink_is_dark is None:
-        residual = picture - _smooth_background(picture, _median)
-        spread = 1.4826 * float(np.median(np.abs(_sample(residual)))) + 1e-3
         darker = float(np.maximum(-residual - 3 * spread, 0).sum())
         lighter = float(np.maximum(residual - 3 * spread, 0).sum())
         ink_is_dark = darker > lighter
     if ink_is_dark:
-        picture = 1.0 - picture  # dark ink on light paper -> light ink on dark
+        picture, residual = 1.0 - picture, -residual  # dark ink on light paper -> light ink on dark
 
-    # 2. Flatten the paper: the background is what survives a grey opening with a window far
-    #    wider than any stroke (it removes bright thin things and keeps gradients and shadows).
-    ink = np.maximum(picture - _smooth_background(picture, _opening), 0.0)
+    # 2. Flatten the paper. Its tone is a weighted blur of the picture that leaves out whatever
+    #    stands clearly above the paper (the ink), so it follows soft shadows and uneven light
+    #    closely, shadows narrower than the page included. Where ink covers the whole blur window
+    #    (a fat marker), a grey opening — what survives a window wider than any stroke — stands in.
+    paper_only = 1.0 - cv2.dilate((residual > 3 * spread).astype(np.uint8), np.ones((3, 3), np.uint8))
+    paper_only = paper_only.astype(np.float32)
+    sigma = max(2.0, min(height, width) / 12)
+    weight = cv2.GaussianBlur(paper_only, (0, 0), sigma)
+    paper = cv2.GaussianBlur(picture * paper_only, (0, 0), sigma) / np.maximum(weight, 1e-6)
+    sparse = weight < 0.1
+    if sparse.any():
+        paper = np.where(sparse, _smooth_background(picture, _opening), paper)
+    ink = np.maximum(picture - paper, 0.0)
 
     # 3. Is there any ink? Compare the strongest stroke (after a blur that averages away lone
     #    noisy pixels) with the paper's own grain.
