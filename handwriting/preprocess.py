@@ -99,7 +99,10 @@ def read_picture(path: str | os.PathLike) -> np.ndarray:
     except PictureError:
         raise
     except UnidentifiedImageError:
-        raise PictureError("not a picture Pillow can read (PNG, JPEG, BMP, GIF, WebP, TIFF, …)") from None
+        hint = ""
+        if path.lower().endswith((".heic", ".heif")):
+            hint = "; iPhone HEIC photos need `pip install pillow-heif`, or save the photo as JPEG"
+        raise PictureError(f"not a picture Pillow can read (PNG, JPEG, BMP, GIF, WebP, TIFF, …){hint}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PictureError(
             f"more pixels than the {MAX_PIXELS // 1_000_000}-megapixel limit (a possible decompression bomb); "
@@ -111,6 +114,12 @@ def read_picture(path: str | os.PathLike) -> np.ndarray:
 
 def _flatten_to_grey(image) -> np.ndarray:
     """A Pillow image (first frame) -> uint8 grey [H, W], transparency flattened."""
+    if image.mode.startswith("I") or image.mode == "F":
+        # 16- and 32-bit grey (scanners, microscopes): Pillow's own conversion to 8 bits clips,
+        # turning nearly everything white; scale the range instead.
+        values = np.asarray(image, dtype=np.float64)
+        top = 1.0 if image.mode == "F" and values.max() <= 1.0 else (65535.0 if values.max() > 255 else 255.0)
+        return np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
     has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
     if not has_alpha:
         return np.asarray(image.convert("L"))

@@ -184,6 +184,12 @@ def test_picture_formats(seven_on_paper, tmp_path, suffix, options, tolerance):
     assert likeness(to_mnist(grey), to_mnist(seven_on_paper)) > 0.9
 
 
+def test_sixteen_bit_grey_is_scaled_not_clipped(seven_on_paper, tmp_path):
+    path = save(seven_on_paper.astype(np.uint16) * 257, tmp_path / "scan16.png")
+    assert Image.open(path).mode == "I;16"
+    np.testing.assert_array_equal(read_picture(path), seven_on_paper)
+
+
 def test_gif_gives_its_first_frame(seven_on_paper, tmp_path):
     first = Image.fromarray(seven_on_paper)
     second = Image.fromarray(np.full_like(seven_on_paper, 255))
@@ -278,11 +284,13 @@ def test_unreadable_files_say_why(seven_on_paper, tmp_path):
     (tmp_path / "truncated.png").write_bytes(good[: len(good) // 2])
     (tmp_path / "empty.png").write_bytes(b"")
     (tmp_path / "notes.png").write_text("this is not a picture\n")
+    (tmp_path / "photo.heic").write_bytes(b"\0\0\0\x18ftypheic" + bytes(64))  # a HEIC header, no plugin
     cases = {
         "truncated.png": "damaged or truncated",
         "empty.png": "empty file",
         "notes.png": "not a picture Pillow can read",
         "missing.png": "no such file",
+        "photo.heic": "pillow-heif",
         ".": "is a directory",
     }
     for name, message in cases.items():
