@@ -50,7 +50,7 @@ def run(capsys, *argv):
 
 
 def test_every_example_in_work_is_recognised(backend):
-    results = list(recognise(collect([str(WORK)]), backend))
+    results = list(recognise(collect([str(WORK / "example_*")]), backend))  # yours may sit beside them
     assert len(results) >= 10
     digits_shown = set()
     for result in results:
