@@ -9,12 +9,14 @@ A person's picture is none of that: a photo of dark ink on uneven paper, a drawi
 transparent canvas, a marker scribble filling the frame. ``to_mnist`` turns any of those into
 the 28x28 MNIST frame, step by step, each step a function of its own:
 
-    read_picture      any file Pillow reads -> uint8 grey [H, W] (EXIF turned, alpha flattened)
-    to_mnist          grey [H, W] -> uint8 [28, 28] white ink on black, MNIST's geometry
-      clean path:     a digital drawing (exact flat background): only polarity, crop, scale, centre
-      photo path:     polarity by which tail holds the ink, paper flattened, contrast stretched,
-                      specks dropped, strokes made MNIST-thick, then crop, scale, centre
-    normalize         uint8 [...] -> float32 [...] in [-1, 1]  (shared with training)
+    read_picture        any file Pillow reads -> uint8 grey [H, W] (EXIF turned, alpha flattened)
+    to_mnist            grey [H, W] -> uint8 [28, 28] white ink on black, MNIST's geometry
+      _clean_ink        a digital drawing (flat background): polarity, stray dots, ruled lines
+      _photo_ink        a photo or scan, on a 128 px copy (a closer look when the digit is small):
+        _only_the_page    a sheet on a darker table: its surround painted like paper
+        _clean_photo      polarity, paper's tone subtracted, ruled lines, specks and edge blobs out
+      _frame            crop, strokes made MNIST-wide (_mnist_thickness), 20 px box, centre of mass
+    normalize           uint8 [...] -> float32 [...] in [-1, 1]  (shared with training)
 
 ``PREPROCESSORS`` holds the recipes ``infer.py --preprocess`` offers: ``mnist`` (the above) and
 ``naive`` (the Paddle tutorial's: squash to 28x28 and invert, kept for comparison).
@@ -246,6 +248,8 @@ def _photo_ink(grey: np.ndarray) -> np.ndarray:
     if first is grey:
         return ink
     rows, columns = np.nonzero(ink)
+    if rows.size == 0:
+        raise NoInkError("no handwriting found")
     longest = max(np.ptp(rows), np.ptp(columns)) + 1
     if longest >= 40:  # px: detail enough for a digit that ends up 20 px tall
         return ink

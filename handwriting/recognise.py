@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from handwriting.errors import UserError
-from handwriting.preprocess import PREPROCESSORS, PictureError, normalize, read_picture
+from handwriting.preprocess import MNIST_SIZE, PREPROCESSORS, PictureError, normalize, read_picture
 from handwriting.runtime import available_cores
 
 # ----------------------------------------------------------------------------- finding inputs
@@ -62,12 +62,17 @@ def collect(arguments: Sequence[str]) -> list[Item]:
         path = Path(argument)
         if path.is_dir():
             found = sorted(
-                str(child) for child in path.rglob("*") if child.is_file() and child.suffix.lower() in suffixes
+                str(child)
+                for child in path.rglob("*")
+                if child.is_file()
+                and child.suffix.lower() in suffixes
+                # hidden files and folders (.ipynb_checkpoints, .git, ...) are not the user's pictures
+                and not any(part.startswith(".") for part in child.relative_to(path).parts)
             )
             items += [Item(name) for name in found] or [Item(argument, "directory with no pictures in it")]
         elif path.exists():
             items.append(Item(argument))
-        elif glob.has_magic(argument):
+        elif any(character in argument for character in "*?["):
             matches = sorted(name for name in glob.glob(argument, recursive=True) if os.path.isfile(name))
             items += [Item(name) for name in matches] or [Item(argument, "no files match this pattern")]
         else:
@@ -89,6 +94,11 @@ class PaddleBackend:
 
         self.device = pick_device(device)
         self.model, self.card = load_model(checkpoint)
+        if list(self.card["model"]["in_shape"]) != [1, MNIST_SIZE, MNIST_SIZE]:
+            raise UserError(
+                f"{checkpoint}: its model takes {self.card['model']['in_shape']} inputs; "
+                f"infer.py prepares pictures as [1, {MNIST_SIZE}, {MNIST_SIZE}]"
+            )
         self.classes: list[str] = list(self.card["classes"])
         self.task: str = self.card["model"]["task"]
         self.has_confidence = self.task == "classify"

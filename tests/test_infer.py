@@ -35,6 +35,8 @@ def pictures(tmp_path):
     good = (folder / "three.png").read_bytes()
     (folder / "cut.png").write_bytes(good[: len(good) // 3])
     Image.fromarray(np.full((120, 90), 235, np.uint8)).save(folder / "blank.png")
+    (folder / ".ipynb_checkpoints").mkdir()  # a notebook's hidden copies are not inputs
+    Image.fromarray(finish(on_paper(draw(5, 100, 8, rng)))).save(folder / ".ipynb_checkpoints" / "three.png")
     (tmp_path / "no-pictures").mkdir()
     (tmp_path / "no-pictures" / "readme.txt").write_text("nothing to see")
     return tmp_path
