@@ -7,7 +7,7 @@ The 13 pictures in work/ are a handful; this draws many more of each kind, all d
 digit from our pen paths (``handwriting/pen.py``) with a randomly wobbled shape, slant, width,
 size and pen, then made into the kind of picture people send — scans, fine pens on big photos,
 markers, pencil, chalk, broken and blurred strokes, a shaky hand, noise, tilted pages, phone
-photos of paper on a table, ruled and squared paper, tablet canvases. Each picture goes through
+photos of paper on a table, shadows across the page, ruled and squared paper, tablet canvases. Each picture goes through
 the file format it would come in and ``infer.py``'s own path (read, prepare, the shipped model),
 with ``--preprocess mnist`` and ``naive``. The misread ones are drawn into a PNG to look at.
 
@@ -137,6 +137,19 @@ def paper_on_table(digit, rng):
     return finish(np.stack([grey * 1.05, grey, grey * 0.88], axis=-1)), ".jpg"
 
 
+def cast_shadow(digit, rng):
+    """A phone's or a hand's shadow across the page: a straight edge, hard or soft."""
+    box = rng.uniform(150, 300)
+    coverage = draw(digit, box, box * rng.uniform(0.04, 0.08), rng, **shape(rng))
+    side = coverage.shape[0]
+    rows, columns = np.mgrid[0:side, 0:side]
+    angle, offset = rng.uniform(0, np.pi), rng.uniform(0.2, 0.8) * side
+    shadow = ((np.cos(angle) * columns + np.sin(angle) * rows) > offset).astype(np.float32)
+    shadow = cv2.GaussianBlur(shadow, (0, 0), rng.uniform(1, 15))
+    grey = on_paper(coverage, rng.uniform(190, 235), rng.uniform(20, 60)) * (1 - rng.uniform(0.3, 0.5) * shadow)
+    return finish(grey + rng.normal(0, 3, grey.shape)), ".jpg"
+
+
 def ruled_paper(digit, rng):
     box = rng.uniform(150, 350)
     coverage = draw(digit, box, box * rng.uniform(0.025, 0.05), rng, **shape(rng))
@@ -175,6 +188,7 @@ KINDS = {
     "noisy scan": noisy_scan,
     "tilted page": tilted,
     "paper on a table (photo)": paper_on_table,
+    "shadow across the page": cast_shadow,
     "ruled/squared paper": ruled_paper,
     "tablet canvas (alpha)": tablet,
 }

@@ -274,8 +274,9 @@ def _only_the_page(grey: np.ndarray) -> np.ndarray:
     are a sheet and a table when the darker one holds over 40% of the picture's border, the bright
     one is a solid piece (area over 80% of its convex hull) of 20-95% of the picture with
     something written on it, and the step between them is large (30 grey levels or more), along
-    a few straight sides (four: a sheet in full view), sharp most of the way — unlike light
-    falling off across a page, or a bold digit on plain paper (which is the darker tone).
+    a few straight sides (four: a sheet in full view), sharp most of the way, with the writing
+    inside — unlike light falling off across a page, a shadow cast over the digit, or a bold
+    digit on plain paper (which is the darker tone).
     """
     import cv2
 
@@ -323,12 +324,20 @@ def _only_the_page(grey: np.ndarray) -> np.ndarray:
     gradient = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1)) / 8
     if not edge.any() or (gradient[edge > 0] >= 0.1 * step).mean() < (0.6 if sides == 4 else 0.75):
         return grey
-    # Keep the sheet — its convex outline, so the writing on it (a hole in the bright tone) stays —
-    # less a margin for its edge (shadow, blur). Paint the rest with the paper's tones carried
-    # smoothly outwards (inpainting the small copy), so no new edge appears where the sheet ends.
+    # The writing must be on the sheet: the dark marks (darker than their surroundings by 25
+    # levels), away from the sheet's edge, lie inside its outline. A shadow cast across a page
+    # has a sharp straight edge too, but the digit lies in the shadow as often as not.
     hull_points = cv2.convexHull(max(contours, key=cv2.contourArea))
     outline = np.zeros(small.shape, np.uint8)
     cv2.fillConvexPoly(outline, hull_points, 1)
+    marks = (cv2.medianBlur(small, 9).astype(np.int16) - small.astype(np.int16)) > 25
+    seam = cv2.dilate(outline, np.ones((7, 7), np.uint8)) - cv2.erode(outline, np.ones((7, 7), np.uint8))
+    marks &= seam == 0
+    if marks.any() and marks[outline > 0].sum() < 0.8 * marks.sum():
+        return grey
+    # Keep the sheet — its convex outline, so the writing on it (a hole in the bright tone) stays —
+    # less a margin for its edge (shadow, blur). Paint the rest with the paper's tones carried
+    # smoothly outwards (inpainting the small copy), so no new edge appears where the sheet ends.
     margin = max(3, round(0.04 * max(height, width)))
     scale_x, scale_y = width / small.shape[1], height / small.shape[0]
     keep = np.zeros((height, width), np.uint8)
@@ -368,18 +377,33 @@ def _clean_photo(grey: np.ndarray, ink_is_dark: bool | None = None) -> tuple[np.
     #    stands clearly above the paper (the ink), so it follows soft shadows and uneven light
     #    closely, shadows narrower than the page included. Where ink covers the whole blur window
     #    (a fat marker), a grey opening — what survives a window wider than any stroke — stands in.
-    paper_only = 1.0 - cv2.dilate((residual > 3 * spread).astype(np.uint8), np.ones((3, 3), np.uint8))
-    paper_only = paper_only.astype(np.float32)
+    candidates = (residual > 3 * spread).astype(np.uint8)
+    paper_only = (1 - cv2.dilate(candidates, np.ones((3, 3), np.uint8))).astype(np.float32)
     # The blur is wide (a twelfth of the picture) and smooth: done on a quarter-size copy.
     small_size = (max(1, width // 4), max(1, height // 4))
     sigma = max(0.5, min(height, width) / 48)
-    weight = cv2.GaussianBlur(cv2.resize(paper_only, small_size, interpolation=cv2.INTER_AREA), (0, 0), sigma)
-    paper = cv2.GaussianBlur(cv2.resize(picture * paper_only, small_size, interpolation=cv2.INTER_AREA), (0, 0), sigma)
+    weight = cv2.resize(paper_only, small_size, interpolation=cv2.INTER_AREA)
+    paper = cv2.resize(picture * paper_only, small_size, interpolation=cv2.INTER_AREA) / np.maximum(weight, 1e-6)
+    pad = int(3 * sigma) + 1
+    weight = np.pad(weight, pad, mode="reflect")
+    paper = _extended(paper, pad) * weight
+    weight = cv2.GaussianBlur(weight, (0, 0), sigma)[pad:-pad, pad:-pad]
+    paper = cv2.GaussianBlur(paper, (0, 0), sigma)[pad:-pad, pad:-pad]
     paper = cv2.resize(paper / np.maximum(weight, 1e-6), (width, height), interpolation=cv2.INTER_LINEAR)
     if weight.min() < 0.1:
         sparse = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR) < 0.1
         paper = np.where(sparse, _smooth_background(picture, _opening), paper)
-    ink = np.maximum(picture - paper, 0.0)
+    # A blur cannot follow a hard edge — a shadow cast across the page. A grey opening with a
+    # window three strokes wide can: it removes the strokes and keeps any region wider than
+    # that, edges and all. The paper is whichever of the two lies higher.
+    window = 3 * _stroke_width(candidates)
+    if window:
+        window = int(min(window, min(height, width) // 3)) | 1
+        paper = np.maximum(paper, _opening(picture, window))
+    # Light multiplies paper and ink alike, so ink is measured against the paper's own
+    # brightness: a stroke in a shadow is as strong as one in the light.
+    brightness = (1.0 - paper) if ink_is_dark else paper
+    ink = np.maximum(picture - paper, 0.0) / np.maximum(brightness, 0.1)
 
     # 3. Is there any ink? Compare the strongest stroke (after a blur that averages away lone
     #    noisy pixels) with the paper's own grain.
@@ -411,6 +435,20 @@ def _clean_photo(grey: np.ndarray, ink_is_dark: bool | None = None) -> tuple[np.
     # Paper grain left inside the halo is cut off: below 15% of the peak is paper.
     ink = np.clip((ink - 0.15) / 0.85, 0.0, 1.0)
     return np.rint(ink * 255).astype(np.uint8), ink_is_dark
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """Mean width in pixels of the pen strokes in a uint8 mask: 2 * area / perimeter over the
+    pieces of 20 px or more (lone noisy pixels would say "half a pixel"); 0 if there are none."""
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    big = np.concatenate([[0], stats[1:, cv2.CC_STAT_AREA] >= 20]).astype(np.uint8)[labels]
+    if not big.any():
+        return 0.0
+    outlines, _ = cv2.findContours(big, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(outline, True) for outline in outlines)
+    return 2.0 * float(big.sum()) / max(perimeter, 1.0)
 
 
 def _without_specks(mask: np.ndarray, keep_small_inside: bool = True) -> np.ndarray:
@@ -477,7 +515,16 @@ def _opening(picture: np.ndarray, window: int) -> np.ndarray:
     import cv2
 
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
-    return cv2.morphologyEx(picture, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    pad = window // 2 + 1
+    opened = cv2.morphologyEx(_extended(picture, pad), cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    return opened[pad:-pad, pad:-pad]
+
+
+def _extended(picture: np.ndarray, pad: int) -> np.ndarray:
+    """``picture`` grown by ``pad`` pixels on every side, its slopes carried on straight (an odd
+    reflection). A plain mirror or a copied edge would turn light falling off towards the edge
+    into a ridge or a ledge, which the filters above would leave behind as "ink"."""
+    return np.pad(picture, pad, mode="reflect", reflect_type="odd")
 
 
 def _median(picture: np.ndarray, window: int) -> np.ndarray:

@@ -136,6 +136,20 @@ def test_a_sheet_of_paper_on_a_dark_table(seven):
     assert likeness(on_table, plain) > 0.9
 
 
+@pytest.mark.parametrize("softness", [1, 12])
+def test_a_shadow_cast_across_the_page_is_not_ink(seven, softness):
+    import cv2
+
+    side = seven.shape[0]
+    rows, columns = np.mgrid[0:side, 0:side]
+    shadow = cv2.GaussianBlur(((rows + 0.6 * columns) > 0.8 * side).astype(np.float32), (0, 0), softness)
+    photo = on_paper(seven, 215, 35) * (1 - 0.45 * shadow) + np.random.default_rng(5).normal(0, 3, seven.shape)
+    plain = to_mnist(finish(on_paper(seven, 215, 35)))
+    shaded = to_mnist(finish(photo))
+    assert ink_box(shaded) == pytest.approx(ink_box(plain), abs=1)
+    assert likeness(shaded, plain) > 0.9
+
+
 @pytest.mark.parametrize("grain", [0, 4], ids=["drawing", "photo"])
 def test_specks_are_dropped(seven, grain):
     page = on_paper(seven) + np.random.default_rng(0).normal(0, grain, seven.shape)
