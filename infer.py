@@ -94,10 +94,12 @@ def main(argv: list[str] | None = None) -> int:
 
         from handwriting.recognise import PARALLEL_FROM, collect, make_backend, recognise, save_frames, start_workers
         from handwriting.reports import plot_predictions
+        from handwriting.runtime import available_cores
 
         items = collect(args.pictures)
         # Many pictures: start the workers that prepare them now, so they load while Paddle does.
-        pool = stack.enter_context(start_workers()) if len(items) >= PARALLEL_FROM else None
+        many = len(items) >= PARALLEL_FROM and available_cores() > 1
+        pool = stack.enter_context(start_workers()) if many else None
         backend = make_backend(args.backend, args.model, device=args.device)
         keep = args.show is not None
         shown, saved = [], []

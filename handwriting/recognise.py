@@ -14,7 +14,6 @@ an exported program) plug in beside Paddle without touching the rest.
 from __future__ import annotations
 
 import collections
-import contextlib
 import functools
 import glob
 import multiprocessing
@@ -199,32 +198,30 @@ def recognise(
     """Yield one ``Result`` per item, in order; bad pictures give a ``Result`` with ``error``.
 
     Pictures are read and prepared ``batch_size`` at a time and each batch goes through the
-    model in one call. With many pictures, worker processes (``pool``, or ones started here)
-    prepare the next batches while the model reads the current one: cleaning a photo is a few
-    milliseconds of small NumPy and OpenCV calls, too short for threads to overlap under the GIL.
+    model in one call. Given a ``pool`` (``start_workers()``), its processes prepare the next
+    batches while the model reads the current one: cleaning a photo is a few milliseconds of
+    small NumPy and OpenCV calls, too short for threads to overlap under the GIL. (Processes are
+    the caller's choice: a script that starts them needs the ``if __name__ == "__main__":`` guard.)
     """
     if preprocess not in PREPROCESSORS:
         raise UserError(f"unknown --preprocess {preprocess!r}; choose one of: {', '.join(PREPROCESSORS)}")
     items = [item if isinstance(item, Item) else Item(str(item)) for item in items]
     prepare_one = functools.partial(_prepare_item, preprocess=preprocess, keep_pictures=keep_pictures)
     batches = [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
-    with contextlib.ExitStack() as stack:
-        if pool is None and len(items) >= PARALLEL_FROM and available_cores() > 1:
-            pool = stack.enter_context(start_workers())
-        if pool is None:
-            for batch in batches:
-                yield from _recognised(batch, [prepare_one(item) for item in batch], backend, topk)
-            return
-        chunk = max(1, min(32, batch_size // 8))
-        pending = collections.deque(pool.map(prepare_one, batch, chunksize=chunk) for batch in batches[:2])
-        for number, batch in enumerate(batches):  # two batches in flight while the model runs
-            prepared = list(pending.popleft())
-            if number + 2 < len(batches):
-                pending.append(pool.map(prepare_one, batches[number + 2], chunksize=chunk))
-            yield from _recognised(batch, prepared, backend, topk)
+    if pool is None:
+        for batch in batches:
+            yield from _recognised(batch, [prepare_one(item) for item in batch], backend, topk)
+        return
+    chunk = max(1, min(32, batch_size // 8))
+    pending = collections.deque(pool.map(prepare_one, batch, chunksize=chunk) for batch in batches[:2])
+    for number, batch in enumerate(batches):  # two batches in flight while the model runs
+        prepared = list(pending.popleft())
+        if number + 2 < len(batches):
+            pending.append(pool.map(prepare_one, batches[number + 2], chunksize=chunk))
+        yield from _recognised(batch, prepared, backend, topk)
 
 
-PARALLEL_FROM = 64  # fewer pictures than this are prepared in-process: starting workers costs ~0.3 s
+PARALLEL_FROM = 64  # infer.py starts workers from this many pictures: starting them costs ~0.3 s
 
 
 def _recognised(batch: list[Item], prepared: list, backend, topk: int) -> Iterator[Result]:

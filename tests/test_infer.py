@@ -10,7 +10,7 @@ from PIL import Image
 import infer
 from handwriting.pen import draw, finish, on_paper
 from handwriting.preprocess import naive, to_mnist
-from handwriting.recognise import PaddleBackend, collect, recognise
+from handwriting.recognise import PaddleBackend, collect, recognise, start_workers
 from handwriting.redraw import redraw
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,7 +191,8 @@ def test_worker_processes_give_the_same_results(pictures, backend):
             folder / f"{index:02d}_{digit}.png"
         )
     items = collect([str(folder)])
-    parallel = list(recognise(items, backend, batch_size=32))
+    with start_workers(2) as pool:
+        parallel = list(recognise(items, backend, batch_size=32, pool=pool))
     serial = [result for batch in range(0, 70, 32) for result in recognise(items[batch : batch + 32], backend)]
     assert [result.path for result in parallel] == [item.path for item in items]
     assert [result.label for result in parallel] == [result.label for result in serial]
