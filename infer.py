@@ -94,13 +94,15 @@ def main(argv: list[str] | None = None) -> int:
 
         from handwriting.recognise import PARALLEL_FROM, collect, make_backend, recognise, save_frames, start_workers
         from handwriting.reports import plot_predictions
-        from handwriting.runtime import available_cores
+        from handwriting.runtime import available_cores, share_cores_with_workers
 
         items = collect(args.pictures)
         # Many pictures: start the workers that prepare them now, so they load while Paddle does.
         many = len(items) >= PARALLEL_FROM and available_cores() > 1
         pool = stack.enter_context(start_workers()) if many else None
         backend = make_backend(args.backend, args.model, device=args.device)
+        if pool is not None and getattr(backend, "device", "cpu") == "cpu":
+            share_cores_with_workers()
         keep = args.show is not None
         shown, saved = [], []
         progress = tqdm(total=len(items), unit="img", disable=len(items) < 200 or None, file=sys.stderr)

@@ -7,9 +7,9 @@
    median of 5 runs.
 2. A directory of 1,000 pictures people might send: MNIST test digits re-drawn by
    ``handwriting.redraw`` (dark ink on grey paper, lighting gradient, noise, 84-450 px, JPEG)
-   and, for the record, 1,000 plain 28x28 MNIST PNGs. Timed after start-up (model loaded):
-   reading + preprocessing (worker processes) + the model in batches of 256, as ``infer.py DIR``
-   does.
+   and, for the record, 1,000 plain 28x28 MNIST PNGs. Timed after start-up (worker processes
+   started, model loaded): reading + preprocessing (the workers) + the model in batches of 256
+   (on one thread, the workers having the cores), as ``infer.py DIR`` does.
    Accuracy on the re-drawn digits is printed too, for both preprocessing recipes.
 """
 
@@ -88,6 +88,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from handwriting.recognise import PaddleBackend, start_workers
+    from handwriting.runtime import share_cores_with_workers
 
     seconds = end_to_end(args.runs)
     print(f"python infer.py work/example_0.png: best {min(seconds):.2f} s, median {statistics.median(seconds):.2f} s")
@@ -95,6 +96,7 @@ def main() -> None:
     # Start-up, as infer.py does it: worker processes and the model; then time the directories.
     pool = start_workers()
     backend = PaddleBackend(ROOT / "models" / "cnn.pdparams", device="cpu")
+    share_cores_with_workers()
     rows = {}
     with pool, tempfile.TemporaryDirectory() as scratch:
         for kind, redrawn in (("re-drawn photos (JPEG, 84-450 px)", True), ("MNIST 28x28 PNG", False)):

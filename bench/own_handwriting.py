@@ -281,8 +281,11 @@ def main() -> None:
         )
     lines.append(f"| **all** | {total} | **{overall['mnist']:.1%}** | | {overall['naive']:.1%} |")
     (out / "own_handwriting.md").write_text("\n".join(lines) + "\n")
+    misread_png = out / "own_handwriting_misread.png"
     if misread:
-        plot_predictions(misread[:60], out / "own_handwriting_misread.png", "misread (kind: true digit)")
+        plot_predictions(misread[:60], misread_png, "misread (kind: true digit)")
+    else:
+        misread_png.unlink(missing_ok=True)  # not a stale picture from an earlier run
     print(f"wrote {out / 'own_handwriting.md'} ({len(misread)} misread pictures drawn)")
 
 
