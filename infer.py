@@ -20,7 +20,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from handwriting.errors import run_at_the_edge
+from handwriting.errors import UserError, run_at_the_edge
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "cnn.pdparams"
 
@@ -57,7 +57,17 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_intermixed_args(argv)  # pictures may come before or after flags
     if args.topk < 1:
         parser.error(f"--topk must be at least 1, got {args.topk}")
+    if args.show and not args.show.lower().endswith(".png"):
+        parser.error(f"--show writes a PNG; give it a name ending in .png, not {args.show!r}")
     return args
+
+
+def ready_to_write(directory: Path, flag: str) -> None:
+    """Make ``directory`` (for an output flag) now, so a bad path fails before any work is done."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"{flag}: cannot write to {directory} ({error.strerror or error})") from None
 
 
 def percent(probability: float) -> str:
@@ -96,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         from handwriting.reports import plot_predictions
         from handwriting.runtime import available_cores, share_cores_with_workers
 
+        if args.save_preprocessed:
+            ready_to_write(Path(args.save_preprocessed), "--save-preprocessed")
+        if args.show:
+            ready_to_write(Path(args.show).resolve().parent, "--show")
         items = collect(args.pictures)
         # Many pictures: start the workers that prepare them now, so they load while Paddle does.
         many = len(items) >= PARALLEL_FROM and available_cores() > 1
@@ -121,15 +135,18 @@ def main(argv: list[str] | None = None) -> int:
             if args.save_preprocessed and result.frame is not None:
                 saved.append(result)
         progress.close()
-        if args.save_preprocessed:
-            count = save_frames(saved, args.save_preprocessed)
-            print(f"saved {count} preprocessed 28x28 pictures to {args.save_preprocessed}", file=sys.stderr)
-        if keep:
-            title = f"{Path(args.model).name}, --preprocess {args.preprocess}"
-            if len(items) > len(shown):
-                title += f" (first {len(shown)} of {len(items)})"
-            plot_predictions(shown, args.show, title)
-            print(f"drew {len(shown)} pictures into {args.show}", file=sys.stderr)
+        try:  # each file is written to a temporary name and renamed: a failure leaves no half file
+            if args.save_preprocessed:
+                count = save_frames(saved, args.save_preprocessed)
+                print(f"saved {count} preprocessed 28x28 pictures to {args.save_preprocessed}", file=sys.stderr)
+            if keep:
+                title = f"{Path(args.model).name}, --preprocess {args.preprocess}"
+                if len(items) > len(shown):
+                    title += f" (first {len(shown)} of {len(items)})"
+                plot_predictions(shown, args.show, title)
+                print(f"drew {len(shown)} pictures into {args.show}", file=sys.stderr)
+        except OSError as error:
+            raise UserError(f"cannot write {error.filename or 'the output'}: {error.strerror or error}") from None
         if failed:
             print(f"{failed} of {len(items)} inputs were not recognised (see the lines above)", file=sys.stderr)
 

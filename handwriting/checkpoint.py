@@ -96,6 +96,8 @@ def load_weights(model: paddle.nn.Layer, path: str | os.PathLike, model_name: st
 
 def load_model(path: str | os.PathLike) -> tuple[paddle.nn.Layer, dict]:
     """Rebuild the model a checkpoint card describes and load its kept weights (eval mode)."""
+    if Path(path).suffix not in (".pdparams", ".json", ""):
+        raise CheckpointError(f"{path}: not a checkpoint; give the .pdparams train.py wrote (e.g. models/cnn.pdparams)")
     weights = Path(path).with_suffix(".pdparams")
     if not weights.is_file():
         raise CheckpointError(f"{weights}: no such checkpoint; train one with train.py or pick one in models/")

@@ -171,6 +171,16 @@ def test_usage_errors_exit_2(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_output_paths_that_cannot_be_written_fail_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    status, out, err = run(capsys, WORK / "example_0.png", "--save-preprocessed", blocker / "seen")
+    assert status == 2 and out == "" and "--save-preprocessed: cannot write to" in err
+    with pytest.raises(SystemExit) as stop:
+        infer.main([str(WORK / "example_0.png"), "--show", str(tmp_path / "grid.jpg")])
+    assert stop.value.code == 2 and "ending in .png" in capsys.readouterr().err
+
+
 def test_missing_or_wrong_model_is_a_usage_error(tmp_path, capsys):
     status, _, err = run(capsys, WORK / "example_0.png", "--model", tmp_path / "nope.pdparams")
     assert status == 2 and "no such checkpoint" in err and len(err.strip().splitlines()) == 1
@@ -178,6 +188,8 @@ def test_missing_or_wrong_model_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "junk.json").write_text("{}")
     status, _, err = run(capsys, WORK / "example_0.png", "--model", tmp_path / "junk.pdparams")
     assert status == 2 and "error:" in err
+    status, _, err = run(capsys, WORK / "example_0.png", "--model", ROOT / "README.md")
+    assert status == 2 and "not a checkpoint" in err
 
 
 def test_worker_processes_give_the_same_results(pictures, backend):
