@@ -171,6 +171,9 @@ def _thumbnail(grey: np.ndarray, side: int = 128) -> np.ndarray:
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
 
 
+PARALLEL_FROM = 64  # infer.py starts workers from this many pictures: starting them costs ~0.3 s
+
+
 def start_workers(count: int | None = None) -> ProcessPoolExecutor:
     """Start ``count`` processes (default: one per core) that read and prepare pictures.
 
@@ -219,9 +222,6 @@ def recognise(
         if number + 2 < len(batches):
             pending.append(pool.map(prepare_one, batches[number + 2], chunksize=chunk))
         yield from _recognised(batch, prepared, backend, topk)
-
-
-PARALLEL_FROM = 64  # infer.py starts workers from this many pictures: starting them costs ~0.3 s
 
 
 def _recognised(batch: list[Item], prepared: list, backend, topk: int) -> Iterator[Result]:
