@@ -35,8 +35,9 @@ class Layer:
 class Linear(Layer):
     """y = x W + b, with W [in, out] and b [out] (Paddle's layout).
 
-    Initialisations (``init``): "normal" draws W from N(0, in^-1/2) — the Make-Your-Own-Neural-
-    Network articles'; "small" draws 0.01 * N(0, 1) — the NumPy EMNIST article's. Biases start at 0.
+    Initialisations (``init``): "normal" draws W from N(0, in^-1/2), as Make Your Own Neural
+    Network's text says; "article" from N(0, out^-1/2), as its published code (and the pure-Python
+    article) does; "small" draws 0.01 * N(0, 1), as the NumPy EMNIST article. Biases start at 0.
     """
 
     def __init__(
@@ -52,10 +53,12 @@ class Linear(Layer):
         rng = rng if rng is not None else np.random.default_rng()
         if init == "normal":
             weight = rng.normal(0.0, in_features**-0.5, (in_features, out_features))
+        elif init == "article":
+            weight = rng.normal(0.0, out_features**-0.5, (in_features, out_features))
         elif init == "small":
             weight = 0.01 * rng.standard_normal((in_features, out_features))
         else:
-            raise ValueError(f"unknown init {init!r}; choose 'normal' or 'small'")
+            raise ValueError(f"unknown init {init!r}; choose 'normal', 'article' or 'small'")
         self.params["weight"] = weight.astype(dtype)
         if bias:
             self.params["bias"] = np.zeros(out_features, dtype=dtype)
@@ -74,13 +77,20 @@ class Linear(Layer):
             self.grads["bias"] = g.sum(axis=0)  # [out]
         return g @ self.params["weight"].T  # [N, in]
 
+    def backward_parameters_only(self, g):
+        """The weight and bias gradients without dL/dx (nothing before this layer needs it)."""
+        self.grads["weight"] = self.x.T @ g
+        if "bias" in self.params:
+            self.grads["bias"] = g.sum(axis=0)
+
 
 class Sigmoid(Layer):
     """y = 1 / (1 + e^-x);  dy/dx = y (1 - y)."""
 
     def forward(self, x):
-        # exp(-logaddexp(0, -x)) is 1/(1+e^-x) without overflow for large negative x.
-        self.y = np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
+        # The same function written with tanh: one transcendental call, and no overflow for
+        # large negative x (where e^-x would overflow).
+        self.y = 0.5 * (1.0 + np.tanh(0.5 * x))
         return self.y
 
     def backward(self, g):
@@ -155,8 +165,18 @@ class Sequential(Layer):
             x = layer.forward(x)
         return x
 
-    def backward(self, g):
-        for layer in reversed(self.layers):
+    def backward(self, g, input_gradient: bool = True):
+        """Backpropagate ``g`` = dLoss/dOutput. Training needs no gradient for the pictures
+        themselves: ``input_gradient=False`` stops once every parameter has its gradient, which
+        saves the first layer's largest product ([N, hidden] x [hidden, 784])."""
+        first = 0
+        if not input_gradient:
+            first = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
+        for index in range(len(self.layers) - 1, first - 1, -1):
+            layer = self.layers[index]
+            if index == first and not input_gradient and isinstance(layer, Linear):
+                layer.backward_parameters_only(g)
+                return None
             g = layer.backward(g)
         return g
 

@@ -1,0 +1,205 @@
+"""Training the NumPy network: mini-batches (or one example at a time, as the articles do).
+
+Everything here is NumPy. ``fit`` runs epochs over uint8 images and reports after each one;
+the command line (``python -m handwriting.scratch``) adds the data and a progress bar.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from handwriting.scratch.layers import Sequential
+from handwriting.scratch.losses import LOSSES
+from handwriting.scratch.net import mlp
+from handwriting.scratch.optim import OPTIMIZERS
+
+
+# How uint8 pixels (white ink on black) become the network's input, [N, 28, 28] -> float32.
+def _minus_one_to_one(pixels: np.ndarray) -> np.ndarray:
+    return pixels.astype(np.float32) / 127.5 - 1.0  # the design card's, as handwriting.preprocess
+
+
+def _zero_to_one(pixels: np.ndarray) -> np.ndarray:
+    return pixels.astype(np.float32) / 255.0  # the NumPy EMNIST article's
+
+
+def _article(pixels: np.ndarray) -> np.ndarray:
+    return pixels.astype(np.float32) / 255.0 * 0.99 + 0.01  # Make Your Own Neural Network's: never 0
+
+
+INPUTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "minus-one-to-one": _minus_one_to_one,
+    "zero-to-one": _zero_to_one,
+    "0.01-to-1": _article,
+}
+
+
+@dataclass
+class ScratchConfig:
+    """Everything that decides a run; saved beside the weights. Defaults: our best settings."""
+
+    hidden: tuple[int, ...] = (200,)
+    activation: str = "sigmoid"
+    loss: str = "cross-entropy"
+    optimizer: str = "adam"
+    lr: float = 0.004
+    lr_decay: float = 0.93  # the learning rate is multiplied by this after every epoch
+    momentum: float = 0.9
+    epochs: int = 30
+    batch_size: int = 256
+    augment: str = "shift"
+    inputs: str = "minus-one-to-one"
+    init: str = "normal"
+    bias: bool = True
+    dropout: float = 0.0
+    seed: int = 0
+
+    def build(self, num_classes: int = 10, in_features: int = 784) -> Sequential:
+        for name, value, known in (
+            ("loss", self.loss, LOSSES),
+            ("optimizer", self.optimizer, OPTIMIZERS),
+            ("inputs", self.inputs, INPUTS),
+            ("augment", self.augment, AUGMENTATIONS),
+        ):
+            if value not in known:
+                raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(known)}")
+        return mlp(
+            hidden=tuple(self.hidden),
+            activation=self.activation,
+            num_classes=num_classes,
+            in_features=in_features,
+            dropout=self.dropout,
+            bias=self.bias,
+            init=self.init,
+            sigmoid_output=self.loss == "squared-error",
+            seed=self.seed,
+        )
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+
+def rotate(images: np.ndarray, degrees: float) -> np.ndarray:
+    """uint8 [N, H, W] turned by ``degrees`` (anticlockwise) about the centre, bilinear, 0 outside."""
+    n, height, width = images.shape
+    angle = np.deg2rad(degrees)
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float64)
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    # Where each output pixel comes from: the inverse rotation of its position.
+    source_x = np.cos(angle) * (columns - cx) - np.sin(angle) * (rows - cy) + cx
+    source_y = np.sin(angle) * (columns - cx) + np.cos(angle) * (rows - cy) + cy
+    x0, y0 = np.floor(source_x).astype(int), np.floor(source_y).astype(int)
+    fx, fy = source_x - x0, source_y - y0
+    padded = np.pad(images.astype(np.float32), ((0, 0), (1, 2), (1, 2)))  # 0 outside the picture
+
+    def at(y, x):
+        return padded[:, np.clip(y + 1, 0, height + 2), np.clip(x + 1, 0, width + 2)]
+
+    out = (
+        at(y0, x0) * (1 - fx) * (1 - fy)
+        + at(y0, x0 + 1) * fx * (1 - fy)
+        + at(y0 + 1, x0) * (1 - fx) * fy
+        + at(y0 + 1, x0 + 1) * fx * fy
+    )
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _rotate10(images, labels, rng):
+    """The articles' recipe: the data plus copies turned by +10 and -10 degrees (three times as much)."""
+    return np.concatenate([images, rotate(images, 10), rotate(images, -10)]), np.tile(labels, 3)
+
+
+def _shift(images, labels, rng):
+    """Every epoch, each digit moved by up to 2 px in each direction (fresh every epoch)."""
+    n = len(images)
+    moved = np.zeros_like(images)
+    dy, dx = rng.integers(-2, 3, n), rng.integers(-2, 3, n)
+    for y in range(-2, 3):
+        for x in range(-2, 3):
+            chosen = (dy == y) & (dx == x)
+            if chosen.any():
+                moved[chosen] = np.roll(images[chosen], (y, x), axis=(1, 2))
+    return moved, labels
+
+
+AUGMENTATIONS = {"none": None, "rotate10": _rotate10, "shift": _shift}
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def accuracy(net: Sequential, images: np.ndarray, labels: np.ndarray, inputs: str, batch_size: int = 2000) -> float:
+    """Share of ``images`` (uint8 [N, 28, 28]) whose highest output is the label."""
+    net.eval()
+    scale = INPUTS[inputs]
+    right = 0
+    for start in range(0, len(images), batch_size):
+        outputs = net.forward(scale(images[start : start + batch_size]))
+        right += int((outputs.argmax(axis=1) == labels[start : start + batch_size]).sum())
+    return right / max(1, len(images))
+
+
+def fit(
+    config: ScratchConfig,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray] | None = None,
+    num_classes: int = 10,
+    on_batch: Callable[[int], None] | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> tuple[Sequential, list[dict]]:
+    """Train a network from ``config`` on uint8 images [N, 28, 28] and int labels [N].
+
+    Returns the network and one record per epoch (loss, accuracies, seconds, images/s).
+    ``on_batch(n)`` is called with each batch's size (progress bars); ``on_epoch(record)``
+    after each epoch. With ``batch_size`` 1 and plain SGD this is the articles' loop, one
+    example at a time.
+    """
+    images, labels = train
+    rng = np.random.default_rng(config.seed)
+    net = config.build(num_classes=num_classes, in_features=int(np.prod(images.shape[1:])))
+    loss = LOSSES[config.loss]()
+    options = {"momentum": config.momentum} if config.optimizer == "momentum" else {}
+    optimizer = OPTIMIZERS[config.optimizer](net, lr=config.lr, **options)
+    scale = INPUTS[config.inputs]
+    augment = AUGMENTATIONS[config.augment]
+    if config.augment == "rotate10":  # fixed for the run, as in the articles
+        images, labels = augment(images, labels, rng)
+        augment = None
+    history = []
+    for epoch in range(1, config.epochs + 1):
+        start = time.perf_counter()
+        epoch_images, epoch_labels = augment(images, labels, rng) if augment else (images, labels)
+        order = rng.permutation(len(epoch_images))
+        net.train()
+        total_loss, right = 0.0, 0
+        for first in range(0, len(order), config.batch_size):
+            batch = order[first : first + config.batch_size]
+            x, y = scale(epoch_images[batch]), epoch_labels[batch]
+            outputs = net.forward(x)
+            total_loss += loss.forward(outputs, y) * len(batch)
+            right += int((outputs.argmax(axis=1) == y).sum())
+            net.backward(loss.backward(), input_gradient=False)
+            optimizer.step()
+            if on_batch:
+                on_batch(len(batch))
+        seconds = time.perf_counter() - start
+        record = {
+            "epoch": epoch,
+            "lr": optimizer.lr,
+            "train_loss": total_loss / len(order),
+            "train_accuracy": right / len(order),
+            "seconds": seconds,
+            "images_per_second": len(order) / seconds,
+        }
+        if test is not None:
+            record["test_accuracy"] = accuracy(net, *test, config.inputs)
+        history.append(record)
+        if on_epoch:
+            on_epoch(record)
+        optimizer.lr *= config.lr_decay
+    net.eval()
+    return net, history
