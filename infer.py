@@ -22,8 +22,6 @@ from pathlib import Path
 
 from handwriting.errors import UserError, run_at_the_edge
 
-DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "cnn.pdparams"
-
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     from handwriting.preprocess import PREPROCESSORS
@@ -33,9 +31,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("pictures", nargs="+", metavar="PICTURE", help="picture files, directories or globs")
     parser.add_argument(
         "--model",
-        default=str(DEFAULT_MODEL),
         metavar="PATH",
-        help="checkpoint from train.py (default: models/cnn.pdparams)",
+        help="a train.py checkpoint, or with --backend numpy a NumPy network's .npz "
+        "(default: models/cnn.pdparams; with --backend numpy: models/scratch.npz)",
     )
     parser.add_argument("--topk", type=int, default=1, metavar="K", help="also show the K-1 runners-up (default: 1)")
     parser.add_argument("--json", action="store_true", help="one JSON object per picture and line (default: text)")
@@ -49,7 +47,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "(default: mnist)",
     )
     parser.add_argument(
-        "--backend", choices=sorted(BACKENDS), default="paddle", help="what runs the model (default: paddle)"
+        "--backend",
+        choices=sorted(BACKENDS),
+        default="paddle",
+        help="paddle: a train.py checkpoint; numpy: a NumPy network, no framework at all (default: paddle)",
     )
     parser.add_argument(
         "--device", choices=("auto", "cpu", "gpu"), default="auto", help="auto: GPU when there is one (default)"
@@ -140,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                 count = save_frames(saved, args.save_preprocessed)
                 print(f"saved {count} preprocessed 28x28 pictures to {args.save_preprocessed}", file=sys.stderr)
             if keep:
-                title = f"{Path(args.model).name}, --preprocess {args.preprocess}"
+                model_name = Path(args.model).name if args.model else type(backend).default_model
+                title = f"{model_name} ({args.backend}), --preprocess {args.preprocess}"
                 if len(items) > len(shown):
                     title += f" (first {len(shown)} of {len(items)})"
                 plot_predictions(shown, args.show, title)

@@ -86,11 +86,14 @@ class PaddleBackend:
     """A checkpoint written by ``train.py``, run by Paddle in dynamic-graph mode."""
 
     name = "paddle"
+    default_model = "cnn.pdparams"  # in models/
 
     def __init__(self, checkpoint: str | os.PathLike, device: str = "auto"):
         from handwriting.checkpoint import load_model
         from handwriting.runtime import pick_device
 
+        if Path(checkpoint).suffix == ".npz":
+            raise UserError(f"{checkpoint} is a NumPy network: run it with --backend numpy")
         self.device = pick_device(device)
         self.model, self.card = load_model(checkpoint)
         if list(self.card["model"]["in_shape"]) != [1, MNIST_SIZE, MNIST_SIZE]:
@@ -120,13 +123,52 @@ class PaddleBackend:
             return np.eye(len(self.classes), dtype=np.float32)[predicted.numpy()]
 
 
-BACKENDS: dict[str, Callable[..., PaddleBackend]] = {"paddle": PaddleBackend}
+class NumpyBackend:
+    """A NumPy network (``python -m handwriting.scratch train``, or a Paddle MLP converted by
+    ``python -m handwriting.bridge``), run by NumPy alone — no framework at all."""
+
+    name = "numpy"
+    default_model = "scratch.npz"  # in models/
+    device = "cpu"
+    has_confidence = True
+
+    def __init__(self, network_file: str | os.PathLike, device: str = "auto"):
+        from handwriting.scratch.files import load
+        from handwriting.scratch.train import INPUTS
+
+        if device == "gpu":
+            raise UserError("--backend numpy runs on the CPU; leave out --device gpu")
+        if Path(network_file).suffix == ".pdparams":
+            raise UserError(
+                f"{network_file} is a Paddle checkpoint: run it with --backend paddle, or convert an MLP with "
+                f"python -m handwriting.bridge {network_file}"
+            )
+        self.net, self.card = load(network_file)
+        self.classes: list[str] = list(self.card["classes"])
+        self.scale = INPUTS[self.card["inputs"]]
+        self.sigmoid_output = bool(self.card["network"].get("sigmoid_output"))
+
+    def probabilities(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 frames [N, 28, 28] -> [N, C]: softmax of the logits, or for a net trained with
+        squared error, its sigmoid outputs scaled to sum to 1."""
+        outputs = self.net.forward(self.scale(frames)).astype(np.float64)
+        if self.sigmoid_output:
+            return outputs / outputs.sum(axis=1, keepdims=True)
+        outputs = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+        return outputs / outputs.sum(axis=1, keepdims=True)
 
 
-def make_backend(name: str, checkpoint: str | os.PathLike, device: str = "auto"):
+BACKENDS: dict[str, Callable[..., PaddleBackend | NumpyBackend]] = {"paddle": PaddleBackend, "numpy": NumpyBackend}
+
+
+def make_backend(name: str, checkpoint: str | os.PathLike | None = None, device: str = "auto"):
+    """The backend ``name`` with ``checkpoint`` (default: its own default model in models/)."""
     if name not in BACKENDS:
         raise UserError(f"unknown --backend {name!r}; choose one of: {', '.join(BACKENDS)}")
-    return BACKENDS[name](checkpoint, device=device)
+    backend = BACKENDS[name]
+    if checkpoint is None:
+        checkpoint = Path(__file__).resolve().parent.parent / "models" / backend.default_model
+    return backend(checkpoint, device=device)
 
 
 # ----------------------------------------------------------------------------- recognising

@@ -19,7 +19,7 @@ WORK = ROOT / "work"
 
 @pytest.fixture(scope="module")
 def backend():
-    return PaddleBackend(infer.DEFAULT_MODEL, device="cpu")
+    return PaddleBackend(ROOT / "models" / "cnn.pdparams", device="cpu")
 
 
 @pytest.fixture
@@ -190,6 +190,31 @@ def test_missing_or_wrong_model_is_a_usage_error(tmp_path, capsys):
     assert status == 2 and "error:" in err
     status, _, err = run(capsys, WORK / "example_0.png", "--model", ROOT / "README.md")
     assert status == 2 and "not a checkpoint" in err
+
+
+def test_numpy_backend_reads_the_examples_with_the_same_preprocessing(capsys):
+    status, out, _ = run(capsys, WORK, "--backend", "numpy", "--json")
+    assert status == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    examples = [record for record in records if Path(record["path"]).name.startswith("example_")]
+    assert len(examples) >= 10
+    right = sum(record["label"] == Path(record["path"]).name.split("_")[1][0] for record in examples)
+    assert right >= len(examples) - 2  # a 784-200-10 MLP, not the CNN: most, not necessarily all
+
+
+def test_both_backends_see_the_same_frames(tmp_path, capsys):
+    for backend in ("paddle", "numpy"):
+        run(capsys, WORK / "example_9.jpg", WORK / "example_3.png", "--backend", backend,
+            "--save-preprocessed", tmp_path / backend)  # fmt: skip
+    for name in ("example_9.png", "example_3.png"):
+        assert (tmp_path / "paddle" / name).read_bytes() == (tmp_path / "numpy" / name).read_bytes()
+
+
+def test_backends_refuse_each_others_files(tmp_path, capsys):
+    status, _, err = run(capsys, WORK / "example_0.png", "--backend", "numpy", "--model", ROOT / "models/cnn.pdparams")
+    assert status == 2 and "--backend paddle" in err
+    status, _, err = run(capsys, WORK / "example_0.png", "--model", ROOT / "models/scratch.npz")
+    assert status == 2 and "--backend numpy" in err
 
 
 def test_worker_processes_give_the_same_results(pictures, backend):

@@ -1,0 +1,142 @@
+"""Weights both ways between Paddle's MLPs (``handwriting.models``) and the NumPy network.
+
+    python -m handwriting.bridge models/mlp-sigmoid.pdparams   # -> models/mlp-sigmoid.numpy.npz + .json
+    python -m handwriting.bridge models/scratch.npz            # -> models/scratch.paddle.pdparams + .json
+
+Both sides name and shape their parameters alike (``layers.1.weight`` is [784, 200] in each), so
+a conversion is a copy: nothing is transposed. Paddle's MLPs always have biases; a NumPy net
+without them (the articles') gets zero biases. A NumPy net trained for squared error ends in a
+sigmoid the Paddle MLP lacks: the sigmoid keeps the order of the outputs, so the two read the
+same digit, though the Paddle model then returns the logits before it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from handwriting.errors import UserError, run_at_the_edge
+from handwriting.scratch.files import load as load_scratch
+from handwriting.scratch.files import network_card
+from handwriting.scratch.files import save as save_scratch
+from handwriting.scratch.layers import Sequential
+from handwriting.scratch.net import mlp
+
+MLP_MODELS = ("mlp", "mlp-sigmoid")
+
+
+def paddle_to_scratch(checkpoint: str | os.PathLike) -> tuple[Sequential, dict]:
+    """A ``train.py`` checkpoint of an MLP -> (the same network in NumPy, its card)."""
+    from handwriting.checkpoint import load_model
+
+    model, card = load_model(checkpoint)
+    name = card["model"]["name"]
+    if name not in MLP_MODELS or list(card["model"]["in_shape"]) != [1, 28, 28]:
+        raise UserError(
+            f"{checkpoint} holds a {name!r} model; only the fully connected {' and '.join(MLP_MODELS)} "
+            "have a NumPy twin"
+        )
+    options = card["model"]["options"]
+    network = {
+        "hidden": list(options["hidden"]),
+        "activation": options["activation"],
+        "num_classes": len(card["classes"]),
+        "in_features": 784,
+        "dropout": float(options.get("dropout", 0.0)),
+        "bias": True,
+        "sigmoid_output": False,
+    }
+    net = mlp(**{**network, "hidden": tuple(network["hidden"])})
+    net.load_state_dict({key: value.numpy() for key, value in model.state_dict().items()})
+    net.eval()
+    scratch_card = network_card(
+        network,
+        "minus-one-to-one",
+        card["classes"],
+        converted_from=str(checkpoint),
+        dataset=card.get("dataset", {}),
+        test_accuracy=card.get("test_accuracy"),
+    )
+    return net, scratch_card
+
+
+def scratch_to_paddle(network_file: str | os.PathLike):
+    """A NumPy network's ``.npz`` -> (a Paddle ``handwriting.models`` MLP with its weights, the
+    ``train.py``-style card that rebuilds it)."""
+    import paddle
+
+    from handwriting.models import build_model
+
+    net, card = load_scratch(network_file)
+    if card["inputs"] != "minus-one-to-one":
+        raise UserError(
+            f"{network_file} was trained on inputs scaled {card['inputs']}; the Paddle models take "
+            "minus-one-to-one (retrain with --inputs minus-one-to-one)"
+        )
+    options = card["network"]
+    model_options = {
+        "hidden": list(options["hidden"]),
+        "activation": options.get("activation", "sigmoid"),
+        "dropout": float(options.get("dropout", 0.0)),
+    }
+    model = build_model("mlp", num_classes=len(card["classes"]), **model_options)
+    state = {}
+    for key, value in model.state_dict().items():
+        # No biases in the NumPy net (the articles'): zero ones do nothing.
+        array = net.state_dict().get(key, np.zeros(value.shape, np.float32))
+        state[key] = paddle.to_tensor(np.asarray(array, dtype=np.float32))
+    model.set_state_dict(state)
+    model.eval()
+    paddle_card = {
+        "model": {"name": "mlp", "task": "classify", "options": model_options, "in_shape": [1, 28, 28]},
+        "classes": card["classes"],
+        "normalisation": "uint8 white-on-black pixels -> x / 127.5 - 1 (float32 in [-1, 1])",
+        "dataset": card.get("dataset", {}),
+        "config": {"name": Path(network_file).stem},
+        "converted_from": str(network_file),
+        "test_accuracy": card.get("test_accuracy"),
+    }
+    return model, paddle_card
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message="No ccache found")
+    parser = argparse.ArgumentParser(
+        prog="python -m handwriting.bridge", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("source", help="a .pdparams of an MLP, or a NumPy network's .npz")
+    parser.add_argument("--out", metavar="PATH", help="where to write (default: beside the source, other suffix)")
+    args = parser.parse_args(argv)
+
+    def work() -> None:
+        from handwriting import checkpoint
+
+        source = Path(args.source)
+        if source.suffix not in (".npz", ".pdparams"):
+            raise UserError(f"{source}: give a .pdparams (Paddle MLP) or a .npz (NumPy network)")
+        to_paddle = source.suffix == ".npz"
+        suffix = ".pdparams" if to_paddle else ".npz"
+        # Both formats keep their card in <name>.json: the default name keeps them apart.
+        default = source.with_name(source.stem + (".paddle" if to_paddle else ".numpy") + suffix)
+        out = Path(args.out).with_suffix(suffix) if args.out else default
+        if out.with_suffix(".json") == source.with_suffix(".json"):
+            raise UserError(f"--out {out} would overwrite {source.with_suffix('.json')}, the source's own card")
+        if to_paddle:
+            model, card = scratch_to_paddle(source)
+            checkpoint.save_state(out, model.state_dict())
+            checkpoint.save_card(out.with_suffix(".json"), card)
+        else:
+            net, card = paddle_to_scratch(source)
+            save_scratch(out, net, card)
+        print(f"wrote {out} and {out.with_suffix('.json')}")
+
+    return run_at_the_edge(work, interrupted="interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
