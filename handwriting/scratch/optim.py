@@ -18,7 +18,7 @@ class SGD:
     def step(self) -> None:
         gradients = self.network.named_gradients()
         for name, parameter in self.network.named_parameters().items():
-            parameter -= self._update(name, gradients[name]).astype(parameter.dtype, copy=False)
+            parameter -= self._update(name, gradients[name].astype(parameter.dtype, copy=False))
 
     def _update(self, name: str, g: np.ndarray) -> np.ndarray:
         return self.lr * g
@@ -55,12 +55,21 @@ class Adam(SGD):
         super().step()
 
     def _update(self, name, g):
-        m = self.beta1 * self.m.get(name, 0) + (1 - self.beta1) * g
-        v = self.beta2 * self.v.get(name, 0) + (1 - self.beta2) * g * g
-        self.m[name], self.v[name] = m, v
-        m_hat = m / (1 - self.beta1**self.t)
-        v_hat = v / (1 - self.beta2**self.t)
-        return self.lr * m_hat / (np.sqrt(v_hat) + self.epsilon)
+        if name not in self.m:
+            self.m[name], self.v[name] = np.zeros_like(g), np.zeros_like(g)
+        m, v = self.m[name], self.v[name]
+        # In place, to spare temporaries on every step: m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2.
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * np.square(g)
+        # lr * m^ / (sqrt(v^) + eps), with the two corrections folded into one factor (as Paddle).
+        correction = np.sqrt(1 - self.beta2**self.t)
+        step = np.sqrt(v)
+        step += self.epsilon * correction
+        np.divide(m, step, out=step)
+        step *= self.lr * correction / (1 - self.beta1**self.t)
+        return step
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}

@@ -108,25 +108,24 @@ def rotate(images: np.ndarray, degrees: float) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+SHIFT = 2  # "shift" moves each digit by up to this many pixels in each direction
+
+
+def shift(padded: np.ndarray, rng: np.random.Generator, most: int = SHIFT) -> np.ndarray:
+    """Digits padded by ``most`` px on every side, uint8 [N, H + 2 most, W + 2 most] -> each cut
+    back to [N, H, W] at a random offset: moved by up to ``most`` px each way, 0 coming in."""
+    n, height, width = padded.shape[0], padded.shape[1] - 2 * most, padded.shape[2] - 2 * most
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (height, width), axis=(1, 2))  # [N, 5, 5, H, W]
+    return windows[np.arange(n), rng.integers(0, 2 * most + 1, n), rng.integers(0, 2 * most + 1, n)]
+
+
 def _rotate10(images, labels, rng):
     """The articles' recipe: the data plus copies turned by +10 and -10 degrees (three times as much)."""
     return np.concatenate([images, rotate(images, 10), rotate(images, -10)]), np.tile(labels, 3)
 
 
-def _shift(images, labels, rng):
-    """Every epoch, each digit moved by up to 2 px in each direction (fresh every epoch)."""
-    n = len(images)
-    moved = np.zeros_like(images)
-    dy, dx = rng.integers(-2, 3, n), rng.integers(-2, 3, n)
-    for y in range(-2, 3):
-        for x in range(-2, 3):
-            chosen = (dy == y) & (dx == x)
-            if chosen.any():
-                moved[chosen] = np.roll(images[chosen], (y, x), axis=(1, 2))
-    return moved, labels
-
-
-AUGMENTATIONS = {"none": None, "rotate10": _rotate10, "shift": _shift}
+# "shift" works batch by batch (fresh offsets every time a digit is drawn); "rotate10" once, before training.
+AUGMENTATIONS = {"none": None, "rotate10": _rotate10, "shift": shift}
 
 
 # ----------------------------------------------------------------------------- training
@@ -160,25 +159,25 @@ def fit(
     """
     images, labels = train
     rng = np.random.default_rng(config.seed)
-    net = config.build(num_classes=num_classes, in_features=int(np.prod(images.shape[1:])))
+    net = config.build(num_classes=num_classes, in_features=int(np.prod(images.shape[1:])))  # before padding
     loss = LOSSES[config.loss]()
     options = {"momentum": config.momentum} if config.optimizer == "momentum" else {}
     optimizer = OPTIMIZERS[config.optimizer](net, lr=config.lr, **options)
     scale = INPUTS[config.inputs]
-    augment = AUGMENTATIONS[config.augment]
     if config.augment == "rotate10":  # fixed for the run, as in the articles
-        images, labels = augment(images, labels, rng)
-        augment = None
+        images, labels = _rotate10(images, labels, rng)
+    if config.augment == "shift":  # padded once; every batch is cut out at fresh offsets
+        images = np.pad(images, ((0, 0), (SHIFT, SHIFT), (SHIFT, SHIFT)))
     history = []
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
-        epoch_images, epoch_labels = augment(images, labels, rng) if augment else (images, labels)
-        order = rng.permutation(len(epoch_images))
+        order = rng.permutation(len(images))
         net.train()
         total_loss, right = 0.0, 0
         for first in range(0, len(order), config.batch_size):
             batch = order[first : first + config.batch_size]
-            x, y = scale(epoch_images[batch]), epoch_labels[batch]
+            pixels = shift(images[batch], rng) if config.augment == "shift" else images[batch]  # [B, 28, 28]
+            x, y = scale(pixels), labels[batch]
             outputs = net.forward(x)
             total_loss += loss.forward(outputs, y) * len(batch)
             right += int((outputs.argmax(axis=1) == y).sum())
