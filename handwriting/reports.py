@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 from handwriting.atomic import atomic_path
@@ -112,7 +113,8 @@ def plot_predictions(results, path: str | os.PathLike, title: str = "", columns:
             picture_axis.imshow(result.thumbnail, cmap="gray", vmin=0, vmax=255)
         picture_axis.set_title(name if len(name) <= 18 else name[:15] + "…", fontsize=7)
         if result.error is not None:
-            frame_axis.text(0.5, 0.5, "not read", ha="center", va="center", fontsize=8, color="red")
+            reason = textwrap.fill(result.error.split(" (")[0], width=16)  # "no handwriting found", ...
+            frame_axis.text(0.5, 0.5, reason, ha="center", va="center", fontsize=7, color="red")
             continue
         frame_axis.imshow(result.frame, cmap="gray", vmin=0, vmax=255)
         confidence = "" if result.confidence is None else f" {result.confidence:.0%}"
