@@ -149,7 +149,7 @@ def to_mnist(grey: np.ndarray) -> np.ndarray:
     grey = _check_grey(grey)
     ink = _clean_ink(grey)
     if ink is None:
-        ink = _photo_ink(_bounded(grey))
+        ink = _photo_ink(shrunk(grey, WORKING_SIDE))  # area averaging keeps thin ink as grey
     return _frame(ink)
 
 
@@ -171,18 +171,6 @@ def _check_grey(grey: np.ndarray) -> np.ndarray:
     if grey.dtype != np.uint8 or grey.ndim != 2:
         raise TypeError(f"expected a uint8 grey picture [H, W], got {grey.dtype} {grey.shape}")
     return grey
-
-
-def _bounded(grey: np.ndarray) -> np.ndarray:
-    """Shrink so the longest side is at most WORKING_SIDE (area averaging keeps thin ink as grey)."""
-    import cv2
-
-    height, width = grey.shape
-    scale = WORKING_SIDE / max(height, width)
-    if scale >= 1:
-        return grey
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
 
 
 def _border(grey: np.ndarray) -> np.ndarray:
@@ -236,14 +224,14 @@ def _photo_ink(grey: np.ndarray) -> np.ndarray:
     if min(height, width) < 8:
         raise NoInkError(f"no handwriting found (a {width}x{height} picture is too small to hold any)")
     grey = _only_the_page(grey)
-    first = _shrunk(grey, FIRST_LOOK)
+    first = shrunk(grey, FIRST_LOOK)
     try:
         ink, ink_was_dark = _clean_photo(first)
     except NoInkError:
         if max(grey.shape) <= 2 * FIRST_LOOK:
             raise
         # A fine pen on a large picture fades at 128 px; look once more in 4x the detail.
-        first = _shrunk(grey, 4 * FIRST_LOOK)
+        first = shrunk(grey, 4 * FIRST_LOOK)
         ink, ink_was_dark = _clean_photo(first)
     if first is grey:
         return ink
@@ -259,7 +247,7 @@ def _photo_ink(grey: np.ndarray) -> np.ndarray:
     left, right = (
         int(np.clip(value * scale, 0, width)) for value in (columns.min() - margin, columns.max() + 1 + margin)
     )
-    region = _shrunk(grey[top:bottom, left:right], FIRST_LOOK)
+    region = shrunk(grey[top:bottom, left:right], FIRST_LOOK)
     if min(region.shape) < 8:
         return ink
     return _clean_photo(region, ink_is_dark=ink_was_dark)[0]
@@ -281,13 +269,13 @@ def _only_the_page(grey: np.ndarray) -> np.ndarray:
     import cv2
 
     height, width = grey.shape
-    small = _shrunk(grey, 64)
+    small = shrunk(grey, 64)
     if min(small.shape) < 16:
         return grey
     smooth = cv2.GaussianBlur(small, (0, 0), 1.5)
     threshold, bright = cv2.threshold(smooth, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     bright = bright.astype(bool)
-    border = np.concatenate([bright[0], bright[-1], bright[1:-1, 0], bright[1:-1, -1]])
+    border = _border(bright)
     if border.mean() >= 0.6:  # the darker tone must hold much of the border: it is the table
         return grey
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright.astype(np.uint8), connectivity=4)
@@ -296,7 +284,7 @@ def _only_the_page(grey: np.ndarray) -> np.ndarray:
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     sheet = labels == largest
     area = int(sheet.sum())
-    on_border = np.concatenate([sheet[0], sheet[-1], sheet[1:-1, 0], sheet[1:-1, -1]]).mean()
+    on_border = _border(sheet).mean()
     if area < 0.2 * sheet.size or area > 0.95 * sheet.size or on_border >= 0.6:
         return grey
     contours, _ = cv2.findContours(sheet.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -493,7 +481,7 @@ def _without_edge_blobs(strokes: np.ndarray) -> np.ndarray:
     widest = np.zeros(count, np.float32)
     np.maximum.at(widest, labels.ravel(), half_width.ravel())
     on_edge = np.zeros(count, bool)
-    on_edge[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    on_edge[_border(labels)] = True
     clear = ~on_edge
     clear[0] = False
     if not clear.any():
@@ -508,7 +496,7 @@ def _smooth_background(picture: np.ndarray, filter_small: Callable) -> np.ndarra
     import cv2
 
     height, width = picture.shape
-    small = _shrunk(picture, 64)
+    small = shrunk(picture, 64)
     window = max(3, (min(small.shape) // 3) | 1)
     background = filter_small(small, window)
     background = cv2.blur(background, (window, window))
@@ -543,7 +531,7 @@ def _median(picture: np.ndarray, window: int) -> np.ndarray:
     return cv2.medianBlur(levels, min(window, 255)).astype(np.float32) / 255.0
 
 
-def _shrunk(picture: np.ndarray, side: int) -> np.ndarray:
+def shrunk(picture: np.ndarray, side: int) -> np.ndarray:
     """``picture`` area-averaged so its longest side is at most ``side`` (unchanged if it is)."""
     import cv2
 
@@ -574,7 +562,7 @@ def _without_rules(ink: np.ndarray) -> np.ndarray:
     import cv2
 
     height, width = ink.shape
-    small = _shrunk(ink, 256)
+    small = shrunk(ink, 256)
     rows, columns = small.shape
     if min(rows, columns) < 64:  # too small to be a photo or scan of a page
         return ink

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from handwriting.errors import UserError
-from handwriting.preprocess import MNIST_SIZE, PREPROCESSORS, PictureError, normalize, read_picture
+from handwriting.preprocess import MNIST_SIZE, PREPROCESSORS, PictureError, normalize, read_picture, shrunk
 from handwriting.runtime import available_cores
 
 # ----------------------------------------------------------------------------- finding inputs
@@ -199,18 +199,7 @@ def prepare(path: str, preprocess: str = "mnist", keep_thumbnail: bool = False):
         frame = PREPROCESSORS[preprocess](grey)
     except PictureError as error:
         return None, None, str(error)
-    return frame, (_thumbnail(grey) if keep_thumbnail else None), None
-
-
-def _thumbnail(grey: np.ndarray, side: int = 128) -> np.ndarray:
-    import cv2
-
-    height, width = grey.shape
-    scale = min(1.0, side / max(height, width))
-    if scale == 1.0:
-        return grey.copy()
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    return frame, (shrunk(grey, 128) if keep_thumbnail else None), None  # thumbnail for --show
 
 
 PARALLEL_FROM = 64  # infer.py starts workers from this many pictures: starting them costs ~0.3 s

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from handwriting.preprocess import normalize
 from handwriting.scratch.layers import Sequential
 from handwriting.scratch.losses import LOSSES
 from handwriting.scratch.net import mlp
@@ -19,10 +20,7 @@ from handwriting.scratch.optim import OPTIMIZERS
 
 
 # How uint8 pixels (white ink on black) become the network's input, [N, 28, 28] -> float32.
-def _minus_one_to_one(pixels: np.ndarray) -> np.ndarray:
-    return pixels.astype(np.float32) / 127.5 - 1.0  # the design card's, as handwriting.preprocess
-
-
+# "minus-one-to-one" is the design card's, the very function the Paddle models are fed by.
 def _zero_to_one(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float32) / 255.0  # the NumPy EMNIST article's
 
@@ -32,7 +30,7 @@ def _article(pixels: np.ndarray) -> np.ndarray:
 
 
 INPUTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "minus-one-to-one": _minus_one_to_one,
+    "minus-one-to-one": normalize,
     "zero-to-one": _zero_to_one,
     "0.01-to-1": _article,
 }
