@@ -7,7 +7,8 @@ The 13 pictures in work/ are a handful; this draws many more of each kind, all d
 digit from our pen paths (``handwriting/pen.py``) with a randomly wobbled shape, slant, width,
 size and pen, then made into the kind of picture people send — scans, fine pens on big photos,
 markers, pencil, chalk, broken and blurred strokes, a shaky hand, noise, tilted pages, phone
-photos of paper on a table, shadows across the page, ruled and squared paper, tablet canvases. Each picture goes through
+photos of paper on a table, shadows across the page, ruled and squared paper, photos cropped
+close to the digit, tablet canvases. Each picture goes through
 the file format it would come in and ``infer.py``'s own path (read, prepare, the shipped model),
 with ``--preprocess mnist`` and ``naive``. The misread ones are drawn into a PNG to look at.
 
@@ -168,6 +169,20 @@ def ruled_paper(digit, rng):
     return finish(rgb), ".jpg"
 
 
+def cropped_close(digit, rng):
+    """A phone photo cropped to the digit, a few pixels of paper left or none: a thick pen fills it."""
+    box = rng.uniform(150, 350)
+    coverage = draw(digit, box, box * rng.uniform(0.06, 0.14), rng, **shape(rng))
+    rows, columns = np.nonzero(coverage > 0.5)
+    margin = round(box * rng.uniform(0.0, 0.06))
+    coverage = coverage[
+        max(0, rows.min() - margin) : rows.max() + 1 + margin,
+        max(0, columns.min() - margin) : columns.max() + 1 + margin,
+    ]
+    grey = on_paper(coverage, rng.uniform(170, 235), rng.uniform(20, 80))
+    return finish(photo_noise(grey, rng, 0.1)), ".jpg"
+
+
 def tablet(digit, rng):
     box = rng.uniform(150, 500)
     coverage = draw(digit, box, box * rng.uniform(0.03, 0.09), rng, **shape(rng))
@@ -190,6 +205,7 @@ KINDS = {
     "paper on a table (photo)": paper_on_table,
     "shadow across the page": cast_shadow,
     "ruled/squared paper": ruled_paper,
+    "cropped close (photo)": cropped_close,
     "tablet canvas (alpha)": tablet,
 }
 

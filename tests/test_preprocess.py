@@ -168,6 +168,19 @@ def test_ruled_paper_lines_are_removed(seven):
     assert likeness(ruled, plain) > 0.9
 
 
+@pytest.mark.parametrize("digit", [0, 2, 4, 7, 9])
+@pytest.mark.parametrize("grain", [0, 4], ids=["drawing", "photo"])
+def test_a_fat_pen_cropped_close_reads_as_with_paper_around(digit, grain):
+    """A picture cropped right to the ink (a fat pen's strokes run out of it on every side)
+    gives the frame the same digit gives with a margin of paper: strokes, not their outlines."""
+    coverage = draw(digit, 200, 24, np.random.default_rng(digit))
+    rows, columns = np.nonzero(coverage > 0.5)
+    noise = np.random.default_rng(1).normal(0, grain, coverage.shape)
+    with_margin = finish(on_paper(coverage, 200, 50) + noise)
+    cropped = with_margin[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
+    assert likeness(to_mnist(cropped), to_mnist(with_margin)) > 0.9
+
+
 def test_a_fine_pen_on_a_large_picture_gets_mnist_thick_strokes():
     hairline = finish(on_paper(draw(4, 900, 2.5, np.random.default_rng(0))))
     frame = to_mnist(hairline)
