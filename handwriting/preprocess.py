@@ -218,7 +218,9 @@ def _photo_ink(grey: np.ndarray) -> np.ndarray:
     that is detail enough and keeps a picture to a couple of milliseconds. When nothing is found
     there in a large picture (a fine pen fades), a 4x larger copy is tried; when the digit turns
     out to be small in a large picture, its surroundings are cut from the full picture and
-    cleaned again at that size, so small handwriting in a big photo keeps its detail.
+    cleaned again at that size, so small handwriting in a big photo keeps its detail. A picture
+    of just two clean tones under even light (a close crop, a clean scan) is cleaned against
+    the paper's one tone instead of a paper estimated place by place.
     """
     height, width = grey.shape
     if min(height, width) < 8:
@@ -237,7 +239,7 @@ def _photo_ink(grey: np.ndarray) -> np.ndarray:
             ink = None
         if ink is not None and _extent(ink) >= 40:  # else: a small digit, which wants a closer look
             return ink
-    return _look(grey)
+    return _look(grey, first)
 
 
 def _evenly_lit(grey: np.ndarray) -> tuple[float, bool] | None:
@@ -273,11 +275,10 @@ def _extent(ink: np.ndarray) -> int:
     return 0 if rows.size == 0 else int(max(np.ptp(rows), np.ptp(columns))) + 1
 
 
-def _look(grey: np.ndarray) -> np.ndarray:
-    """The cleaning of ``_photo_ink`` on one picture: a first look, then, when the digit is
-    small or faint, a closer one."""
+def _look(grey: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The cleaning of ``_photo_ink``: a first look at ``first`` (``grey`` shrunk to
+    ``FIRST_LOOK``), then, when the digit is small or faint, a closer one at ``grey``."""
     height, width = grey.shape
-    first = shrunk(grey, FIRST_LOOK)
     try:
         ink, ink_was_dark = _clean_photo(first)
     except NoInkError:
