@@ -264,7 +264,7 @@ def _evenly_lit(grey: np.ndarray) -> tuple[float, bool] | None:
         return None
     paper_is_light = on_border >= 0.7
     ink = (~light if paper_is_light else light).astype(np.uint8)
-    if cv2.distanceTransform(ink, cv2.DIST_L2, 3).max() > 0.15 * max(grey.shape):
+    if cv2.distanceTransform(ink, cv2.DIST_L2, 3).max() > 0.2 * max(grey.shape):
         return None  # the darker tone is no pen's stroke: a shadow, a thumb, a table's corner
     return float(np.median(grey[light if paper_is_light else ~light])) / 255.0, paper_is_light
 
@@ -457,28 +457,24 @@ def _clean_photo(
 def _strokes_against(picture: np.ndarray, paper: np.ndarray, ink_is_dark: bool, fitted: bool = False) -> np.ndarray:
     """float32 picture and its paper [H, W] in 0-1, ink the higher -> uint8 ink [H, W] (ink
     high, paper 0), after checking there is any and dropping rules, specks and grain.
-    ``fitted``: the paper is a smooth fit through the paper's own tones (``_evenly_lit``), so
-    the grain scatters evenly about it, however much ink there is."""
+    ``fitted``: the paper's tone comes from ``_evenly_lit``, which has seen the ink stand clear
+    of it: no need to weigh the strongest stroke against the paper's grain."""
     import cv2
 
     height, width = picture.shape
     # Light multiplies paper and ink alike, so ink is measured against the paper's own
     # brightness: a stroke in a shadow is as strong as one in the light.
-    brightness = np.maximum((1.0 - paper) if ink_is_dark else paper, 0.1)
-    contrast = (picture - paper) / brightness
+    brightness = (1.0 - paper) if ink_is_dark else paper
+    ink = np.maximum(picture - paper, 0.0) / np.maximum(brightness, 0.1)
 
     # 3. Is there any ink? Compare the strongest stroke (after a blur that averages away lone
     #    noisy pixels) with the paper's own grain.
     sigma = max(1.0, min(height, width) / 150)
-    ink = np.maximum(contrast, 0.0)
     blurred = cv2.GaussianBlur(ink, (0, 0), sigma)
     peak = float(blurred.max())
-    if fitted:
-        # Grain from what lies below the paper's tone: ink never does, however much there is.
-        sample = _sample(cv2.GaussianBlur(contrast, (0, 0), sigma))
-        below = sample[sample < 0]
-        grain = 1.4826 * float(np.median(-below)) if below.size else 0.0
-    else:  # the paper, estimated around the ink, holds most of the picture
+    if fitted:  # ``_evenly_lit`` found the ink standing clear of the paper already
+        grain = 0.0
+    else:
         sample = _sample(blurred)
         grain = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
     if peak < 0.06 or peak < 8 * grain:

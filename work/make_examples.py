@@ -7,7 +7,8 @@ joined by a smooth curve), drawn at a few hundred pixels with a pen of some widt
 what happens to real pictures: a felt pen on a white page, a fine pen, a fat marker, chalk on a
 blackboard, a broken stroke, a blur, a shaky hand, a noisy scan, a tilted page, a phone photo on
 grey paper, a drawing app's transparent canvas, blue ink on ruled paper, a photo stored sideways
-with an EXIF orientation tag. None of it comes from MNIST. The name says the digit it shows.
+with an EXIF orientation tag, a photo cropped right up to the strokes. None of it comes from
+MNIST. The name says the digit it shows.
 """
 
 from __future__ import annotations
@@ -111,6 +112,13 @@ def make_examples(rng: np.random.Generator) -> dict[str, Image.Image | tuple[Ima
     exif = Image.Exif()
     exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to view
     pictures["example_4_sideways.jpg"] = (Image.fromarray(np.ascontiguousarray(sideways)), {"exif": exif.tobytes()})
+
+    # ... and a photo cropped right up to a thick pen's strokes: almost no paper left round them.
+    coverage = draw(5, 240, 28, rng)
+    rows, columns = np.nonzero(coverage > 0.5)
+    coverage = coverage[rows.min() - 2 : rows.max() + 3, columns.min() - 2 : columns.max() + 3]
+    grey = on_paper(coverage, 195, 45) * lighting(coverage.shape, rng, 0.1) + rng.normal(0, 3, coverage.shape)
+    pictures["example_5_cropped.jpg"] = Image.fromarray(finish(grey))
     return pictures
 
 
