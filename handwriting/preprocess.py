@@ -266,7 +266,7 @@ def _evenly_lit(grey: np.ndarray) -> tuple[float, bool] | None:
     ink = (~light if paper_is_light else light).astype(np.uint8)
     if cv2.distanceTransform(ink, cv2.DIST_L2, 3).max() > 0.2 * max(grey.shape):
         return None  # the darker tone is no pen's stroke: a shadow, a thumb, a table's corner
-    return float(np.median(grey[light if paper_is_light else ~light])) / 255.0, paper_is_light
+    return _median_of(grey[light if paper_is_light else ~light]) / 255.0, paper_is_light
 
 
 def _extent(ink: np.ndarray) -> int:
@@ -354,7 +354,7 @@ def _only_the_page(grey: np.ndarray) -> np.ndarray:
     outside = cv2.erode((~sheet).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     if not inside.any() or not outside.any():
         return grey
-    step = abs(float(np.median(smooth[inside])) - float(np.median(smooth[outside])))
+    step = abs(_median_of(smooth[inside]) - _median_of(smooth[outside]))
     if step < 30:
         return grey
     # ... and sharp along nearly all of its length (the frame's own edge does not count).
@@ -416,7 +416,7 @@ def _clean_photo(
     #    which ignores the thin ink), then compare how much lies far below against far above:
     #    the ink is the one-sided tail; paper grain and noise are symmetric.
     residual = picture - _smooth_background(picture, _median)
-    spread = 1.4826 * float(np.median(np.abs(_sample(residual)))) + 1e-3
+    spread = 1.4826 * _median_of(np.abs(_sample(residual))) + 1e-3
     if ink_is_dark is None:
         darker = float(np.maximum(-residual - 3 * spread, 0).sum())
         lighter = float(np.maximum(residual - 3 * spread, 0).sum())
@@ -476,7 +476,7 @@ def _strokes_against(picture: np.ndarray, paper: np.ndarray, ink_is_dark: bool, 
         grain = 0.0
     else:
         sample = _sample(blurred)
-        grain = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+        grain = 1.4826 * _median_of(np.abs(sample - _median_of(sample)))
     if peak < 0.06 or peak < 8 * grain:
         raise NoInkError("no handwriting found (nothing stands out from the paper)")
     ink = np.clip(ink / peak, 0.0, 1.0)
@@ -562,7 +562,7 @@ def _without_edge_blobs(strokes: np.ndarray) -> np.ndarray:
     clear[0] = False
     if not clear.any():
         return strokes
-    blobs = on_edge & (widest > 2 * np.median(widest[clear]))
+    blobs = on_edge & (widest > 2 * _median_of(widest[clear]))
     blobs[0] = False
     return np.where(blobs[labels], 0, strokes).astype(np.uint8)
 
@@ -618,6 +618,15 @@ def shrunk(picture: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(
         picture, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
     )
+
+
+def _median_of(values: np.ndarray) -> float:
+    """np.median's value, ~10x sooner on the few thousand values it is asked for here."""
+    flat = values.ravel()
+    half = flat.size // 2
+    if flat.size % 2:
+        return float(np.partition(flat, half)[half])
+    return float(np.partition(flat, (half - 1, half))[half - 1 : half + 1].mean())
 
 
 def _sample(values: np.ndarray, size: int = 32) -> np.ndarray:
