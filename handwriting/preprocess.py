@@ -181,8 +181,9 @@ def _clean_ink(grey: np.ndarray) -> np.ndarray | None:
     """Ink of a digital drawing (uint8, ink high, background 0), or None if this is not one.
 
     A drawing app, a browser canvas or MNIST itself leave the background at one exact value
-    over most of the picture, and their anti-aliased edges are few next to the strokes; a photo
-    or a JPEG never does. Such pictures need no paper cleaning — only the polarity, and a
+    over most of the border (60% of it even when the drawing is cropped to its strokes) and much
+    of the picture, and their anti-aliased edges are few next to the strokes; a photo or a JPEG
+    never does. Such pictures need no paper cleaning — only the polarity, and a
     contrast stretch when the strokes are not at full strength. MNIST digits come out unchanged.
     """
     values, counts = np.unique(_border(grey), return_counts=True)
@@ -232,8 +233,8 @@ def _photo_ink(grey: np.ndarray) -> np.ndarray:
         # A close crop, or a clean scan: the paper's tone is known. The estimate of uneven paper
         # below needs plenty of paper around the strokes, and a fat pen that fills a close crop
         # would pass for paper there.
+        tone, ink_is_dark = even
         try:
-            tone, ink_is_dark = even
             ink = _clean_photo(first, ink_is_dark=ink_is_dark, paper=np.full(first.shape, tone, np.float32))[0]
         except NoInkError:
             ink = None
@@ -265,7 +266,7 @@ def _evenly_lit(grey: np.ndarray) -> tuple[float, bool] | None:
     paper_is_light = on_border >= 0.7
     ink = (~light if paper_is_light else light).astype(np.uint8)
     if cv2.distanceTransform(ink, cv2.DIST_L2, 3).max() > 0.2 * max(grey.shape):
-        return None  # the darker tone is no pen's stroke: a shadow, a thumb, a table's corner
+        return None  # far wider than a pen's stroke: a shadow, a thumb, a table's corner
     return _median_of(grey[light if paper_is_light else ~light]) / 255.0, paper_is_light
 
 
@@ -410,7 +411,7 @@ def _clean_photo(
     if paper is not None:
         if ink_is_dark:
             picture, paper = 1.0 - picture, 1.0 - paper
-        return _strokes_against(picture, paper, ink_is_dark, fitted=True), ink_is_dark
+        return _strokes_against(picture, paper, ink_is_dark, paper_known=True), ink_is_dark
 
     # 1. Which way round? Subtract the paper's slow variation (median over a large window,
     #    which ignores the thin ink), then compare how much lies far below against far above:
@@ -454,11 +455,13 @@ def _clean_photo(
     return _strokes_against(picture, paper, ink_is_dark), ink_is_dark
 
 
-def _strokes_against(picture: np.ndarray, paper: np.ndarray, ink_is_dark: bool, fitted: bool = False) -> np.ndarray:
+def _strokes_against(
+    picture: np.ndarray, paper: np.ndarray, ink_is_dark: bool, paper_known: bool = False
+) -> np.ndarray:
     """float32 picture and its paper [H, W] in 0-1, ink the higher -> uint8 ink [H, W] (ink
     high, paper 0), after checking there is any and dropping rules, specks and grain.
-    ``fitted``: the paper's tone comes from ``_evenly_lit``, which has seen the ink stand clear
-    of it: no need to weigh the strongest stroke against the paper's grain."""
+    ``paper_known``: the paper's tone comes from ``_evenly_lit``, which has seen the ink stand
+    clear of it: no need to weigh the strongest stroke against the paper's grain."""
     import cv2
 
     height, width = picture.shape
@@ -472,7 +475,7 @@ def _strokes_against(picture: np.ndarray, paper: np.ndarray, ink_is_dark: bool, 
     sigma = max(1.0, min(height, width) / 150)
     blurred = cv2.GaussianBlur(ink, (0, 0), sigma)
     peak = float(blurred.max())
-    if fitted:  # ``_evenly_lit`` found the ink standing clear of the paper already
+    if paper_known:
         grain = 0.0
     else:
         sample = _sample(blurred)
