@@ -33,7 +33,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handwriting.pen import draw, finish, lighting, on_paper  # noqa: E402
+from handwriting.pen import draw, finish, ink_slices, lighting, on_paper  # noqa: E402
 
 
 def shape(rng: np.random.Generator) -> dict:
@@ -173,12 +173,7 @@ def cropped_close(digit, rng):
     """A phone photo cropped to the digit, a few pixels of paper left or none: a thick pen fills it."""
     box = rng.uniform(150, 350)
     coverage = draw(digit, box, box * rng.uniform(0.06, 0.14), rng, **shape(rng))
-    rows, columns = np.nonzero(coverage > 0.5)
-    margin = round(box * rng.uniform(0.0, 0.06))
-    coverage = coverage[
-        max(0, rows.min() - margin) : rows.max() + 1 + margin,
-        max(0, columns.min() - margin) : columns.max() + 1 + margin,
-    ]
+    coverage = coverage[ink_slices(coverage, margin=round(box * rng.uniform(0.0, 0.06)))]
     grey = on_paper(coverage, rng.uniform(170, 235), rng.uniform(20, 80))
     return finish(photo_noise(grey, rng, 0.1)), ".jpg"
 

@@ -149,6 +149,16 @@ def draw(
     return coverage.astype(np.float32) / 255.0
 
 
+def ink_slices(coverage, margin: int = 0) -> tuple[slice, slice]:
+    """The rows and columns of ``coverage`` [H, W] that hold the ink (over half strength), grown
+    by ``margin`` px each way within the picture: ``picture[ink_slices(coverage)]`` crops to the digit."""
+    rows, columns = np.nonzero(coverage > 0.5)
+    return (
+        slice(max(0, rows.min() - margin), rows.max() + 1 + margin),
+        slice(max(0, columns.min() - margin), columns.max() + 1 + margin),
+    )
+
+
 def on_paper(coverage, paper=245.0, ink=25.0):
     """Dark ink on light paper: grey float32 [H, W]."""
     return paper - (paper - ink) * coverage

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from handwriting import preprocess
-from handwriting.pen import draw, finish, lighting, on_paper
+from handwriting.pen import draw, finish, ink_slices, lighting, on_paper
 from handwriting.preprocess import NoInkError, PictureError, naive, normalize, read_picture, to_mnist
 
 
@@ -174,10 +174,9 @@ def test_a_fat_pen_cropped_close_reads_as_with_paper_around(digit, grain):
     """A picture cropped right to the ink (a fat pen's strokes run out of it on every side)
     gives the frame the same digit gives with a margin of paper: strokes, not their outlines."""
     coverage = draw(digit, 200, 24, np.random.default_rng(digit))
-    rows, columns = np.nonzero(coverage > 0.5)
     noise = np.random.default_rng(1).normal(0, grain, coverage.shape)
     with_margin = finish(on_paper(coverage, 200, 50) + noise)
-    cropped = with_margin[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
+    cropped = with_margin[ink_slices(coverage)]
     assert likeness(to_mnist(cropped), to_mnist(with_margin)) > 0.9
 
 

@@ -24,7 +24,7 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run as a script from anywhere: find the handwriting package
 
-from handwriting.pen import draw, finish, lighting, on_paper  # noqa: E402
+from handwriting.pen import draw, finish, ink_slices, lighting, on_paper  # noqa: E402
 
 
 def make_examples(rng: np.random.Generator) -> dict[str, Image.Image | tuple[Image.Image, dict]]:
@@ -115,8 +115,7 @@ def make_examples(rng: np.random.Generator) -> dict[str, Image.Image | tuple[Ima
 
     # ... and a photo cropped right up to a thick pen's strokes: almost no paper left round them.
     coverage = draw(5, 240, 28, rng)
-    rows, columns = np.nonzero(coverage > 0.5)
-    coverage = coverage[rows.min() - 2 : rows.max() + 3, columns.min() - 2 : columns.max() + 3]
+    coverage = coverage[ink_slices(coverage, margin=2)]
     grey = on_paper(coverage, 195, 45) * lighting(coverage.shape, rng, 0.1) + rng.normal(0, 3, coverage.shape)
     pictures["example_5_cropped.jpg"] = Image.fromarray(finish(grey))
     return pictures
