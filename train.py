@@ -1,11 +1,15 @@
 """Train a model on MNIST with PaddlePaddle's dynamic graph.
 
-    python train.py                        # the default CNN
+    python train.py                        # the default CNN (the recipe of models/cnn) -> runs/cnn.*
     python train.py --model mlp --epochs 20 --lr 0.001 --optimizer adam --lr-schedule constant
     python train.py --model cnn --max-steps 20 --epochs 1 --name smoke   # a quick smoke run
+    python train.py --resume               # continue runs/cnn after its last finished epoch
 
-Writes models/<name>.pdparams (weights), .pdopt (optimizer), .json (how to rebuild the model
-and its metrics) and appends one JSON line per epoch to models/<name>.log.jsonl.
+After every epoch it saves, as one commit (a run killed at any instant resumes exactly):
+runs/<name>.pdparams (the kept weights), .json (how to rebuild the model, every epoch's metrics),
+.log.jsonl (one JSON line per epoch), .curves.png, and runs/<name>.run/ (what --resume needs).
+A name that already holds a run is refused unless --resume or --overwrite; two train.py on one
+name at once are refused too.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 
 from handwriting.errors import UserError, run_at_the_edge
 
@@ -43,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--seed", type=int, default=base.seed, help=f"seed for weights, shuffling and dropout {DEFAULTS}")
     add("--data-dir", metavar="DIR", help="data root (default: $HANDWRITING_DATA, else ~/.cache/paddle/dataset)")
-    add("--out", default=base.out, metavar="DIR", help=f"where checkpoints go {DEFAULTS}")
-    add("--name", help="checkpoint name (default: the model's name)")
+    add("--out", default=base.out, metavar="DIR", help=f"checkpoint folder (shipped ones: models/) {DEFAULTS}")
+    add("--name", help="checkpoint name, a plain file name (default: the model's name)")
     add("--device", default=base.device, choices=["auto", "cpu", "gpu"], help=f"where to train {DEFAULTS}")
     add("--max-steps", type=int, metavar="N", help="stop each epoch after N steps (smoke runs)")
     add(
@@ -55,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"hold out the last N training images and keep the epoch that scores best on them {DEFAULTS}",
     )
     add("--resume", action="store_true", help="continue the run saved under --out/--name after its last epoch")
+    add("--overwrite", action="store_true", help="replace a run already saved under --out/--name")
     return parser
 
 
@@ -69,16 +75,22 @@ def train(args: argparse.Namespace) -> None:
             raise UserError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
     if args.lr <= 0:
         raise UserError(f"--lr must be positive, got {args.lr}")
-    options = {key: value for key, value in vars(args).items() if key != "resume"}
-    card = fit(TrainConfig(**options), resume=args.resume)
-    print(f"test accuracy {card['test_accuracy']:.4f} after {len(card['epochs'])} epochs; saved under {args.out}/")
+    if args.resume and args.overwrite:
+        raise UserError("--resume continues a run and --overwrite replaces it: give one of them")
+    options = {key: value for key, value in vars(args).items() if key not in ("resume", "overwrite")}
+    config = TrainConfig(**options)
+    card = fit(config, resume=args.resume, overwrite=args.overwrite)
+    weights = Path(config.out) / f"{config.run_name}.pdparams"
+    print(
+        f"test accuracy {card['test_accuracy']:.4f} after {len(card['epochs'])} epochs; saved {weights}\n"
+        f"try it: python infer.py work/ --model {weights}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="No ccache found")
     args = build_parser().parse_args(argv)
-    interrupted = "interrupted: the last finished epoch is saved; continue with --resume"
-    return run_at_the_edge(lambda: train(args), interrupted)
+    return run_at_the_edge(lambda: train(args), interrupted="interrupted")
 
 
 if __name__ == "__main__":

@@ -121,19 +121,24 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"{source}: give a .pdparams (Paddle MLP) or a .npz (NumPy network)")
         to_paddle = source.suffix == ".npz"
         suffix = ".pdparams" if to_paddle else ".npz"
-        # Both formats keep their card in <name>.json: the default name keeps them apart.
-        default = source.with_name(source.stem + (".paddle" if to_paddle else ".numpy") + suffix)
-        out = Path(args.out).with_suffix(suffix) if args.out else default
-        if out.with_suffix(".json") == source.with_suffix(".json"):
-            raise UserError(f"--out {out} would overwrite {source.with_suffix('.json')}, the source's own card")
+        # Both formats keep their card in <name>.json: the default name keeps them apart. Names
+        # are kept whole: --out a.b writes a.b.npz and a.b.json, never a.npz.
+        if args.out:
+            out = Path(args.out if args.out.endswith(suffix) else args.out + suffix)
+        else:
+            out = source.with_name(source.name[: -len(source.suffix)] + (".paddle" if to_paddle else ".numpy") + suffix)
+        out_card = out.with_name(out.name[: -len(suffix)] + ".json")
+        source_card = source.with_name(source.name[: -len(source.suffix)] + ".json")
+        if out_card.resolve() == source_card.resolve():
+            raise UserError(f"--out {out} would overwrite {source_card}, the source's own card")
         if to_paddle:
             model, card = scratch_to_paddle(source)
             checkpoint.save_state(out, model.state_dict())
-            checkpoint.save_card(out.with_suffix(".json"), card)
+            checkpoint.save_card(out_card, card)
         else:
             net, card = paddle_to_scratch(source)
             save_scratch(out, net, card)
-        print(f"wrote {out} and {out.with_suffix('.json')}")
+        print(f"wrote {out} and {out_card}")
 
     return run_at_the_edge(work, interrupted="interrupted")
 

@@ -1,114 +1,230 @@
-"""Checkpoints: weights, optimizer state and a JSON card that says how to rebuild and trust them.
+"""Checkpoints: a Paddle state dict (``.pdparams``) and the JSON card beside it that says how to
+rebuild the model and how far to trust it.
 
-    models/<name>.pdparams   the kept weights (a Paddle state_dict) — what inference loads
-    models/<name>.pdopt      the optimizer state after the last finished epoch (for --resume)
-    models/<name>.last.pdparams  the last epoch's weights, only while they differ from the kept ones
-    models/<name>.json       model name and arguments, class labels, normalisation, dataset and
-                             checksums, per-epoch metrics, test accuracy, arguments, versions
+    <name>.pdparams   the weights, as ``paddle.save(model.state_dict(), ...)`` writes them
+    <name>.json       the card: model name and arguments, input shape, class labels,
+                      normalisation, dataset checksums, per-epoch metrics, versions
 
-Every file is written to a temporary name and renamed, so an interrupted save never leaves
-a half-written checkpoint.
+Nothing here runs code from a file: weights are read by ``handwriting.weights.read_state``
+(plain arrays only), and a card is JSON, checked field by field before a model is built from
+it. A card cannot make us allocate more than its weights file holds: the model it describes is
+first built without memory (``paddle.LazyGuard``) and compared with the file, shape by shape.
+Writing a training run's files, so that none is ever half-saved, is ``handwriting.runs``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from pathlib import Path
 
 import paddle
 
-from handwriting.atomic import atomic_path, write_bytes
+from handwriting.atomic import write_bytes
 from handwriting.errors import UserError
-from handwriting.models import build_model, model_entry
+from handwriting.models import MODELS, build_model, model_entry, resolved_options
+from handwriting.weights import WeightsError, read_state
+
+MAX_SIDE = 4096  # an input side or channel count larger than this is not a picture model of ours
+MAX_CLASSES = 100_000
+WEIGHTS_SUFFIX = ".pdparams"
+CARD_SUFFIX = ".json"
 
 
 class CheckpointError(UserError):
     """A checkpoint is missing, unreadable, or does not fit the model it is loaded into."""
 
 
-def paths(out_dir: str | os.PathLike, name: str) -> dict[str, Path]:
-    base = Path(out_dir) / name
-    return {
-        "params": base.with_suffix(".pdparams"),
-        "opt": base.with_suffix(".pdopt"),
-        "last": Path(f"{base}.last.pdparams"),
-        "card": base.with_suffix(".json"),
-        "curves": Path(f"{base}.curves.png"),
-    }
+def stem(path: str | os.PathLike) -> Path:
+    """``models/a.b.pdparams`` or ``models/a.b.json`` -> ``models/a.b``: only our own suffix goes,
+    so a name with dots in it is kept whole (``Path.with_suffix`` would make it ``models/a``)."""
+    path = Path(path)
+    for suffix in (WEIGHTS_SUFFIX, CARD_SUFFIX):
+        if path.name.endswith(suffix) and len(path.name) > len(suffix):
+            return path.with_name(path.name[: -len(suffix)])
+    return path
 
 
-def save_state(path: Path, state: dict) -> None:
-    with atomic_path(path) as temporary:
-        paddle.save(state, temporary)
+def card_path(path: str | os.PathLike) -> Path:
+    """The card of a checkpoint given as its ``.pdparams``, its ``.json`` or its stem."""
+    return Path(f"{stem(path)}{CARD_SUFFIX}")
 
 
-def save_card(path: Path, card: dict) -> None:
+def weights_path(path: str | os.PathLike) -> Path:
+    return Path(f"{stem(path)}{WEIGHTS_SUFFIX}")
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def save_state(path: str | os.PathLike, state: dict) -> None:
+    """``paddle.save(state, path)``, atomically (a temporary name, flushed, renamed)."""
+    from handwriting.weights import write_state
+
+    write_state(path, state)
+
+
+def save_card(path: str | os.PathLike, card: dict) -> None:
     write_bytes(path, (json.dumps(card, indent=2) + "\n").encode())
 
 
 def read_card(path: str | os.PathLike) -> dict:
-    """The JSON card beside a ``.pdparams`` (or the card itself)."""
-    path = Path(path)
-    card_path = path if path.suffix == ".json" else path.with_suffix(".json")
+    """The JSON card of a checkpoint (given as its ``.pdparams``, its ``.json`` or its stem)."""
+    path = card_path(path)
     try:
-        return json.loads(card_path.read_text())
+        card = json.loads(path.read_bytes())
     except FileNotFoundError:
         raise CheckpointError(
-            f"{card_path}: missing; a checkpoint needs the .json card train.py writes beside its .pdparams"
+            f"{path}: missing; a checkpoint needs the .json card train.py writes beside its .pdparams"
         ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{card_path}: not a readable checkpoint card ({error})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise CheckpointError(f"{path}: not a readable checkpoint card ({error})") from None
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read this card ({error.strerror or error})") from None
+    if not isinstance(card, dict):
+        raise CheckpointError(f"{path}: not a checkpoint card (it holds a JSON {type(card).__name__})")
+    return card
+
+
+def describe_model(card: dict, where: str | os.PathLike) -> tuple[str, dict, tuple[int, int, int], list[str]]:
+    """The model a card describes -> (name, its options, input shape, class labels), every field
+    checked; anything missing or malformed is a ``CheckpointError`` naming the card."""
+
+    def bad(problem: str) -> CheckpointError:
+        return CheckpointError(f"{where}: {problem}; was it written by train.py?")
+
+    model = card.get("model")
+    if not isinstance(model, dict):
+        raise bad("its card lacks the model description train.py writes")
+    name, options, in_shape = model.get("name"), model.get("options", {}), model.get("in_shape", [1, 28, 28])
+    if not isinstance(name, str) or name not in MODELS:
+        raise bad(f"its card names the model {name!r}, which is none of ours ({', '.join(MODELS)})")
+    if not isinstance(options, dict):
+        raise bad("its card's model options are not a JSON object")
+    try:
+        options = resolved_options(name, **options)  # unknown options are refused here
+    except (UserError, TypeError) as error:
+        raise bad(f"its card has options model {name!r} does not take ({error})") from None
+    if (
+        not isinstance(in_shape, list)
+        or len(in_shape) != 3
+        or not all(type(side) is int and 1 <= side <= MAX_SIDE for side in in_shape)
+    ):
+        raise bad(f"its card's input shape {in_shape!r} is not [channels, height, width] of sides 1-{MAX_SIDE}")
+    classes = card.get("classes")
+    if (
+        not isinstance(classes, list)
+        or not 1 <= len(classes) <= MAX_CLASSES
+        or not all(isinstance(label, str) for label in classes)
+    ):
+        raise bad("its card's classes are not a list of 1 or more labels")
+    if model_entry(name).task == "classify" and len(classes) < 2:
+        raise bad(f"its card gives a classifier {len(classes)} class")
+    return name, options, tuple(in_shape), classes
+
+
+def _build(name: str, options: dict, in_shape, classes, where) -> paddle.nn.Layer:
+    """Build the model a card describes; a card whose arguments the model refuses is the card's fault."""
+    try:
+        return build_model(name, num_classes=len(classes), in_shape=in_shape, **options)
+    except UserError as error:
+        raise CheckpointError(f"{where}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - the arguments come from a file: any refusal is the file's
+        raise CheckpointError(
+            f"{where}: its card describes a {name!r} model that cannot be built ({type(error).__name__}: {error})"
+        ) from None
+
+
+def state_mismatch(expected: dict, state: dict) -> str:
+    """'' when ``state`` has exactly the names and shapes of ``expected``, else what differs."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(
+        key
+        for key in expected
+        if key in state and (not hasattr(state[key], "shape") or list(state[key].shape) != list(expected[key].shape))
+    )
+    return "; ".join(
+        part
+        for part in (
+            f"missing {', '.join(missing[:3])}" if missing else "",
+            f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
+            f"wrong shape for {', '.join(wrong[:3])}" if wrong else "",
+        )
+        if part
+    )
+
+
+def _read_weights(path: Path) -> dict:
+    try:
+        return read_state(path)
+    except WeightsError as error:
+        raise CheckpointError(str(error)) from None
 
 
 def load_weights(model: paddle.nn.Layer, path: str | os.PathLike, model_name: str = "the model") -> None:
-    """Load a ``.pdparams`` into ``model``; a shape or name mismatch is a ``CheckpointError``."""
+    """Load a ``.pdparams`` into ``model`` (read as data only); a shape or name mismatch is a
+    ``CheckpointError`` that names what the file holds."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint; train one with train.py or pick one in models/")
-    try:
-        state = paddle.load(str(path))
-    except Exception as error:  # Paddle raises assorted errors for a file that is not its format
-        raise CheckpointError(f"{path}: not a Paddle checkpoint ({type(error).__name__}: {error})") from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(key for key in expected if key in state and list(state[key].shape) != list(expected[key].shape))
-    if missing or unexpected or wrong:
-        detail = "; ".join(
-            part
-            for part in (
-                f"missing {', '.join(missing[:3])}" if missing else "",
-                f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
-                f"wrong shape for {', '.join(wrong[:3])}" if wrong else "",
-            )
-            if part
-        )
-        card_path = path.parent / (path.name.split(".")[0] + ".json")
+    state = _read_weights(path)
+    detail = state_mismatch(model.state_dict(), state)
+    if detail:
         holds = ""
-        if card_path.is_file():
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                holds = f" holds a {json.loads(card_path.read_text())['model']['name']!r} model and"
+        with contextlib.suppress(UserError, KeyError, TypeError):
+            holds = f" holds a {read_card(path)['model']['name']!r} model and"
         raise CheckpointError(f"{path}{holds} does not fit {model_name} ({detail})")
     model.set_state_dict(state)
 
 
 def load_model(path: str | os.PathLike) -> tuple[paddle.nn.Layer, dict]:
-    """Rebuild the model a checkpoint card describes and load its kept weights (eval mode)."""
-    if Path(path).suffix not in (".pdparams", ".json", ""):
+    """Rebuild the model a checkpoint card describes and load its weights (eval mode).
+
+    ``path`` is the ``.pdparams``, the ``.json`` card or their common stem. Any file that is
+    not a checkpoint of ours — a crafted pickle, a card with unknown options or impossible
+    shapes, weights of another model — is a ``CheckpointError``; nothing in it runs.
+    """
+    given = Path(path)
+    if given.suffix not in (WEIGHTS_SUFFIX, CARD_SUFFIX) and given.is_file():
         raise CheckpointError(f"{path}: not a checkpoint; give the .pdparams train.py wrote (e.g. models/cnn.pdparams)")
-    weights = Path(path).with_suffix(".pdparams")
+    weights, card_file = weights_path(given), card_path(given)
     if not weights.is_file():
         raise CheckpointError(f"{weights}: no such checkpoint; train one with train.py or pick one in models/")
-    card = read_card(path)
-    try:
-        name, options = card["model"]["name"], card["model"]["options"]
-        num_classes, in_shape = len(card["classes"]), card["model"]["in_shape"]
-    except (KeyError, TypeError):
-        raise CheckpointError(f"{path}: its card lacks the model description train.py writes") from None
-    model_entry(name)
-    model = build_model(name, num_classes=num_classes, in_shape=in_shape, **options)
-    load_weights(model, weights, f"model {name!r}")
+    card = read_card(card_file)
+    name, options, in_shape, classes = describe_model(card, card_file)
+    recorded = card.get("weights_sha256")  # train.py's cards have it; older and converted ones may not
+    if isinstance(recorded, str) and recorded != sha256_of(_read_bytes(weights)):
+        raise CheckpointError(
+            f"{weights} is not the weights its card {card_file.name} was saved with: a train.py run stopped while "
+            f"saving it (finish it with: python train.py --out {weights.parent} --name {stem(weights).name} --resume), "
+            "or the file was replaced"
+        )
+    state = _read_weights(weights)
+    with paddle.LazyGuard():  # shapes only, no memory: the card cannot ask for more than the file holds
+        skeleton = _build(name, options, in_shape, classes, card_file)
+    detail = state_mismatch(skeleton.state_dict(), state)
+    if detail:
+        raise CheckpointError(f"{weights} does not fit the {name!r} model its card describes ({detail})")
+    model = _build(name, options, in_shape, classes, card_file)
+    model.set_state_dict(state)
     model.eval()
+    try:
+        with paddle.no_grad():
+            model(paddle.zeros([1, *in_shape]))
+    except Exception as error:  # noqa: BLE001 - e.g. an input shape too small for the model's layers
+        raise CheckpointError(
+            f"{card_file}: the {name!r} model it describes cannot read {list(in_shape)} inputs "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+        ) from None
+    card = {**card, "model": {**card["model"], "name": name, "options": options, "in_shape": list(in_shape)}}
+    card["model"]["task"] = model_entry(name).task
     return model, card
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read this checkpoint ({error.strerror or error})") from None

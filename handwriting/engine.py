@@ -6,12 +6,10 @@ turns flags into a ``TrainConfig``.
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import paddle
@@ -25,7 +23,7 @@ from handwriting.data.loader import make_loader
 from handwriting.data.store import LoadedDataset, SplitArrays
 from handwriting.errors import UserError
 from handwriting.models import build_model, count_parameters, model_entry, resolved_options, summary
-from handwriting.reports import plot_curves
+from handwriting.runs import RunFiles
 from handwriting.runtime import pick_device
 
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
@@ -48,7 +46,7 @@ class TrainConfig:
     augment: str = "affine"
     seed: int = 0
     data_dir: str | None = None
-    out: str = "models"
+    out: str = "runs"  # never models/: a run with default flags must not replace a shipped model
     name: str | None = None
     device: str = "auto"
     max_steps: int | None = None
@@ -134,19 +132,33 @@ def seed_epoch(seed: int, epoch: int) -> None:
     paddle.seed(seed * 100_003 + epoch)
 
 
-def fit(config: TrainConfig, resume: bool = False, data: LoadedDataset | None = None, log=print) -> dict:
-    """Train ``config.model`` on ``config.dataset``, saving checkpoints after every epoch.
+def fit(
+    config: TrainConfig, resume: bool = False, data: LoadedDataset | None = None, log=print, overwrite: bool = False
+) -> dict:
+    """Train ``config.model`` on ``config.dataset``, saving a checkpoint after every epoch.
 
-    Returns the checkpoint card (also written to ``<out>/<name>.json``).
+    ``resume`` continues the run saved under ``config.out``/``config.run_name``; without it, a
+    name that already holds a run is refused unless ``overwrite``. Returns the checkpoint card
+    (also written to ``<out>/<name>.json``).
     """
+    run = RunFiles(config.out, config.run_name)  # refuses a --name that is not a plain file name
     # Paddle names parameters and optimizer accumulators from process-wide counters
     # ("linear_0.w_0_moment1_0"); a fresh name scope makes a saved optimizer state load
     # into any later run, in this process or another.
-    with paddle.utils.unique_name.guard():
-        return _fit(config, resume, data, log)
+    with run.locked(), paddle.utils.unique_name.guard():
+        if not resume and run.exists() and not overwrite:
+            raise UserError(
+                f"{run} already holds a trained model ({run.card.name}); continue it with --resume, "
+                "replace it with --overwrite, or choose another --name"
+            )
+        try:
+            return _fit(config, run, resume, data, log)
+        except KeyboardInterrupt:
+            log(f"interrupted: {run.saved_so_far()}")
+            raise
 
 
-def _fit(config: TrainConfig, resume: bool, data: LoadedDataset | None, log) -> dict:
+def _fit(config: TrainConfig, run: RunFiles, resume: bool, data: LoadedDataset | None, log) -> dict:
     if config.augment not in AUGMENTATIONS:
         raise UserError(f"unknown --augment {config.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
     entry = model_entry(config.model)
@@ -164,7 +176,8 @@ def _fit(config: TrainConfig, resume: bool, data: LoadedDataset | None, log) -> 
     in_shape = (1, *train_split.images.shape[1:])
     if config.augment == "rotate10":
         train_split = rotated_copies(train_split)
-    files = checkpoint.paths(config.out, config.run_name)
+    title = config.model if config.run_name == config.model else f"{config.run_name} ({config.model})"
+    title = f"{title} on {spec.name}"
 
     paddle.seed(config.seed)
     np.random.seed(config.seed)
@@ -201,15 +214,15 @@ def _fit(config: TrainConfig, resume: bool, data: LoadedDataset | None, log) -> 
     }
     start_epoch = 0
     if resume:
-        previous = checkpoint.read_card(files["card"])
-        if previous["model"]["name"] != config.model:
-            raise UserError(f"--resume: {files['card']} is a {previous['model']['name']!r} run, not {config.model!r}")
-        weights = files["last"] if files["last"].is_file() else files["params"]
-        checkpoint.load_weights(model, weights, f"model {config.model!r}")
-        if not files["opt"].is_file():
-            raise UserError(f"--resume: {files['opt']} is missing; without the optimizer state the run cannot continue")
-        optimizer.set_state_dict(paddle.load(str(files["opt"])))
-        for key in ("epochs", "seconds", "kept_epoch", "test_accuracy", "best_val_accuracy"):
+        previous, weights, optimizer_state = run.resume(title)
+        if previous.get("model", {}).get("name") != config.model:
+            raise UserError(f"--resume: {run.card} is a {previous['model'].get('name')!r} run, not {config.model!r}")
+        detail = checkpoint.state_mismatch(model.state_dict(), weights)
+        if detail:
+            raise UserError(f"--resume: the saved weights do not fit this {config.model!r} model ({detail})")
+        model.set_state_dict(weights)
+        optimizer.set_state_dict(optimizer_state)
+        for key in ("epochs", "seconds", "kept_epoch", "test_accuracy", "best_val_accuracy", "resume"):
             if key in previous:
                 card[key] = previous[key]
         start_epoch = len(previous["epochs"])
@@ -220,7 +233,6 @@ def _fit(config: TrainConfig, resume: bool, data: LoadedDataset | None, log) -> 
     else:
         log(summary(model, in_shape))
 
-    log_path = Path(config.out) / f"{config.run_name}.log.jsonl"
     for epoch in range(start_epoch, config.epochs):
         seed_epoch(config.seed, epoch)
         loader.dataset.set_epoch(epoch)
@@ -268,21 +280,13 @@ def _fit(config: TrainConfig, resume: bool, data: LoadedDataset | None, log) -> 
         card["seconds"] += seconds
         # The kept weights: the best epoch on the held-out images, or simply the latest when
         # there are none (choosing by test accuracy would tune on the test set).
-        if val is None or val["accuracy"] > card.get("best_val_accuracy", -1.0):
+        kept = val is None or val["accuracy"] > card.get("best_val_accuracy", -1.0)
+        if kept:
             card["kept_epoch"] = epoch + 1
             card["test_accuracy"] = test["accuracy"]
             if val:
                 card["best_val_accuracy"] = val["accuracy"]
-            checkpoint.save_state(files["params"], model.state_dict())
-            files["last"].unlink(missing_ok=True)
-        else:
-            checkpoint.save_state(files["last"], model.state_dict())  # what --resume continues from
-        checkpoint.save_state(files["opt"], optimizer.state_dict())
-        checkpoint.save_card(files["card"], card)
-        with open(log_path, "a") as out:
-            out.write(json.dumps({"run": config.run_name, **record}) + "\n")
-        title = config.model if config.run_name == config.model else f"{config.run_name} ({config.model})"
-        plot_curves(card["epochs"], files["curves"], title=f"{title} on {spec.name}")
+        card = run.commit(card, model.state_dict(), optimizer.state_dict(), kept=kept, title=title)
         log(
             f"epoch {epoch + 1}/{config.epochs}: train loss {record['train_loss']:.4f} "
             f"acc {record['train_accuracy']:.4f} | test loss {test['loss']:.4f} acc {test['accuracy']:.4f} | "

@@ -47,6 +47,7 @@ def evaluate_checkpoint(
 ) -> dict:
     """Evaluate the checkpoint at ``path``; write the two PNGs; return the report."""
     from handwriting.checkpoint import load_model
+    from handwriting.checkpoint import stem as checkpoint_stem
     from handwriting.data import get_spec, load
     from handwriting.reports import plot_confusion, plot_gallery
     from handwriting.runtime import use_all_cores
@@ -54,9 +55,14 @@ def evaluate_checkpoint(
     use_all_cores()
     path = Path(path)
     model, card = load_model(path)
-    spec = get_spec(card["dataset"]["name"])
+    dataset = card.get("dataset")
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("name"), str):
+        raise UserError(f"{path}: its card does not say which dataset it was trained on, so it cannot be scored")
+    spec = get_spec(dataset["name"])
+    if len(card["classes"]) != spec.num_classes:
+        raise UserError(f"{path}: its card has {len(card['classes'])} classes, {spec.name} has {spec.num_classes}")
     data = load(spec, data_dir)
-    if card["dataset"].get("sha256") and card["dataset"]["sha256"] != data.checksums:
+    if dataset.get("sha256") and dataset["sha256"] != data.checksums:
         raise UserError(f"{path} was trained on different {spec.name} files than the ones in {data.directory}")
     test = data.splits["test"]
     classes = card["classes"]
@@ -70,8 +76,9 @@ def evaluate_checkpoint(
     wrong = np.flatnonzero(predicted != truth)
 
     out_dir = Path(out_dir) if out_dir else path.parent
-    stem = path.name.split(".")[0]
-    name = card["config"].get("name") or card["model"]["name"]
+    stem = checkpoint_stem(path).name  # models/a.b.pdparams -> a.b (never a: that is another run)
+    config = card.get("config") if isinstance(card.get("config"), dict) else {}
+    name = str(config.get("name") or card["model"]["name"])
     accuracy = float((predicted == truth).mean())
     confusion_png = out_dir / f"{stem}.confusion.png"
     errors_png = out_dir / f"{stem}.errors.png"

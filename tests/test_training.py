@@ -11,6 +11,7 @@ from handwriting import checkpoint
 from handwriting.data.store import dataset_dir, load
 from handwriting.engine import TrainConfig, fit
 from handwriting.models import MODELS, build_model, count_parameters
+from handwriting.weights import read_state
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -50,15 +51,21 @@ def quiet(message):
 def test_smoke_run_writes_every_checkpoint_file(tmp_path, tiny):
     card = fit(config(tmp_path, max_steps=2), data=tiny, log=quiet)
     out = tmp_path / "models"
-    for suffix in (".pdparams", ".pdopt", ".json", ".log.jsonl"):
+    for suffix in (".pdparams", ".json", ".log.jsonl", ".curves.png"):
         assert (out / f"mlp{suffix}").is_file(), suffix
+    # What --resume needs, named in the card: the last epoch's weights and optimizer state.
+    resume = card["resume"]
+    assert resume["epoch"] == 2 and resume["kept"] == resume["weights"]
+    assert sorted(path.name for path in (out / "mlp.run").iterdir()) == sorted(
+        ["lock", resume["weights"], resume["optimizer"]]
+    )
     saved = json.loads((out / "mlp.json").read_text())
     assert saved == json.loads(json.dumps(card))
     assert saved["model"]["name"] == "mlp" and saved["classes"] == [str(d) for d in range(10)]
     assert saved["dataset"]["sha256"] == tiny.checksums
     assert len(saved["epochs"]) == 2 and 0 <= saved["test_accuracy"] <= 1
     assert len((out / "mlp.log.jsonl").read_text().splitlines()) == 2
-    assert not list(out.glob(".*tmp"))  # no temporary files left behind
+    assert not list(out.glob(".*")) and not list((out / "mlp.run").glob(".*"))  # no temporary files left behind
 
 
 def test_same_seed_gives_the_same_metrics(tmp_path, tiny):
@@ -86,11 +93,11 @@ def test_resume_after_interruption_ends_with_the_same_weights(tmp_path, tiny, mo
     assert len(checkpoint.read_card(tmp_path / "resumed/models" / f"{model}.json")["epochs"]) == 1
     fit(config(tmp_path / "resumed", **settings), resume=True, data=tiny, log=quiet)
 
-    straight = paddle.load(str(tmp_path / "straight/models" / f"{model}.pdparams"))
-    resumed = paddle.load(str(tmp_path / "resumed/models" / f"{model}.pdparams"))
+    straight = read_state(tmp_path / "straight/models" / f"{model}.pdparams")
+    resumed = read_state(tmp_path / "resumed/models" / f"{model}.pdparams")
     assert straight.keys() == resumed.keys()
     for key in straight:
-        np.testing.assert_array_equal(straight[key].numpy(), resumed[key].numpy(), err_msg=key)
+        np.testing.assert_array_equal(straight[key], resumed[key], err_msg=key)
 
 
 def test_loading_into_the_wrong_architecture_names_both(tmp_path, tiny):
@@ -141,5 +148,7 @@ def test_validation_split_keeps_the_best_epoch(tmp_path, tiny):
     assert card["best_val_accuracy"] == accuracies[best]
     assert card["test_accuracy"] == card["epochs"][best]["test_accuracy"]
     assert (card["dataset"]["train"], card["dataset"]["val"]) == (20, 10)  # held out, not trained on
-    out = tmp_path / "models"
-    assert (out / "mlp.last.pdparams").exists() == (best != 3)
+    # The run keeps the best epoch's weights for resuming beside the last epoch's, when they differ.
+    kept_files = sorted((tmp_path / "models/mlp.run").glob("*.pdparams"))
+    assert len(kept_files) == (2 if best != 3 else 1)
+    assert card["resume"]["kept"].endswith(f"epoch-{best + 1:04d}.pdparams")
