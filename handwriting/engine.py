@@ -55,7 +55,7 @@ class TrainConfig:
 
     @property
     def run_name(self) -> str:
-        return self.name or self.model
+        return self.model if self.name is None else self.name  # "" is refused by RunFiles, not replaced
 
 
 def decide(task: str, outputs: paddle.Tensor, num_classes: int) -> tuple[paddle.Tensor, paddle.Tensor | None]:

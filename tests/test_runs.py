@@ -1,0 +1,280 @@
+"""A training run's files: one epoch is one commit, whatever instant the process dies; one run per
+name at a time; names kept as given; a full or read-only disk costs nothing already saved."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import train as train_script
+from handwriting import runs
+from handwriting.data.store import dataset_dir, load
+from handwriting.engine import TrainConfig, fit
+from handwriting.errors import UserError
+from handwriting.runs import STEPS, RunError, RunFiles
+from handwriting.weights import read_state
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMINGS = ("seconds", "images_per_second")
+# Three epochs of a small MLP with a validation split: some epochs are kept, some are not, so the
+# published weights and the resume state's weights differ at times (the harder case to save).
+SETTINGS = dict(model="mlp-sigmoid", dataset="synth", epochs=3, batch_size=8, lr=0.5, max_steps=2, val_size=10)
+
+
+@pytest.fixture
+def tiny(synthetic):
+    synthetic.write(dataset_dir(synthetic.spec))
+    return load(synthetic.spec, download=False)
+
+
+def quiet(message):
+    pass
+
+
+def settle(out: Path, name: str) -> dict:
+    """Everything a run leaves that must not depend on interruptions: weights, optimizer state,
+    metrics (without timings), the log; and the names of the files in its folders."""
+    card = json.loads((out / f"{name}.json").read_text())
+    resume = card["resume"]
+    untimed = [{key: value for key, value in epoch.items() if key not in TIMINGS} for epoch in card["epochs"]]
+    log = [json.loads(line) for line in (out / f"{name}.log.jsonl").read_text().splitlines()]
+    return {
+        "weights": read_state(out / f"{name}.pdparams"),
+        "resume weights": read_state(out / f"{name}.run" / resume["weights"]),
+        "optimizer": read_state(out / f"{name}.run" / resume["optimizer"]),
+        "epochs": untimed,
+        "kept": card["kept_epoch"],
+        "log": [{key: value for key, value in line.items() if key not in TIMINGS} for line in log],
+        "files": sorted(path.name for path in out.iterdir()),
+        "state files": sorted(path.name.split("-", 1)[-1] for path in (out / f"{name}.run").iterdir()),
+    }
+
+
+def assert_same(first: dict, second: dict) -> None:
+    assert first.keys() == second.keys()
+    for key in first:
+        if isinstance(first[key], dict) and key != "log":
+            assert first[key].keys() == second[key].keys(), key
+            for name in first[key]:
+                if isinstance(first[key][name], np.ndarray):
+                    np.testing.assert_array_equal(first[key][name], second[key][name], err_msg=f"{key}: {name}")
+                else:
+                    assert first[key][name] == second[key][name], (key, name)
+        else:
+            assert first[key] == second[key], key
+
+
+KILLED_RUN = textwrap.dedent(
+    """
+    import sys
+    from handwriting.data import registry
+    from handwriting.data.store import dataset_dir, load
+    from handwriting.engine import TrainConfig, fit
+    from tests.conftest import make_synthetic
+
+    made = make_synthetic()
+    registry.DATASETS[made.spec.name] = made.spec
+    made.write(dataset_dir(made.spec))
+    settings = {settings!r}
+    fit(TrainConfig(**settings, out=sys.argv[1]), data=load(made.spec, download=False), log=lambda message: None)
+    """
+)
+
+
+def train_until_killed(out: Path, kill_at: str, data_root: Path) -> subprocess.CompletedProcess:
+    environment = {**os.environ, runs.KILL_VARIABLE: kill_at, "HANDWRITING_DATA": str(data_root)}
+    return subprocess.run(
+        [sys.executable, "-c", KILLED_RUN.format(settings=SETTINGS), str(out)],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_run_killed_at_any_step_resumes_to_the_uninterrupted_result(tmp_path, tiny):
+    fit(TrainConfig(**SETTINGS, out=str(tmp_path / "straight")), data=tiny, log=quiet)
+    expected = settle(tmp_path / "straight", "mlp-sigmoid")
+
+    assert expected["kept"] == 2  # epoch 2 is kept (new published weights), epoch 3 is not
+
+    # SIGKILL at every step of epoch 2's save and at some of epoch 3's, each in its own process.
+    points = [f"{step}@2" for step in STEPS] + ["optimizer@3", "card@3", "published@3"]
+    kills = {point: tmp_path / f"killed-{point.replace('@', '-')}" for point in points}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(zip(kills, pool.map(lambda point: train_until_killed(kills[point], point, tmp_path), kills)))
+    for point, out in kills.items():
+        result = results[point]
+        assert result.returncode == -signal.SIGKILL, (point, result.stderr[-2000:])
+        card = json.loads((out / "mlp-sigmoid.json").read_text())
+        # The card is the commit: before it is renamed, the run is at the epoch before; after, at this one.
+        step, epoch = point.split("@")
+        assert len(card["epochs"]) == int(epoch) - (STEPS.index(step) < STEPS.index("card")), point
+        fit(TrainConfig(**SETTINGS, out=str(out)), resume=True, data=tiny, log=quiet)
+        assert_same(settle(out, "mlp-sigmoid"), expected)
+
+
+def test_killed_before_the_first_commit_leaves_no_run_to_resume(tmp_path, tiny):
+    out = tmp_path / "models"
+    assert train_until_killed(out, "optimizer@1", tmp_path / "data").returncode == -signal.SIGKILL
+    assert not (out / "mlp-sigmoid.json").exists()
+    with pytest.raises(RunError, match="there is no run 'mlp-sigmoid'.*start it without --resume"):
+        fit(TrainConfig(**SETTINGS, out=str(out)), resume=True, data=tiny, log=quiet)
+    fit(TrainConfig(**SETTINGS, out=str(out)), data=tiny, log=quiet)  # a fresh start needs no --overwrite
+    fit(TrainConfig(**SETTINGS, out=str(tmp_path / "straight")), data=tiny, log=quiet)
+    assert_same(settle(out, "mlp-sigmoid"), settle(tmp_path / "straight", "mlp-sigmoid"))
+
+
+# ----------------------------------------------------------------------------- one run per name
+
+
+def test_a_second_run_on_the_same_name_is_refused_while_the_first_holds_it(tmp_path, capsys):
+    with RunFiles(tmp_path, "cnn").locked():
+        # The lock is the operating system's (flock): a second open file is refused even in one process.
+        assert train_script.main(["--out", str(tmp_path), "--name", "cnn"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        f"error: {tmp_path / 'cnn'} is being trained by another process (pid {os.getpid()}); "
+        "wait for it to finish, or choose another --name"
+    )
+
+
+def test_a_lock_held_by_a_process_that_died_is_free(tmp_path, tiny):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from handwriting.runs import RunFiles\n"
+         "with RunFiles(sys.argv[1], 'mlp-sigmoid').locked(): print('locked', flush=True); time.sleep(60)",
+         str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(RunError, match=f"another process \\(pid {holder.pid}\\)"):
+        fit(TrainConfig(**SETTINGS, out=str(tmp_path)), data=tiny, log=quiet)
+    holder.kill()
+    holder.wait()
+    fit(TrainConfig(**SETTINGS, out=str(tmp_path)), data=tiny, log=quiet)
+
+
+def test_an_existing_run_is_kept_unless_resumed_or_overwritten(tmp_path, tiny, capsys):
+    fit(TrainConfig(**{**SETTINGS, "epochs": 1}, out=str(tmp_path)), data=tiny, log=quiet)
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
+    with pytest.raises(UserError, match="already holds a trained model.*--resume.*--overwrite"):
+        fit(TrainConfig(**SETTINGS, out=str(tmp_path)), data=tiny, log=quiet)
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()} == before
+    card = fit(TrainConfig(**SETTINGS, out=str(tmp_path)), data=tiny, log=quiet, overwrite=True)
+    assert len(card["epochs"]) == 3
+    assert train_script.main(["--out", str(tmp_path), "--name", "x", "--resume", "--overwrite"]) == 2
+    assert "give one of them" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", ".hidden", "a/b", "../up", "a\\b", "tab\there", "x" * 201])
+def test_a_name_is_a_file_name(tmp_path, name, capsys):
+    assert train_script.main(["--out", str(tmp_path), "--name", name]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: --name") and error.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_with_dots_is_kept_whole_and_never_touches_its_sibling(tmp_path, tiny):
+    fit(TrainConfig(**{**SETTINGS, "epochs": 1}, name="ref30", out=str(tmp_path)), data=tiny, log=quiet)
+    sibling = {path.name: path.read_bytes() for path in tmp_path.glob("ref30.*") if path.is_file()}
+    fit(TrainConfig(**{**SETTINGS, "epochs": 2}, name="ref30.backup", out=str(tmp_path)), data=tiny, log=quiet)
+    assert {path.name: path.read_bytes() for path in tmp_path.glob("ref30.*") if path.is_file()} == {
+        **sibling,
+        **{path.name: path.read_bytes() for path in tmp_path.glob("ref30.backup.*") if path.is_file()},
+    }
+    for suffix in ("pdparams", "json", "log.jsonl", "curves.png"):
+        assert (tmp_path / f"ref30.backup.{suffix}").is_file() and (tmp_path / f"ref30.{suffix}").is_file()
+    assert len(json.loads((tmp_path / "ref30.json").read_text())["epochs"]) == 1
+    assert len(json.loads((tmp_path / "ref30.backup.json").read_text())["epochs"]) == 2
+
+
+# ----------------------------------------------------------------------------- full and read-only disks
+
+
+def failing_writes(monkeypatch, after: int, code: int):
+    """Make the run's file writes fail with ``code`` after ``after`` of them have succeeded."""
+    real = runs.write_bytes
+    calls = []
+
+    def write(path, data):
+        calls.append(path)
+        if len(calls) > after:
+            raise OSError(code, os.strerror(code), str(path))
+        real(path, data)
+
+    monkeypatch.setattr(runs, "write_bytes", write)
+    monkeypatch.setattr(runs, "save_card", lambda path, card: write(path, json.dumps(card).encode()))
+
+
+@pytest.mark.parametrize("code,words", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "the folder is not writable")])
+def test_a_full_disk_costs_only_the_epoch_being_saved(tmp_path, tiny, monkeypatch, code, words):
+    out = tmp_path / "models"
+    real_write_bytes, real_save_card = runs.write_bytes, runs.save_card
+    writes_per_epoch = 5  # weights, optimizer, card, published weights, log
+    failing_writes(monkeypatch, after=writes_per_epoch + 1, code=code)  # epoch 2's optimizer state
+    with pytest.raises(RunError) as raised:
+        fit(TrainConfig(**SETTINGS, out=str(out)), data=tiny, log=quiet)
+    assert str(raised.value) == (
+        f"cannot save epoch 2 in {out}: {words}" + ("" if code == errno.ENOSPC else f" ({os.strerror(code)})")
+        + "; epoch 1 is saved, continue from it with --resume"
+    )  # fmt: skip
+    assert len(json.loads((out / "mlp-sigmoid.json").read_text())["epochs"]) == 1
+    assert not [path for path in out.rglob(".*") if path.name != "lock"]  # no temporary file left
+    monkeypatch.setattr(runs, "write_bytes", real_write_bytes)
+    monkeypatch.setattr(runs, "save_card", real_save_card)
+    fit(TrainConfig(**SETTINGS, out=str(out)), resume=True, data=tiny, log=quiet)
+    fit(TrainConfig(**SETTINGS, out=str(tmp_path / "straight")), data=tiny, log=quiet)
+    assert_same(settle(out, "mlp-sigmoid"), settle(tmp_path / "straight", "mlp-sigmoid"))
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("")
+    assert train_script.main(["--out", str(tmp_path / "a-file"), "--name", "x"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: cannot write to {tmp_path / 'a-file'}:") and error.count("\n") == 1
+
+
+def test_resume_refuses_files_that_are_not_the_ones_saved(tmp_path, tiny):
+    fit(TrainConfig(**{**SETTINGS, "epochs": 2}, out=str(tmp_path)), data=tiny, log=quiet)
+    card = json.loads((tmp_path / "mlp-sigmoid.json").read_text())
+    optimizer = tmp_path / "mlp-sigmoid.run" / card["resume"]["optimizer"]
+    data = bytearray(optimizer.read_bytes())
+    data[len(data) // 2] ^= 1  # one bit of one number: a file that still loads, but not the one saved
+    optimizer.write_bytes(bytes(data))
+    with pytest.raises(RunError, match="is not the file mlp-sigmoid.json saved after epoch 2.*--overwrite"):
+        fit(TrainConfig(**SETTINGS, out=str(tmp_path)), resume=True, data=tiny, log=quiet)
+    optimizer.unlink()
+    with pytest.raises(RunError, match="optimizer after epoch 2\\) cannot be read"):
+        fit(TrainConfig(**SETTINGS, out=str(tmp_path)), resume=True, data=tiny, log=quiet)
+
+
+def test_resuming_a_shipped_model_says_why_it_cannot(tmp_path, tiny):
+    for suffix in ("pdparams", "json"):
+        (tmp_path / f"mlp-sigmoid.{suffix}").write_bytes((ROOT / f"models/mlp-sigmoid.{suffix}").read_bytes())
+    with pytest.raises(RunError, match="holds no resume state"):
+        fit(TrainConfig(**SETTINGS, out=str(tmp_path)), resume=True, data=tiny, log=quiet)
+
+
+def test_published_weights_that_lag_behind_their_card_are_refused_by_inference(tmp_path, tiny):
+    from handwriting.checkpoint import CheckpointError, load_model
+
+    fit(TrainConfig(**{**SETTINGS, "epochs": 1}, out=str(tmp_path)), data=tiny, log=quiet)
+    load_model(tmp_path / "mlp-sigmoid.pdparams")
+    weights = tmp_path / "mlp-sigmoid.pdparams"
+    state = read_state(weights)
+    from handwriting.weights import write_state
+
+    write_state(weights, {key: value + 1 for key, value in state.items()})
+    with pytest.raises(CheckpointError, match="is not the weights its card mlp-sigmoid.json was saved with.*--resume"):
+        load_model(weights)
