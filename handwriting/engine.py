@@ -162,8 +162,15 @@ def _fit(config: TrainConfig, run: RunFiles, resume: bool, data: LoadedDataset |
     if config.augment not in AUGMENTATIONS:
         raise UserError(f"unknown --augment {config.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
     entry = model_entry(config.model)
-    device = pick_device(config.device)
     spec = get_spec(config.dataset)
+    title = config.model if config.run_name == config.model else f"{config.run_name} ({config.model})"
+    title = f"{title} on {spec.name}"
+    # What --resume continues from, checked (and a save a killed process left unfinished, completed)
+    # before any data is loaded: a run that cannot continue says so at once.
+    saved = run.resume(title) if resume else None
+    if saved and saved[0].get("model", {}).get("name") != config.model:
+        raise UserError(f"--resume: {run.card} is a {saved[0]['model'].get('name')!r} run, not {config.model!r}")
+    device = pick_device(config.device)
     data = data or load(spec, config.data_dir)
     train_split, test_split = data.splits["train"], data.splits["test"]
     val_split = None
@@ -176,8 +183,6 @@ def _fit(config: TrainConfig, run: RunFiles, resume: bool, data: LoadedDataset |
     in_shape = (1, *train_split.images.shape[1:])
     if config.augment == "rotate10":
         train_split = rotated_copies(train_split)
-    title = config.model if config.run_name == config.model else f"{config.run_name} ({config.model})"
-    title = f"{title} on {spec.name}"
 
     paddle.seed(config.seed)
     np.random.seed(config.seed)
@@ -213,10 +218,8 @@ def _fit(config: TrainConfig, run: RunFiles, resume: bool, data: LoadedDataset |
         "seconds": 0.0,
     }
     start_epoch = 0
-    if resume:
-        previous, weights, optimizer_state = run.resume(title)
-        if previous.get("model", {}).get("name") != config.model:
-            raise UserError(f"--resume: {run.card} is a {previous['model'].get('name')!r} run, not {config.model!r}")
+    if saved:
+        previous, weights, optimizer_state = saved
         detail = checkpoint.state_mismatch(model.state_dict(), weights)
         if detail:
             raise UserError(f"--resume: the saved weights do not fit this {config.model!r} model ({detail})")

@@ -45,13 +45,17 @@ NESTING_LIMIT = 8  # a state dict is a dict of arrays, at most a few dicts deep 
 ARRAY_KINDS = "biufc"  # booleans, signed and unsigned integers, floats, complex numbers: no objects
 
 
+class _Refused(pickle.UnpicklingError):
+    """The file asks for something that is not plain data."""
+
+
 def _checked_dtype(*arguments) -> np.dtype:
     """``numpy.dtype`` as a pickle calls it (``dtype('f4', False, True)``), refusing object fields."""
     if not arguments or not isinstance(arguments[0], str):
-        raise pickle.UnpicklingError("a dtype that is not a plain type code")
+        raise _Refused("a dtype that is not a plain type code")
     dtype = np.dtype(arguments[0])
     if dtype.kind not in ARRAY_KINDS:
-        raise pickle.UnpicklingError(f"arrays of {dtype}, not numbers")
+        raise _Refused(f"arrays of {dtype}, not numbers")
     return dtype
 
 
@@ -65,23 +69,23 @@ def _empty_array(subtype, shape, dtype_code) -> np.ndarray:
     by its ``__setstate__`` next (which checks the data's length against the shape). Only an empty
     plain ndarray is made here, so a file cannot ask for a huge allocation or a subclass."""
     if subtype is not _NdarrayName or not isinstance(shape, tuple) or shape != (0,):
-        raise pickle.UnpicklingError("an array that numpy.save would not have written")
+        raise _Refused("an array that numpy.save would not have written")
     return np.empty(0, dtype=np.uint8)
 
 
 def _scalar(dtype, data=None):
     """A NumPy scalar (``np.float64(0.1)``) from its dtype and raw bytes."""
     if not isinstance(dtype, np.dtype) or dtype.kind not in ARRAY_KINDS or not isinstance(data, bytes):
-        raise pickle.UnpicklingError("a NumPy scalar that is not a plain number")
+        raise _Refused("a NumPy scalar that is not a plain number")
     if len(data) != dtype.itemsize:
-        raise pickle.UnpicklingError("a NumPy scalar of the wrong size")
+        raise _Refused("a NumPy scalar of the wrong size")
     return np.frombuffer(data, dtype=dtype)[0]
 
 
 def _latin1_bytes(text, encoding="latin1") -> bytes:
     """How pickle protocol 2 spells a ``bytes`` object: ``_codecs.encode(text, 'latin1')``."""
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise pickle.UnpicklingError("a call to _codecs.encode that is not pickle's own bytes")
+        raise _Refused("a call to _codecs.encode that is not pickle's own bytes")
     return text.encode("latin1")
 
 
@@ -104,10 +108,10 @@ class _DataOnlyUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(f"it asks to run {module}.{name}") from None
+            raise _Refused(f"it asks to run {module}.{name}") from None
 
     def persistent_load(self, pid):
-        raise pickle.UnpicklingError("it refers to outside objects (a persistent id)")
+        raise _Refused("it refers to outside objects (a persistent id)")
 
 
 def _is_safetensors(head: bytes) -> bool:
@@ -144,7 +148,7 @@ def read_state(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, A
         raise WeightsError(f"{path}: permission denied; cannot read this {what}") from None
     except OSError as error:
         raise WeightsError(f"{path}: cannot read this {what} ({error.strerror or error})") from None
-    except pickle.UnpicklingError as error:
+    except _Refused as error:
         raise WeightsError(f"{path}: refused, not plain weights: {error}; it was not loaded") from None
     except Exception as error:  # noqa: BLE001 - any failure to decode untrusted bytes is the file's fault
         raise WeightsError(f"{path}: not a readable Paddle {what} ({type(error).__name__}: {error})") from None

@@ -217,7 +217,9 @@ def failing_writes(monkeypatch, after: int, code: int):
     monkeypatch.setattr(runs, "save_card", lambda path, card: write(path, json.dumps(card).encode()))
 
 
-@pytest.mark.parametrize("code,words", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "the folder is not writable")])
+@pytest.mark.parametrize(
+    "code,words", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "the folder is not writable")]
+)
 def test_a_full_disk_costs_only_the_epoch_being_saved(tmp_path, tiny, monkeypatch, code, words):
     out = tmp_path / "models"
     real_write_bytes, real_save_card = runs.write_bytes, runs.save_card
