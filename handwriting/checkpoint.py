@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 from pathlib import Path
@@ -104,10 +105,14 @@ def describe_model(card: dict, where: str | os.PathLike) -> tuple[str, dict, tup
         raise bad(f"its card names the model {name!r}, which is none of ours ({', '.join(MODELS)})")
     if not isinstance(options, dict):
         raise bad("its card's model options are not a JSON object")
-    try:
-        options = resolved_options(name, **options)  # unknown options are refused here
-    except (UserError, TypeError) as error:
-        raise bad(f"its card has options model {name!r} does not take ({error})") from None
+    accepted = set(inspect.signature(model_entry(name).build).parameters) - {"num_classes", "in_shape"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise bad(
+            f"its card gives the {name!r} model options it does not take ({', '.join(map(repr, unknown))}; "
+            f"it takes {', '.join(sorted(accepted)) or 'none'})"
+        )
+    options = resolved_options(name, **options)
     if (
         not isinstance(in_shape, list)
         or len(in_shape) != 3
@@ -134,7 +139,7 @@ def _build(name: str, options: dict, in_shape, classes, where) -> paddle.nn.Laye
         raise CheckpointError(f"{where}: {error}") from None
     except Exception as error:  # noqa: BLE001 - the arguments come from a file: any refusal is the file's
         raise CheckpointError(
-            f"{where}: its card describes a {name!r} model that cannot be built ({type(error).__name__}: {error})"
+            f"{where}: its card describes a {name!r} model that cannot be built ({_first_line(error)})"
         ) from None
 
 
@@ -215,12 +220,17 @@ def load_model(path: str | os.PathLike) -> tuple[paddle.nn.Layer, dict]:
             model(paddle.zeros([1, *in_shape]))
     except Exception as error:  # noqa: BLE001 - e.g. an input shape too small for the model's layers
         raise CheckpointError(
-            f"{card_file}: the {name!r} model it describes cannot read {list(in_shape)} inputs "
-            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+            f"{card_file}: the {name!r} model it describes cannot read {list(in_shape)} inputs ({_first_line(error)})"
         ) from None
     card = {**card, "model": {**card["model"], "name": name, "options": options, "in_shape": list(in_shape)}}
     card["model"]["task"] = model_entry(name).task
     return model, card
+
+
+def _first_line(error: Exception) -> str:
+    """``TypeError: what went wrong`` — Paddle's messages run to many lines; the first says it."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _read_bytes(path: Path) -> bytes:
