@@ -218,7 +218,7 @@ def main() -> None:
             card = shipped_card(shipped, config) if args.from_shipped and shipped else None
             if card is None:
                 started = time.perf_counter()
-                card = fit(config, log=lambda message: None)
+                card = fit(config, log=lambda message: None, overwrite=True)  # one scratch name, many runs
                 print(f"{name}: {card['test_accuracy']:.2%} in {time.perf_counter() - started:.0f} s", flush=True)
             else:
                 print(f"{name}: {card['test_accuracy']:.2%} (from models/{shipped}.json)", flush=True)
