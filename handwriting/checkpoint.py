@@ -202,9 +202,9 @@ def load_model(path: str | os.PathLike) -> tuple[paddle.nn.Layer, dict]:
     recorded = card.get("weights_sha256")  # train.py's cards have it; older and converted ones may not
     if isinstance(recorded, str) and recorded != sha256_of(_read_bytes(weights)):
         raise CheckpointError(
-            f"{weights} is not the weights its card {card_file.name} was saved with: a train.py run stopped while "
-            f"saving it (finish it with: python train.py --out {weights.parent} --name {stem(weights).name} --resume), "
-            "or the file was replaced"
+            f"{weights} is not the weights its card {card_file.name} was saved with: a train.py run is saving it "
+            f"now, or stopped while saving it (finish that with: python train.py --out {weights.parent} "
+            f"--name {stem(weights).name} --resume), or the file was replaced"
         )
     state = _read_weights(weights)
     with paddle.LazyGuard():  # shapes only, no memory: the card cannot ask for more than the file holds

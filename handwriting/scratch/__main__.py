@@ -1,6 +1,6 @@
 """Train and score the NumPy network from the command line.
 
-    python -m handwriting.scratch train                       # our best settings -> models/scratch.npz
+    python -m handwriting.scratch train                       # our best settings -> runs/scratch.npz
     python -m handwriting.scratch evaluate models/scratch.npz
 
 The source articles' set-ups, by flags:
@@ -111,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=defaults.seed, help=f"(default: {defaults.seed})")
     train.add_argument("--train-size", type=int, metavar="N", help="train on the first N images only (quick runs)")
     train.add_argument("--name", default="scratch", help="file name in --out (default: scratch)")
-    train.add_argument("--out", default="models", help="folder for the .npz and .json (default: models)")
+    train.add_argument(
+        "--out", default="runs", help="folder for the .npz and .json; the shipped one is in models/ (default: runs)"
+    )
     train.add_argument("--data-dir", metavar="DIR", help="data root (default: as handwriting.data)")
 
     evaluate = commands.add_parser("evaluate", help="score a saved network on its dataset's test split")
