@@ -6,6 +6,7 @@ Command-line tools catch ``UserError`` at the edge and print its message as one 
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Callable
 
@@ -16,6 +17,26 @@ class UserError(Exception):
 
 class DataError(UserError):
     """A dataset file is missing, corrupt, or could not be fetched."""
+
+
+def describe_os_error(error: OSError) -> str:
+    """An ``OSError`` met while looking at or reading an input -> why, in words, with what to do."""
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied (check the permissions of it and of the folders it is in)"
+    if error.errno == errno.ENAMETOOLONG:
+        return "file name too long for the file system (255 bytes a name at most); rename it or shorten the path"
+    if error.errno == errno.ELOOP:
+        return "too many levels of symbolic links (a link that points back to itself?)"
+    if error.errno == errno.EIO:
+        return "input/output error (a failing disk, or a drive that went away?)"
+    return error.strerror or str(error)
+
+
+def one_line(error: BaseException, most: int = 120) -> str:
+    """An exception's message on one line of at most ``most`` characters (a library's message can
+    hold line breaks and whole byte strings)."""
+    text = " ".join(str(error).split()) or "no message"
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def run_at_the_edge(work: Callable[[], None], interrupted: str) -> int:

@@ -24,13 +24,18 @@ the 28x28 MNIST frame, step by step, each step a function of its own:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import stat
+import sys
 import warnings
-from typing import Callable
+from collections.abc import Iterator
+from typing import BinaryIO, Callable
 
 import numpy as np
 
-from handwriting.errors import UserError
+from handwriting.errors import UserError, describe_os_error, one_line
 
 MNIST_SIZE = 28  # the frame
 MNIST_BOX = 20  # the longest side of a digit's ink inside the frame
@@ -39,6 +44,10 @@ MNIST_CENTRE = 14.0  # where a digit's centre of mass lies (row and column, 0-ba
 MAX_PIXELS = 64_000_000  # refuse bigger pictures: a 64-megapixel photo is already generous
 WORKING_SIDE = 1024  # larger pictures are reduced to this before any work (ink survives as grey)
 FIRST_LOOK = 128  # a photo is cleaned on a copy this long; small digits get a second, closer look
+
+# Pillow logs what it finds wrong in a file before raising; with no logging set up, Python
+# would print that on stderr beside our own one line. The exception says it already.
+logging.getLogger("PIL").addHandler(logging.NullHandler())
 
 # All 256 possible pixel values mapped once; indexing this table is faster than doing
 # the arithmetic on every batch and gives bit-identical results everywhere.
@@ -72,32 +81,85 @@ def read_picture(path: str | os.PathLike) -> np.ndarray:
     ``MAX_PIXELS`` are refused before decoding. Raises ``PictureError`` saying what is wrong
     (the caller names the file).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     path = os.fspath(path)
-    if os.path.isdir(path):
+    with _opened(path) as file:
+        image = _decoded(file, path)
+    return _flatten_to_grey(image)
+
+
+# What stat's file types are called, for the files a picture cannot be read from.
+_NOT_REGULAR = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _opened(path: str) -> BinaryIO:
+    """``path`` opened for reading, once it is known to be a regular file with something in it.
+
+    A named pipe or a device is refused before it is opened: opening a pipe with no writer
+    waits for ever, and a device never ends.
+    """
+    try:
+        status = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise PictureError("no such file") from None
+    except OSError as error:
+        raise PictureError(f"cannot read it: {describe_os_error(error)}") from None
+    except ValueError:  # os.stat's word for a path with a NUL character in it
+        raise PictureError("not a valid path (it holds a NUL character)") from None
+    if stat.S_ISDIR(status.st_mode):
         raise PictureError("is a directory")
-    if not os.path.exists(path):
-        raise PictureError("no such file")
-    if os.path.getsize(path) == 0:
+    if not stat.S_ISREG(status.st_mode):
+        kind = _NOT_REGULAR.get(stat.S_IFMT(status.st_mode), "not a regular file")
+        raise PictureError(f"{kind}, not a picture file; give the path of a picture")
+    if status.st_size == 0:
         raise PictureError("empty file (0 bytes)")
     try:
+        return open(path, "rb")  # noqa: SIM115 -- the caller closes it
+    except OSError as error:
+        raise PictureError(f"cannot read it: {describe_os_error(error)}") from None
+
+
+def _decoded(file: BinaryIO, path: str):
+    """The first frame of the picture in ``file``, decoded by Pillow and turned upright -> a
+    loaded Pillow image.
+
+    Everything here decodes the file's own bytes, so whatever goes wrong is the file's fault:
+    Pillow's decoders meet malformed files with assorted exceptions (OSError, SyntaxError, but
+    also TypeError, struct.error, IndexError, ZeroDivisionError ... from deep inside a parser),
+    and each becomes a ``PictureError``.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
         with warnings.catch_warnings():
+            # Pillow warns about odd but readable files (corrupt EXIF, a truncated chunk): what
+            # it reads, we use; the user sees one line per picture, not Pillow's warnings.
+            warnings.simplefilter("ignore")
             # Pillow only warns between its limit and twice its limit; we refuse outright.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise PictureError(
-                        f"{width}x{height} pixels is more than the {MAX_PIXELS // 1_000_000}-megapixel "
-                        "limit; crop or shrink the picture first"
-                    )
-                if image.format == "JPEG":
-                    # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT when that still
-                    # leaves WORKING_SIDE pixels: a 12-megapixel photo reads ~8x faster.
-                    image.draft(image.mode, (WORKING_SIDE, WORKING_SIDE))
+            image = Image.open(file)
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise PictureError(
+                    f"{width}x{height} pixels is more than the {MAX_PIXELS // 1_000_000}-megapixel "
+                    "limit; crop or shrink the picture first"
+                )
+            if width <= 0 or height <= 0:
+                raise PictureError(
+                    f"damaged picture (it says it is {width}x{height} pixels); save it again as PNG or JPEG"
+                )
+            if image.format == "JPEG":
+                # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT when that still
+                # leaves WORKING_SIDE pixels: a 12-megapixel photo reads ~8x faster.
+                image.draft(image.mode, (WORKING_SIDE, WORKING_SIDE))
+            with _quiet_stderr() if image.format == "TIFF" else contextlib.nullcontext():
                 image = ImageOps.exif_transpose(image)  # a copy, also for multi-frame files
-                return _flatten_to_grey(image)
+                image.load()
+            return image
     except PictureError:
         raise
     except UnidentifiedImageError:
@@ -110,8 +172,38 @@ def read_picture(path: str | os.PathLike) -> np.ndarray:
             f"more pixels than the {MAX_PIXELS // 1_000_000}-megapixel limit (a possible decompression bomb); "
             "crop or shrink the picture first"
         ) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise PictureError(f"damaged or truncated picture ({error})") from None
+    except MemoryError:
+        raise PictureError("too large to decode in the memory there is; crop or shrink the picture first") from None
+    except Exception as error:  # the file's bytes broke Pillow's decoder, whichever way it says so
+        raise PictureError(
+            f"damaged or truncated picture ({type(error).__name__}: {one_line(error)}); "
+            "open it in an image viewer, or save it again as PNG or JPEG"
+        ) from None
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send what C libraries print to the process's stderr (file descriptor 2) to the null device
+    for the duration of the block.
+
+    libtiff, which Pillow decodes compressed TIFFs with, prints its errors there ("ZIPDecode:
+    Decoding error at scanline 0") before Pillow raises: below Python, where no warning filter
+    reaches. The user would see that line as well as ours. Output from other threads during the
+    block is lost too; decoding one picture is a few milliseconds.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to keep quiet
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _flatten_to_grey(image) -> np.ndarray:
@@ -119,7 +211,9 @@ def _flatten_to_grey(image) -> np.ndarray:
     if image.mode.startswith("I") or image.mode == "F":
         # 16- and 32-bit grey (scanners, microscopes): Pillow's own conversion to 8 bits clips,
         # turning nearly everything white; scale the range instead.
-        values = np.asarray(image, dtype=np.float64)
+        with np.errstate(invalid="ignore"):  # a float picture's signalling NaNs warn when widened
+            values = np.asarray(image, dtype=np.float64)
+        values[~np.isfinite(values)] = 0.0  # NaN and infinities: no light measured there
         top = 1.0 if image.mode == "F" and values.max() <= 1.0 else (65535.0 if values.max() > 255 else 255.0)
         return np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
     has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
@@ -204,6 +298,8 @@ def _clean_ink(grey: np.ndarray) -> np.ndarray | None:
         # two beside the digit is part of it (MNIST has them) and the frame is already made.
         ink = np.where(_without_specks(ink > 0), ink, 0).astype(np.uint8)
     peak = int(ink.max())
+    if peak == 0:
+        raise NoInkError("no handwriting found (only specks of a pixel each)")
     if peak < 224:  # a grey pen: bring it to full strength (MNIST's own peaks are 254-255)
         ink = np.rint(ink.astype(np.float32) * (255.0 / peak)).astype(np.uint8)
     ruled = _without_rules(ink.astype(np.float32) / 255.0)  # a page of lined paper drawn digitally
@@ -526,7 +622,7 @@ def _without_specks(mask: np.ndarray, keep_small_inside: bool = True) -> np.ndar
     """bool [H, W] ink mask -> the same without specks: pieces under 5% of the largest piece's
     area (and under 2 px). With ``keep_small_inside``, small pieces within the digit's reach
     (the box of the big pieces, grown by a quarter) stay: a clean drawing's dot or broken stroke
-    is part of it, a stray click across the canvas is not."""
+    is part of it, a stray click across the canvas is not. Only lone pixels: nothing is left."""
     import cv2
 
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
@@ -534,6 +630,8 @@ def _without_specks(mask: np.ndarray, keep_small_inside: bool = True) -> np.ndar
         return mask
     areas = stats[1:, cv2.CC_STAT_AREA]
     big = areas >= max(0.05 * areas.max(), 2)
+    if not big.any():  # scattered single pixels: no digit for them to belong to
+        return np.zeros_like(mask)
     keep = big.copy()
     if keep_small_inside:
         left = stats[1:, cv2.CC_STAT_LEFT][big].min()

@@ -18,6 +18,7 @@ import functools
 import glob
 import multiprocessing
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from handwriting.errors import UserError
+from handwriting.errors import UserError, describe_os_error, one_line
 from handwriting.preprocess import MNIST_SIZE, PREPROCESSORS, PictureError, normalize, read_picture, shrunk
 from handwriting.runtime import available_cores
 
@@ -52,31 +53,61 @@ def collect(arguments: Sequence[str]) -> list[Item]:
     """Files, directories (their pictures, recursively, sorted) and globs -> the items to read.
 
     A file is taken whatever its name (Pillow decides what it is); a directory contributes the
-    files whose suffix Pillow knows. An argument that yields nothing becomes an item with an
-    error, so the caller can report it beside the results of the rest.
+    files whose suffix Pillow knows. An argument that yields nothing, and each folder or file
+    met on the way that cannot be read, becomes an item with an error, so the caller can report
+    it beside the results of the rest.
     """
     suffixes = picture_suffixes()
     items: list[Item] = []
     for argument in arguments:
-        path = Path(argument)
-        if path.is_dir():
-            found = sorted(
-                str(child)
-                for child in path.rglob("*")
-                if child.is_file()
-                and child.suffix.lower() in suffixes
-                # hidden files and folders (.ipynb_checkpoints, .git, ...) are not the user's pictures
-                and not any(part.startswith(".") for part in child.relative_to(path).parts)
-            )
-            items += [Item(name) for name in found] or [Item(argument, "directory with no pictures in it")]
-        elif path.exists():
-            items.append(Item(argument))
-        elif any(character in argument for character in "*?["):
-            matches = sorted(name for name in glob.glob(argument, recursive=True) if os.path.isfile(name))
-            items += [Item(name) for name in matches] or [Item(argument, "no files match this pattern")]
-        else:
-            items.append(Item(argument, "no such file or directory"))
+        items += _collect_one(argument, suffixes)
     return items
+
+
+def _collect_one(argument: str, suffixes: frozenset[str]) -> list[Item]:
+    """One command-line argument -> its items (see ``collect``)."""
+    try:
+        status = os.stat(argument)
+    except (FileNotFoundError, NotADirectoryError):
+        if any(character in argument for character in "*?["):
+            matches = sorted(name for name in glob.glob(argument, recursive=True) if os.path.isfile(name))
+            return [Item(name) for name in matches] or [Item(argument, "no files match this pattern")]
+        return [Item(argument, "no such file or directory")]
+    except OSError as error:  # a folder on the way that may not be searched, a name too long ...
+        return [Item(argument, f"cannot read it: {describe_os_error(error)}")]
+    except ValueError:  # os.stat's word for a path with a NUL character in it
+        return [Item(argument, "not a valid path (it holds a NUL character)")]
+    if stat.S_ISDIR(status.st_mode):
+        return _pictures_in(argument, suffixes) or [Item(argument, "directory with no pictures in it")]
+    return [Item(argument)]  # a named pipe or a device too: read_picture refuses it in words
+
+
+def _pictures_in(folder: str, suffixes: frozenset[str]) -> list[Item]:
+    """The pictures under ``folder``, recursively, sorted; hidden files and folders (.git,
+    .ipynb_checkpoints) are not the user's pictures. Each folder or picture that cannot be read
+    is an item with an error in its place (a plain ``rglob`` would skip it without a word)."""
+    top = str(Path(folder))  # "work/" and "./work" name their pictures "work/..."
+    items: list[Item] = []
+
+    def unreadable_folder(error: OSError) -> None:
+        items.append(Item(error.filename or top, f"cannot read this folder: {describe_os_error(error)}"))
+
+    for parent, folders, files in os.walk(top, onerror=unreadable_folder):
+        folders[:] = [name for name in folders if not name.startswith(".")]  # not walked into
+        for name in files:
+            if name.startswith(".") or os.path.splitext(name)[1].lower() not in suffixes:
+                continue
+            path = os.path.join(parent, name)
+            try:
+                is_file = stat.S_ISREG(os.stat(path).st_mode)
+            except FileNotFoundError:  # a broken symbolic link, or gone since the folder was listed
+                continue
+            except OSError as error:
+                items.append(Item(path, f"cannot read it: {describe_os_error(error)}"))
+                continue
+            if is_file:
+                items.append(Item(path))
+    return sorted(items, key=lambda item: item.path)
 
 
 # ----------------------------------------------------------------------------- backends
@@ -143,7 +174,13 @@ class NumpyBackend:
                 f"{network_file} is a Paddle checkpoint: run it with --backend paddle, or convert an MLP with "
                 f"python -m handwriting.bridge {network_file}"
             )
-        self.net, self.card = load(network_file)
+        self.net, self.card = load(network_file)  # the whole card checked: its inputs, classes, network
+        first = next(layer for layer in self.net.layers if layer.params)
+        if first.params["weight"].shape[0] != MNIST_SIZE * MNIST_SIZE:
+            raise UserError(
+                f"{network_file}: its network takes {first.params['weight'].shape[0]} inputs; infer.py prepares "
+                f"pictures as {MNIST_SIZE}x{MNIST_SIZE} = {MNIST_SIZE * MNIST_SIZE}"
+            )
         self.classes: list[str] = list(self.card["classes"])
         self.scale = INPUTS[self.card["inputs"]]
         self.sigmoid_output = bool(self.card["network"].get("sigmoid_output"))
@@ -193,13 +230,25 @@ class Result:
 
 
 def prepare(path: str, preprocess: str = "mnist", keep_thumbnail: bool = False):
-    """Read one picture and turn it into the model's 28x28 frame -> (frame, thumbnail, error)."""
+    """Read one picture and turn it into the model's 28x28 frame -> (frame, thumbnail, error).
+
+    The one place a picture is read and prepared, and so where one picture's trouble stops: a
+    ``PictureError`` becomes that picture's error, and so does anything else raised on the way —
+    a bug in our preprocessing, reported as one (with its exception) while the rest of the batch
+    is still read. The fuzz tests call the preprocessing directly, where such bugs still raise.
+    """
     try:
         grey = read_picture(path)
         frame = PREPROCESSORS[preprocess](grey)
+        thumbnail = shrunk(grey, 128) if keep_thumbnail else None  # for --show
     except PictureError as error:
         return None, None, str(error)
-    return frame, (shrunk(grey, 128) if keep_thumbnail else None), None  # thumbnail for --show
+    except OSError as error:
+        return None, None, f"cannot read it: {describe_os_error(error)}"
+    except Exception as error:  # one picture's bug must not end the batch (see above)
+        bug = f"{type(error).__name__}: {one_line(error)}"
+        return None, None, f"could not be prepared: a bug in handwriting ({bug}); please report it with this picture"
+    return frame, thumbnail, None
 
 
 PARALLEL_FROM = 64  # infer.py starts workers from this many pictures: starting them costs ~0.3 s

@@ -90,3 +90,40 @@ def test_broken_gzip_is_a_data_error(tmp_path):
 def test_missing_file_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         read_idx(tmp_path / "nope")
+
+
+# ------------------------------------------------------------------ headers found by fuzzing (tests/fuzzing.py)
+
+
+def test_sizes_whose_product_wraps_round_in_int64_are_a_truncated_file():
+    # 0x400000 * 0x200000 * 0x200000 = 2**64, which is 0 in int64: 16 bytes used to "fit" the header.
+    data = bytes.fromhex("00000803 00400000 00200000 00200000")
+    with pytest.raises(IdxError, match=r"truncated: 16 bytes, but its header \[4194304, 2097152, 2097152\] needs"):
+        parse_idx(data)
+
+
+def test_an_empty_array_whose_other_sizes_overflow_numpy_is_refused():
+    data = bytes([0, 0, 0x08, 3]) + (0).to_bytes(4, "big") + (0xFFFFFFFF).to_bytes(4, "big") * 2
+    with pytest.raises(IdxError, match="describes no array NumPy can hold"):
+        parse_idx(data)
+
+
+def test_more_dimensions_than_numpy_holds_are_refused():
+    data = bytes([0, 0, 0x08, 33]) + (1).to_bytes(4, "big") * 33 + b"\x07"
+    with pytest.raises(IdxError, match="33 dimensions"):
+        parse_idx(data)
+
+
+def test_info_and_training_data_refuse_an_overflowing_header_in_one_line(synthetic, isolated_data_root, capsys):
+    from handwriting.data import load
+    from handwriting.data.__main__ import main
+
+    folder = isolated_data_root / "synth"
+    synthetic.write(folder)
+    (folder / "train-images-idx3-ubyte").write_bytes(bytes.fromhex("00000803 00400000 00200000 00200000"))
+    assert main(["info", "synth"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert "train-images-idx3-ubyte: truncated" in captured.err and "fetch synth" in captured.err
+    with pytest.raises(DataError, match="truncated"):  # what train.py loads its data with
+        load(synthetic.spec, download=False)

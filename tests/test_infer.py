@@ -1,6 +1,9 @@
 """infer.py and handwriting.recognise with the shipped default model (models/cnn)."""
 
+import errno
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -8,10 +11,12 @@ import pytest
 from PIL import Image
 
 import infer
+from handwriting import preprocess
 from handwriting.pen import draw, finish, on_paper
-from handwriting.preprocess import naive, to_mnist
+from handwriting.preprocess import PREPROCESSORS, naive, to_mnist
 from handwriting.recognise import PaddleBackend, collect, recognise, start_workers
 from handwriting.redraw import redraw
+from tests.test_preprocess import TIFF_WITH_A_FRACTION_FOR_AN_OFFSET
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "work"
@@ -234,3 +239,117 @@ def test_worker_processes_give_the_same_results(pictures, backend):
     assert [result.path for result in parallel] == [item.path for item in items]
     assert [result.label for result in parallel] == [result.label for result in serial]
     assert [result.confidence for result in parallel] == pytest.approx([result.confidence for result in serial])
+
+
+# ----------------------------------------------------------------------------- every input gets one line
+
+
+def error_lines(err: str) -> dict[str, str]:
+    """stderr's ``<path>: error: <why>`` lines -> {path: why}."""
+    return dict(line.split(": error: ", 1) for line in err.splitlines() if ": error: " in line)
+
+
+def test_one_bad_picture_never_stops_the_others(pictures, capsys):
+    folder = pictures / "pictures"
+    bad = folder / "bad.tif"
+    bad.write_bytes(TIFF_WITH_A_FRACTION_FOR_AN_OFFSET)  # Pillow raises TypeError on it
+    status, out, err = run(capsys, folder / "three.png", bad, folder / "eight.jpg")
+    assert status == 1
+    assert [line.split(": ")[0] for line in out.splitlines()] == [str(folder / "three.png"), str(folder / "eight.jpg")]
+    assert list(error_lines(err)) == [str(bad)]
+    assert error_lines(err)[str(bad)].startswith("damaged or truncated picture (TypeError: 'IFDRational'")
+    assert "1 of 3 inputs were not recognised" in err
+
+
+def test_paths_the_system_refuses_each_get_one_line(pictures, tmp_path, monkeypatch, capsys):
+    """We run as root, for whom permissions change nothing: os.stat, os.scandir and open are made
+    to refuse the way they do for a user without the rights. The long name is a real one."""
+    three = pictures / "pictures" / "three.png"
+    locked = tmp_path / "locked"  # a folder we may not search: nothing inside it can be looked at
+    unlisted = tmp_path / "unlisted"  # a folder we may not list
+    album = tmp_path / "album"  # a good picture beside a sub-folder we may not list
+    private = album / "private"
+    for folder in (unlisted, private):
+        folder.mkdir(parents=True)
+        shutil.copy(three, folder / "three.png")
+    shutil.copy(three, album / "three.png")
+    shutil.copy(three, tmp_path / "unreadable.png")
+    os.mkfifo(tmp_path / "pipe.png")
+    too_long = tmp_path / ("x" * 300 + ".png")
+
+    def denied(path) -> PermissionError:
+        return PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+
+    real_stat, real_scandir = os.stat, os.scandir
+
+    def stat(path, *args, **kwargs):
+        if os.fspath(path).startswith(f"{locked}{os.sep}"):
+            raise denied(path)
+        return real_stat(path, *args, **kwargs)
+
+    def scandir(path="."):
+        if os.fspath(path) in (str(unlisted), str(private)):
+            raise denied(path)
+        return real_scandir(path)
+
+    def open_picture(path, *args, **kwargs):
+        if os.fspath(path) == str(tmp_path / "unreadable.png"):
+            raise denied(path)
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(preprocess, "open", open_picture, raising=False)
+    inputs = [locked / "digit.png", unlisted, album, tmp_path / "unreadable.png", tmp_path / "pipe.png", too_long]
+    status, out, err = run(capsys, *inputs)
+    assert status == 1
+    assert out.startswith(f"{album / 'three.png'}: 3 (") and len(out.splitlines()) == 1
+    permission = "permission denied (check the permissions of it and of the folders it is in)"
+    assert error_lines(err) == {
+        str(locked / "digit.png"): f"cannot read it: {permission}",
+        str(unlisted): f"cannot read this folder: {permission}",
+        str(private): f"cannot read this folder: {permission}",
+        str(tmp_path / "unreadable.png"): f"cannot read it: {permission}",
+        str(tmp_path / "pipe.png"): "a named pipe, not a picture file; give the path of a picture",
+        str(too_long): "cannot read it: file name too long for the file system (255 bytes a name at most); "
+        "rename it or shorten the path",
+    }
+    assert "6 of 7 inputs were not recognised" in err
+
+
+def test_a_bug_in_preparing_one_picture_is_that_pictures_line(pictures, monkeypatch, capsys):
+    """An exception from our own preprocessing ends neither the batch nor the run; the line says it is a
+    bug. (The fuzz tests call the preprocessing directly, where it still raises.)"""
+    folder = pictures / "pictures"
+    real, calls = PREPROCESSORS["mnist"], []
+
+    def buggy(grey):
+        calls.append(grey.shape)
+        if len(calls) == 1:  # three.png: a few pictures are prepared in order, in this process
+            raise ValueError("zero-size array to reduction operation minimum which has no identity")
+        return real(grey)
+
+    monkeypatch.setitem(PREPROCESSORS, "mnist", buggy)
+    status, out, err = run(capsys, folder / "three.png", folder / "eight.jpg")
+    assert status == 1 and out.startswith(f"{folder / 'eight.jpg'}: 8 (")
+    assert error_lines(err) == {
+        str(folder / "three.png"): "could not be prepared: a bug in handwriting (ValueError: zero-size array to "
+        "reduction operation minimum which has no identity); please report it with this picture"
+    }
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"inputs": "weird"}, '"inputs" is "weird"; it must be one of minus-one-to-one, zero-to-one, 0.01-to-1'),
+        ({"classes": []}, '"classes" is [], not a list of class labels (strings)'),
+    ],
+)
+def test_a_numpy_network_card_with_a_wrong_field_is_one_line(tmp_path, capsys, change, message):
+    card = {**json.loads((ROOT / "models" / "scratch.json").read_text()), **change}
+    os.symlink(ROOT / "models" / "scratch.npz", tmp_path / "net.npz")
+    (tmp_path / "net.json").write_text(json.dumps(card))
+    status, out, err = run(capsys, WORK / "example_0.png", "--backend", "numpy", "--model", tmp_path / "net.npz")
+    assert status == 2 and out == ""
+    card_error = f"{tmp_path / 'net.json'}: not the card of a NumPy network (handwriting.scratch/1): {message}"
+    assert err == f"error: {card_error}\n"

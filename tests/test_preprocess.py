@@ -1,7 +1,14 @@
 """handwriting.preprocess: any picture -> MNIST's 28x28 frame, the same way training data was made."""
 
+import errno
+import io
+import os
 import struct
+import subprocess
+import sys
+import warnings
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +17,8 @@ from PIL import Image
 from handwriting import preprocess
 from handwriting.pen import draw, finish, ink_slices, lighting, on_paper
 from handwriting.preprocess import NoInkError, PictureError, naive, normalize, read_picture, to_mnist
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def centre_of_mass(frame: np.ndarray) -> tuple[float, float]:
@@ -322,6 +331,128 @@ def test_unreadable_files_say_why(seven_on_paper, tmp_path):
     for name, message in cases.items():
         with pytest.raises(PictureError, match=message):
             read_picture(tmp_path / name)
+
+
+# ------------------------------------------------------------------ inputs found by fuzzing (tests/fuzzing.py)
+
+
+def three_dark_dots(height: int, width: int) -> np.ndarray:
+    """White paper with three single dark pixels spread along its longer side."""
+    picture = np.full((height, width), 255, np.uint8)
+    picture.reshape(-1)[[3, 10, 20]] = 0
+    return picture
+
+
+def test_a_few_lone_dots_are_no_handwriting_at_any_shape():
+    # 30x1 with three dark pixels: every piece a speck, none big, and min() of nothing raised ValueError.
+    for picture in (three_dark_dots(1, 30), three_dark_dots(30, 1)):
+        with pytest.raises(NoInkError, match="only specks"):
+            to_mnist(picture)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 2), (2, 1), (2, 2), (1, 30), (30, 1), (3, 64), (64, 2)])
+@pytest.mark.parametrize("content", ["flat", "dots", "line", "noise"])
+def test_tiny_and_degenerate_shapes_give_a_frame_or_no_handwriting(shape, content):
+    picture = np.full(shape, 255, np.uint8)
+    if content == "dots":
+        picture.reshape(-1)[::3] = 0
+    elif content == "line":
+        picture[shape[0] // 2, :] = 0
+        picture[:, shape[1] // 2] = 0
+    elif content == "noise":
+        picture = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    for recipe in (to_mnist, naive):
+        try:
+            frame = recipe(picture)
+        except NoInkError:
+            continue
+        assert frame.dtype == np.uint8 and frame.shape == (28, 28)
+
+
+# An 8x8 TIFF whose StripOffsets field (0x111) has the type RATIONAL: Pillow's TIFF reader hands
+# an IFDRational where it needs an integer and raises TypeError, not one of its usual errors.
+TIFF_WITH_A_FRACTION_FOR_AN_OFFSET = (
+    b"II*\x00\x08\x00\x00\x00\t\x00\x00\x01\x04\x00\x01\x00\x00\x00\x04\x00\x00\x00\x01\x01\x04\x00\x01\x00"
+    b"\x00\x00\x04\x00\x00\x00\x02\x01\x03\x00\x01\x00\x00\x00\x08\x00\x00\x00\x03\x01\x03\x00\x01\x00\x00\x00"
+    b"\x01\x00\x00\x00\x06\x01\x03\x00\x01\x00\x00\x00\x01\x00\x00\x00\x11\x01\x05\x00\x01\x00\x00\x00\x08\x00"
+    b"\x00\x00\x16\x01\x04\x00\x01\x00\x00\x00\x04\x00\x00\x00\x17\x01\x04\x00\x01\x00\x00\x00\x10\x00\x00\x00"
+    b"\x1c\x01\x03\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00" + b"\xc8" * 16
+)
+
+
+def test_a_tiff_that_breaks_pillow_with_a_type_error_is_a_damaged_picture(tmp_path):
+    (tmp_path / "mutated.tif").write_bytes(TIFF_WITH_A_FRACTION_FOR_AN_OFFSET)
+    with pytest.raises(PictureError, match=r"damaged or truncated picture \(TypeError: 'IFDRational'"):
+        read_picture(tmp_path / "mutated.tif")
+
+
+def tiff_fields(data: bytes) -> dict[int, int]:
+    """Tag -> the byte offset of its 12-byte entry in the first directory of a little-endian TIFF."""
+    directory = struct.unpack_from("<I", data, 4)[0]
+    count = struct.unpack_from("<H", data, directory)[0]
+    entries = [directory + 2 + 12 * index for index in range(count)]
+    return {struct.unpack_from("<H", data, entry)[0]: entry for entry in entries}
+
+
+def test_float_pictures_with_signalling_nans_read_without_a_warning(tmp_path):
+    values = np.full((4, 4), 0.5, np.float32)
+    values.view(np.uint32)[0, 0] = 0x7FA00000  # a signalling NaN: widening it to float64 warned
+    values[0, 1] = np.inf
+    save(values, tmp_path / "scan.tif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        grey = read_picture(tmp_path / "scan.tif")
+    assert grey.dtype == np.uint8 and grey[0, 0] == 0 and grey[0, 1] == 0 and grey[1, 1] > 0
+
+
+def test_what_pillow_and_libtiff_say_about_a_broken_file_never_reaches_the_screen(tmp_path):
+    """libtiff prints its errors on file descriptor 2 and Pillow logs others; only our line may show."""
+    broken = io.BytesIO()
+    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(
+        broken, format="TIFF", compression="tiff_adobe_deflate"
+    )
+    broken = bytearray(broken.getvalue())
+    broken[12:20] = b"\xff" * 8  # inside the compressed strip, which starts at byte 8
+    (tmp_path / "broken-deflate.tif").write_bytes(broken)
+    logged = bytearray(save(np.zeros((8, 8), np.uint8), tmp_path / "plain.tif").read_bytes())
+    struct.pack_into("<HHII", logged, tiff_fields(logged)[0x11C], 0x115, 3, 1, 1024)  # 1,024 samples a pixel
+    (tmp_path / "too-many-samples.tif").write_bytes(logged)
+    code = (
+        "import sys\n"
+        "from handwriting.preprocess import PictureError, read_picture\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n"
+        "        read_picture(path)\n"
+        "    except PictureError as error:\n"
+        "        print(error)\n"
+    )
+    names = [str(tmp_path / "broken-deflate.tif"), str(tmp_path / "too-many-samples.tif")]
+    done = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, cwd=ROOT)
+    assert done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2 and "damaged or truncated picture (OSError" in lines[0] and "not a picture" in lines[1]
+
+
+def test_a_named_pipe_is_refused_before_it_is_opened(tmp_path):
+    os.mkfifo(tmp_path / "pipe.png")  # opening it to read would wait for a writer for ever
+    with pytest.raises(PictureError, match="a named pipe, not a picture file"):
+        read_picture(tmp_path / "pipe.png")
+
+
+def test_a_file_that_may_not_be_read_says_so(seven_on_paper, tmp_path, monkeypatch):
+    path = save(seven_on_paper, tmp_path / "locked.png")
+
+    def refused(name, *args, **kwargs):  # we run as root, for whom chmod 000 changes nothing
+        raise PermissionError(errno.EACCES, "Permission denied", str(name))
+
+    monkeypatch.setattr(preprocess, "open", refused, raising=False)
+    with pytest.raises(PictureError, match="cannot read it: permission denied"):
+        read_picture(path)
+
+
+def test_a_name_too_long_for_the_file_system_says_so(tmp_path):
+    with pytest.raises(PictureError, match="file name too long"):
+        read_picture(tmp_path / ("x" * 300 + ".png"))
 
 
 # ------------------------------------------------------------------ the other recipes

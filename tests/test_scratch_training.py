@@ -2,6 +2,7 @@
 
 import io
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -86,6 +87,79 @@ def test_loading_refuses_pickles_and_mismatches(tmp_path):
         load(tmp_path / "net.npz")
     with pytest.raises(ScratchFileError, match="no such file"):
         load(tmp_path / "missing.npz")
+
+
+def small_card(**changes) -> dict:
+    """The card of ``mlp(hidden=(5,))`` for MNIST's ten digits, with ``changes`` (None deletes a field)."""
+    card = network_card({"hidden": [5]}, "minus-one-to-one", list("0123456789"))
+    card.update(changes)
+    return {key: value for key, value in card.items() if value is not None}
+
+
+def network(**changes) -> dict:
+    return {"hidden": [5], **changes}
+
+
+@pytest.mark.parametrize(
+    "card, message",
+    [
+        # the two reported: a KeyError in infer.py --backend numpy, and a crash on no classes
+        (small_card(inputs="weird"), '"inputs" is "weird"; it must be one of minus-one-to-one, zero-to-one, 0.01-to-1'),
+        (small_card(classes=[]), '"classes" is [], not a list of class labels'),
+        (small_card(inputs=["minus-one-to-one"]), '"inputs" is ["minus-one-to-one"]'),  # unhashable: TypeError
+        (small_card(classes=list("012345678")), '"classes" has 9 labels for a network with 10 outputs'),
+        (small_card(classes=list(range(10))), '"classes" is [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], not a list'),
+        (small_card(classes="0123456789"), '"classes" is "0123456789", not a list'),
+        (small_card(format="handwriting.scratch/2"), '"format" is "handwriting.scratch/2"'),
+        (small_card(format=None), '"format" is missing'),
+        (small_card(network=[5]), '"network" is [5], not an object'),
+        (small_card(network=network(hidden=[-5])), '"hidden" is [-5]; it must be a list of at most 64 layer sizes'),
+        (small_card(network=network(hidden=["5"])), '"hidden" is ["5"]; it must be a list of at most 64 layer sizes'),
+        (small_card(network=network(hidden=[True])), '"hidden" is [true]; it must be a list of at most 64 layer sizes'),
+        (small_card(network=network(hidden=5)), '"hidden" is 5; it must be a list of at most 64 layer sizes'),
+        (small_card(network=network(hidden=[1] * 65)), "; it must be a list of at most 64 layer sizes"),
+        (small_card(network=network(num_classes=0)), '"num_classes" is 0; it must be a whole number from 1'),
+        (small_card(network=network(in_features=784.0)), '"in_features" is 784.0; it must be a whole number'),
+        (small_card(network=network(dropout=1)), '"dropout" is 1; it must be a number from 0 up to'),
+        (small_card(network=network(dropout=float("nan"))), '"dropout" is NaN; it must be a number from 0'),
+        (small_card(network=network(bias="yes")), '"bias" is "yes"; it must be true or false'),
+        (small_card(network=network(activation="swish")), '"activation" is "swish"; it must be one of sigmoid'),
+        (small_card(network=network(activation={})), '"activation" is {}; it must be one of sigmoid'),
+        (small_card(network=network(seed=-1)), '"seed" is -1; it must be a whole number from 0'),
+        (small_card(network=network(dtype="float64")), 'an option "dtype" that no network here takes'),
+        (small_card(network=network(init="uniform")), "unknown init 'uniform'"),
+        (small_card(network=network(hidden=[10**9])), "describes layers [784, 1000000000, 10]: more than 50,000,000"),
+        (small_card(dataset=["mnist"]), '"dataset" is ["mnist"], not an object'),
+        ([small_card()], "it holds a JSON list, not an object"),
+    ],
+)
+def test_every_field_of_a_network_card_is_checked_before_anything_is_built(tmp_path, card, message):
+    save(tmp_path / "net", mlp(hidden=(5,)), small_card())
+    (tmp_path / "net.json").write_text(json.dumps(card))
+    with pytest.raises(ScratchFileError) as refused:
+        load(tmp_path / "net.npz")
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+    assert str(refused.value).startswith(f"{tmp_path / 'net.json'}: not the card of a NumPy network")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        pytest.param(
+            "1" * 4301,
+            "ValueError: Exceeds the limit (4300 digits)",
+            marks=pytest.mark.skipif(not hasattr(sys, "get_int_max_str_digits"), reason="a limit since Python 3.11"),
+        ),
+        ("[" * 100_000 + "]" * 100_000, "RecursionError"),
+        ("{", "JSONDecodeError"),
+    ],
+)
+def test_card_text_json_cannot_read_is_one_line(tmp_path, text, message):
+    save(tmp_path / "net", mlp(hidden=(5,)), small_card())
+    (tmp_path / "net.json").write_text(text)
+    with pytest.raises(ScratchFileError, match=r"net.json: not a JSON card \(") as refused:
+        load(tmp_path / "net.npz")
+    assert message in str(refused.value) and "\n" not in str(refused.value)
 
 
 def test_command_line_trains_saves_and_evaluates(real_mnist, tmp_path, capsys):

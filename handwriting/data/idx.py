@@ -15,12 +15,13 @@ MNIST costs a file read and a checksum, not a Python loop over 70,000 records.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from handwriting.errors import DataError
+from handwriting.errors import DataError, describe_os_error
 
 # Element type byte -> big-endian NumPy dtype.
 IDX_DTYPES = {
@@ -32,6 +33,7 @@ IDX_DTYPES = {
     0x0E: np.dtype(">f8"),
 }
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_DIMS = 32  # NumPy 1.x's limit on an array's dimensions (2.x allows 64); MNIST's files have 1 or 3
 
 
 class IdxError(DataError):
@@ -49,6 +51,8 @@ def read_bytes(path: str | Path) -> bytes:
         raise DataError(f"{path}: is a directory, expected an IDX file") from None
     except PermissionError:
         raise DataError(f"{path}: permission denied") from None
+    except OSError as error:  # a name too long, a failing disk ...
+        raise DataError(f"{path}: cannot read it: {describe_os_error(error)}") from None
     if raw[:2] == GZIP_MAGIC:
         try:
             return gzip.decompress(raw)
@@ -75,16 +79,22 @@ def parse_idx(data: bytes, ndim: int | None = None, source: str = "<bytes>") -> 
         )
     if ndim is not None and dims != ndim:
         raise IdxError(f"{source}: has {dims} dimensions, expected {ndim}")
+    if dims > MAX_DIMS:
+        raise IdxError(f"{source}: has {dims} dimensions, more than any IDX file holds (at most {MAX_DIMS})")
     header_size = 4 + 4 * dims
     if len(data) < header_size:
         raise IdxError(f"{source}: truncated inside its header ({len(data)} bytes)")
     shape = tuple(int(size) for size in np.frombuffer(data, dtype=">u4", count=dims, offset=4))
     dtype = IDX_DTYPES[type_code]
-    expected = header_size + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python's integers: a product of four uint32 sizes can pass 2**63 and wrap round in int64.
+    expected = header_size + math.prod(shape) * dtype.itemsize
     if len(data) != expected:
         problem = "truncated" if len(data) < expected else "has trailing bytes"
         raise IdxError(f"{source}: {problem}: {len(data):,} bytes, but its header {list(shape)} needs {expected:,}")
-    array = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
+    try:
+        array = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
+    except ValueError as error:  # an empty array whose other sizes overflow NumPy's index type
+        raise IdxError(f"{source}: its header {list(shape)} describes no array NumPy can hold ({error})") from None
     # uint8 has no byte order; wider types are converted to the machine's order once.
     return array if dtype.itemsize == 1 else array.astype(dtype.newbyteorder("="))
 
