@@ -24,7 +24,7 @@ from pathlib import Path
 import paddle
 
 from handwriting.atomic import write_bytes
-from handwriting.errors import UserError
+from handwriting.errors import UserError, one_line
 from handwriting.models import MODELS, build_model, model_entry, resolved_options
 from handwriting.weights import WeightsError, read_state
 
@@ -81,8 +81,8 @@ def read_card(path: str | os.PathLike) -> dict:
         raise CheckpointError(
             f"{path}: missing; a checkpoint needs the .json card train.py writes beside its .pdparams"
         ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-        raise CheckpointError(f"{path}: not a readable checkpoint card ({error})") from None
+    except (ValueError, RecursionError) as error:  # bad JSON or UTF-8, a 5,000-digit number, deep nesting
+        raise CheckpointError(f"{path}: not a readable checkpoint card ({one_line(error)})") from None
     except OSError as error:
         raise CheckpointError(f"{path}: cannot read this card ({error.strerror or error})") from None
     if not isinstance(card, dict):

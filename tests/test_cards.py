@@ -41,6 +41,8 @@ CARDS = {
     "a list": ([1, 2], "not a checkpoint card (it holds a JSON list)"),
     "deep nesting": ("[" * 100_000, "not a readable checkpoint card"),
     "not JSON": ("{", "not a readable checkpoint card"),
+    # Found by the fuzzer: Python 3.11+ refuses to read an integer of over 4,300 digits (ValueError).
+    "a 4,301-digit number": ("1" * 4301, "not a readable checkpoint card"),
 }
 
 
