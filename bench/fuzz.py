@@ -1,4 +1,4 @@
-"""Fuzz every reader of outside input for a few minutes: IDX files, pictures, preprocessing, cards.
+"""Fuzz every reader of outside input for a few minutes: IDX files, pictures, preprocessing, cards, weights files.
 
     python bench/fuzz.py                     # 5 minutes in all, shared by the targets
     python bench/fuzz.py --minutes 1 --targets picture idx

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import pickletools
 import stat
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,23 @@ class _DataOnlyUnpickler(pickle.Unpickler):
         raise _Refused("it refers to outside objects (a persistent id)")
 
 
+# Pickle instructions a state dict never needs: building objects of a class the file names
+# (NEWOBJ, INST, OBJ), objects from outside the file (persistent ids, the extension registry),
+# and out-of-band buffers. Refused before unpickling starts, beside find_class's check of every
+# name: two locks on one door.
+FORBIDDEN_OPCODES = frozenset(
+    ["INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID"]
+    + ["BYTEARRAY8", "NEXT_BUFFER", "READONLY_BUFFER"]
+)
+
+
+def _check_opcodes(data: bytes) -> None:
+    """Walk the pickle's instructions without running any; refuse the ones a state dict never uses."""
+    for opcode, _, position in pickletools.genops(data):
+        if opcode.name in FORBIDDEN_OPCODES:
+            raise _Refused(f"it uses pickle's {opcode.name} instruction (at byte {position})")
+
+
 def _is_safetensors(head: bytes) -> bool:
     # safetensors: an 8-byte little-endian header length, then the header's JSON object.
     return len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") > 1
@@ -135,7 +153,9 @@ def read_state(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, A
             if _is_safetensors(head):
                 state = _read_safetensors(handle.read())
             elif head[:1] == b"\x80":  # pickle protocol 2 and later, as paddle.save writes
-                state = _DataOnlyUnpickler(handle, encoding="latin1").load()
+                data = handle.read()
+                _check_opcodes(data)
+                state = _DataOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
             else:
                 raise WeightsError(f"{path}: not a Paddle {what} (neither paddle.save's format nor safetensors)")
     except WeightsError:

@@ -457,6 +457,72 @@ def paddle_card_target(card: CardFile) -> None:
     with_card(card, MODELS / f"{PADDLE_MODEL}.pdparams", check)
 
 
+# ----------------------------------------------------------------------------- (e) weights files
+
+
+def small_state_files() -> list[bytes]:
+    """Small real state dicts as paddle.save writes them (pickle protocols 2-4, safetensors), and
+    one with NumPy scalars and nested containers: the seeds the mutations start from."""
+    import io
+    import pickle
+
+    import paddle
+
+    model = paddle.nn.Sequential(paddle.nn.Linear(3, 2), paddle.nn.BatchNorm1D(2))
+    files = []
+    for options in ({}, {"protocol": 2}, {"protocol": 3}, {"safetensors": True}):
+        if options.get("safetensors"):
+            with tempfile.TemporaryDirectory() as scratch:
+                path = Path(scratch) / "m.safetensors"
+                paddle.save(model.state_dict(), str(path), **options)
+                files.append(path.read_bytes())
+            continue
+        buffer = io.BytesIO()
+        paddle.save(model.state_dict(), buffer, **options)
+        files.append(buffer.getvalue())
+    files.append(pickle.dumps({"w": np.float64(0.5), "s": {"last_epoch": 3}, "t": (1, [2.0], None)}, protocol=2))
+    return files
+
+
+@functools.lru_cache(maxsize=1)
+def _state_seeds() -> tuple[bytes, ...]:
+    return tuple(small_state_files())
+
+
+@st.composite
+def weights_inputs(draw) -> bytes:
+    """A real small state dict file, mutated; or bytes with a pickle's first byte."""
+    if draw(st.integers(0, 9)) == 0:
+        return b"\x80" + draw(st.binary(max_size=200))
+    return draw(mutated(draw(st.sampled_from(_state_seeds())), most=6))
+
+
+def weights_target(data: bytes) -> None:
+    """Any bytes as a .pdparams -> a dict of names to arrays and plain values, or a WeightsError
+    (never another exception, never an object of a class the file names)."""
+    from handwriting.weights import WeightsError, read_state
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "x.pdparams"
+        path.write_bytes(data)
+        try:
+            state = read_state(path)
+        except WeightsError:
+            return
+    assert isinstance(state, dict) and all(isinstance(key, str) for key in state)
+    plain = (np.ndarray, np.generic, str, bytes, int, float, complex, bool, type(None), dict, list, tuple)
+    pending = list(state.values())
+    while pending:
+        value = pending.pop()
+        assert isinstance(value, plain), type(value)
+        if isinstance(value, np.ndarray):
+            assert value.dtype.kind in "biufc", value.dtype
+        elif isinstance(value, dict):
+            pending += list(value.keys()) + list(value.values())
+        elif isinstance(value, (list, tuple)):
+            pending += list(value)
+
+
 # ----------------------------------------------------------------------------- the list
 
 
@@ -475,4 +541,5 @@ TARGETS = [
     Target("preprocess", preprocess_target, grey_pictures),
     Target("numpy-card", numpy_card_target, lambda: card_inputs(NUMPY_MODEL)),
     Target("paddle-card", paddle_card_target, lambda: card_inputs(PADDLE_MODEL)),
+    Target("weights", weights_target, weights_inputs),
 ]

@@ -54,3 +54,9 @@ def test_numpy_network_cards_give_a_network_or_a_user_error(card):
 @given(fuzzing.card_inputs(fuzzing.PADDLE_MODEL))
 def test_checkpoint_cards_give_a_model_or_a_user_error(card):
     fuzzing.paddle_card_target(card)
+
+
+@budget(300)
+@given(fuzzing.weights_inputs())
+def test_weights_reader_gives_plain_data_or_a_weights_error(data):
+    fuzzing.weights_target(data)

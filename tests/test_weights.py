@@ -130,6 +130,27 @@ def test_files_that_are_not_plain_state_dicts_get_one_line(tmp_path, content, pr
     assert problem in str(raised.value) and "\n" not in str(raised.value)
 
 
+class Plain:
+    """An ordinary class: protocol 2+ pickles it with NEWOBJ (``copyreg.__newobj__``)."""
+
+
+@pytest.mark.parametrize(
+    "content,problem",
+    [
+        (pickle.dumps({"w": Plain()}, protocol=4), "it uses pickle's NEWOBJ instruction"),
+        (pickle.dumps({"w": bytearray(b"abc")}, protocol=5), "it uses pickle's BYTEARRAY8 instruction"),
+        # Found by the fuzzer: a bytearray claiming 1.4 TB; CPython printed a SystemError on its way out.
+        (b"\x80\x04\x95" + bytes(8) + b"}\x96" + (1479398345546).to_bytes(8, "little") + b"abc", "bytearray8"),
+    ],
+)
+def test_instructions_a_state_dict_never_uses_are_refused_before_unpickling(tmp_path, content, problem, capfd):
+    path = tmp_path / "x.pdparams"
+    path.write_bytes(content)
+    with pytest.raises(WeightsError, match=problem):
+        read_state(path)
+    assert capfd.readouterr() == ("", "")
+
+
 def test_numpy_scalars_and_ordered_dicts_are_plain_data(tmp_path):
     path = tmp_path / "x.pdopt"
     path.write_bytes(pickle.dumps({"a": np.float64(0.5), "b": collections.OrderedDict(c=np.ones(2))}, protocol=2))
