@@ -27,6 +27,10 @@ def describe_os_error(error: OSError) -> str:
         return "file name too long for the file system (255 bytes a name at most); rename it or shorten the path"
     if error.errno == errno.ELOOP:
         return "too many levels of symbolic links (a link that points back to itself?)"
+    if error.errno == errno.ENOSPC:
+        return "the disk is full"
+    if error.errno == errno.EROFS:
+        return "read-only file system"
     if error.errno == errno.EIO:
         return "input/output error (a failing disk, or a drive that went away?)"
     return error.strerror or str(error)

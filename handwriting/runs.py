@@ -29,7 +29,6 @@ SIGKILL at that step of that epoch's save: the tests use it to prove the above.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import re
@@ -40,7 +39,7 @@ from pathlib import Path
 
 from handwriting.atomic import write_bytes
 from handwriting.checkpoint import card_path, read_card, save_card, sha256_of
-from handwriting.errors import UserError
+from handwriting.errors import UserError, describe_os_error
 from handwriting.weights import WeightsError, read_state, state_bytes
 
 STEPS = ("weights", "optimizer", "card", "published", "log", "curves", "pruned")
@@ -79,14 +78,6 @@ def _kill_point(step: str, epoch: int) -> None:
         os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
-def _os_error(error: OSError) -> str:
-    if error.errno == errno.ENOSPC:
-        return "the disk is full"
-    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return f"the folder is not writable ({error.strerror})"
-    return error.strerror or str(error)
-
-
 class RunFiles:
     """The files of the run ``name`` in the folder ``out`` (see the module's docstring)."""
 
@@ -113,7 +104,7 @@ class RunFiles:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             handle = open(self.state_dir / "lock", "a+")  # noqa: SIM115 - held open for the whole run
         except OSError as error:
-            raise RunError(f"cannot write to {self.out}: {_os_error(error)}; choose another --out") from None
+            raise RunError(f"cannot write to {self.out}: {describe_os_error(error)}; choose another --out") from None
         with handle:
             if not _try_lock(handle):
                 handle.seek(0)
@@ -191,7 +182,7 @@ class RunFiles:
             save_card(self.card, card)
         except OSError as error:
             raise RunError(
-                f"cannot save epoch {epoch} in {self.out}: {_os_error(error)}; "
+                f"cannot save epoch {epoch} in {self.out}: {describe_os_error(error)}; "
                 + (f"epoch {epoch - 1} is saved, continue from it with --resume" if epoch > 1 else "nothing was saved")
             ) from None
         _kill_point("card", epoch)
@@ -220,7 +211,7 @@ class RunFiles:
         except OSError as error:
             raise RunError(
                 f"epoch {epoch} is saved, but {error.filename or self.out} could not be updated "
-                f"({_os_error(error)}); fix that, then run again with --resume to finish"
+                f"({describe_os_error(error)}); fix that, then run again with --resume to finish"
             ) from None
 
     # ------------------------------------------------------------------ resuming
@@ -256,7 +247,7 @@ class RunFiles:
                 data = path.read_bytes()
             except OSError as error:
                 raise RunError(
-                    f"--resume: {path} ({key} after epoch {epoch}) cannot be read ({_os_error(error)}); "
+                    f"--resume: {path} ({key} after epoch {epoch}) cannot be read ({describe_os_error(error)}); "
                     "the run cannot continue exactly — start it again with --overwrite"
                 ) from None
             if not isinstance(recorded, dict) or sha256_of(data) != recorded.get(name):

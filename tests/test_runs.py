@@ -217,9 +217,7 @@ def failing_writes(monkeypatch, after: int, code: int):
     monkeypatch.setattr(runs, "save_card", lambda path, card: write(path, json.dumps(card).encode()))
 
 
-@pytest.mark.parametrize(
-    "code,words", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "the folder is not writable")]
-)
+@pytest.mark.parametrize("code,words", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "read-only file system")])
 def test_a_full_disk_costs_only_the_epoch_being_saved(tmp_path, tiny, monkeypatch, code, words):
     out = tmp_path / "models"
     real_write_bytes, real_save_card = runs.write_bytes, runs.save_card
@@ -228,8 +226,7 @@ def test_a_full_disk_costs_only_the_epoch_being_saved(tmp_path, tiny, monkeypatc
     with pytest.raises(RunError) as raised:
         fit(TrainConfig(**SETTINGS, out=str(out)), data=tiny, log=quiet)
     assert str(raised.value) == (
-        f"cannot save epoch 2 in {out}: {words}" + ("" if code == errno.ENOSPC else f" ({os.strerror(code)})")
-        + "; epoch 1 is saved, continue from it with --resume"
+        f"cannot save epoch 2 in {out}: {words}; epoch 1 is saved, continue from it with --resume"
     )  # fmt: skip
     assert len(json.loads((out / "mlp-sigmoid.json").read_text())["epochs"]) == 1
     assert not [path for path in out.rglob(".*") if path.name != "lock"]  # no temporary file left
