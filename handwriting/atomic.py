@@ -1,4 +1,5 @@
-"""Write files so that a reader sees the old file or the complete new one, never half of one."""
+"""Write files so that a reader sees the old file or the complete new one, never half of one,
+and the new one is on disk (file and folder entry flushed) once the write returns."""
 
 from __future__ import annotations
 
@@ -33,6 +34,21 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[str]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush a folder's entries to disk, so a rename in it survives a power cut (POSIX only;
+    Windows cannot open a folder as a file, and NTFS journals its renames)."""
+    if os.name != "posix":
+        return
+    # Some file systems (network, FUSE) cannot open or sync a folder: the rename stands regardless.
+    with contextlib.suppress(OSError):
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

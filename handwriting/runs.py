@@ -275,6 +275,7 @@ def _try_lock(handle) -> bool:
         import msvcrt
 
         try:
+            handle.seek(0)  # the lock covers a byte range: byte 0, whatever the file holds
             msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
