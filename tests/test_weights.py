@@ -119,7 +119,7 @@ def test_a_pickle_that_calls_anything_is_refused_and_runs_nothing(tmp_path, payl
         (pickle.dumps({"w": np.zeros(3)}, protocol=4)[:-20], "not a readable Paddle checkpoint"),
         # np.ndarray((10**13,)) called by the file: would ask for 10 TB before anything could check it.
         (pickle.dumps({"w": Payload(np.ndarray, (10**13,))}, protocol=4), "not a readable Paddle checkpoint"),
-        (pickle.dumps({"w": Payload(np.empty, (10**13,))}, protocol=4), "it asks to run numpy"),
+        (pickle.dumps({"w": Payload(np.empty, (10**13,))}, protocol=4), "it asks to run 'numpy"),
     ],
 )
 def test_files_that_are_not_plain_state_dicts_get_one_line(tmp_path, content, problem):
@@ -151,6 +151,76 @@ def test_instructions_a_state_dict_never_uses_are_refused_before_unpickling(tmp_
     assert capfd.readouterr() == ("", "")
 
 
+class Dtype:
+    """Pickles as ``numpy.dtype(code)`` followed by whatever state the file chooses."""
+
+    def __init__(self, code, state):
+        self.code, self.state = code, state
+
+    def __reduce__(self):
+        return np.dtype, (self.code, False, True), self.state
+
+
+class Array:
+    """Pickles as ``numpy`` does an array, with whatever state the file chooses."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def __reduce__(self):
+        return np.ndarray.__reduce__(np.zeros(0))[0], (np.ndarray, (0,), b"b"), self.state
+
+
+def shared_lists(levels: int = 6, width: int = 100) -> list:
+    """A list of a hundred references to a list of a hundred references to ...: ~1.4 kB pickled,
+    10**14 items to anything that walks it as a tree."""
+    value = [0] * width
+    for _ in range(levels):
+        value = [value] * width
+    return value
+
+
+PLAIN = (None, None, None, -1, -1, 0)  # numpy's dtype state after version and byte order, for a number type
+FAR_FIELD = (3, "|", None, ("a",), {"a": (np.dtype(">f8"), 10**7)}, 4, 4, 0)
+# Found in review: each of these got past the first version of the reader.
+CRAFTED = {
+    # A dtype whose state adds a field 10 MB past an 8-byte buffer: reading it crashed the process.
+    "dtype with a far field": {"w": Array((1, (2,), Dtype(">f4", FAR_FIELD), False, b"A" * 8))},
+    "dtype with object flags": {"w": Array((1, (1,), Dtype(">i8", (3, "<", *PLAIN[:-1], 0x3F)), False, bytes(8)))},
+    "data shorter than the shape": {"w": Array((1, (4,), Dtype("<f4", (3, "<", *PLAIN)), False, bytes(8)))},
+    "sliced arrays of objects": {
+        "a": [None] * 5,
+        "b": ["x"] * 5,
+        "UnpackBigParamInfor@@": {"w": {"slices": ["a", "b"], "OriginShape": [10]}},
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(CRAFTED))
+def test_crafted_arrays_never_become_arrays(tmp_path, case, capfd):
+    path = tmp_path / "x.pdparams"
+    path.write_bytes(pickle.dumps(CRAFTED[case], protocol=2))
+    with pytest.raises(WeightsError):
+        read_state(path)
+    assert capfd.readouterr() == ("", "")
+
+
+def test_shared_references_are_walked_once(tmp_path):
+    path = tmp_path / "x.pdparams"
+    path.write_bytes(pickle.dumps({"w": np.zeros(2), "laugh": shared_lists()}, protocol=4))
+    assert len(path.read_bytes()) < 2000
+    state = read_state(path)  # returns at once: the walk visits each shared list once
+    assert state["laugh"][0][0][0][0][0][0] == [0] * 100
+
+
+@pytest.mark.parametrize("slot", [2**29, 2**31 - 1])
+def test_a_memo_slot_far_away_is_refused_before_the_unpickler_makes_room_for_it(tmp_path, slot):
+    path = tmp_path / "x.pdparams"
+    path.write_bytes(b"\x80\x02}r" + slot.to_bytes(4, "little") + b".")  # 9 bytes; 8 GB of memo to unpickle
+    with pytest.raises(WeightsError, match="a memo slot out of order"):
+        read_state(path)
+
+
 def test_numpy_scalars_and_ordered_dicts_are_plain_data(tmp_path):
     path = tmp_path / "x.pdopt"
     path.write_bytes(pickle.dumps({"a": np.float64(0.5), "b": collections.OrderedDict(c=np.ones(2))}, protocol=2))
@@ -172,21 +242,21 @@ def test_infer_refuses_a_malicious_checkpoint(tmp_path, marker, capsys):
     weights = malicious_copy("cnn", tmp_path / "evil", marker, "os.system")
     assert infer_script.main([str(ROOT / "work/example_0.png"), "--model", str(weights)]) == 2
     out, error = capsys.readouterr()
-    assert out == "" and error == f"error: {weights}: refused, not plain weights: it asks to run posix.system; " \
+    assert out == "" and error == f"error: {weights}: refused, not plain weights: it asks to run 'posix.system'; " \
         "it was not loaded\n"  # fmt: skip
 
 
 def test_evaluate_refuses_a_malicious_checkpoint(tmp_path, marker, capsys):
     weights = malicious_copy("mlp-sigmoid", tmp_path / "evil", marker, "exec")
     assert evaluate.main([str(weights)]) == 2
-    assert "refused, not plain weights: it asks to run builtins.exec" in capsys.readouterr().err
+    assert "refused, not plain weights: it asks to run 'builtins.exec'" in capsys.readouterr().err
     assert not list((tmp_path / "evil").glob("*.png"))
 
 
 def test_bridge_refuses_a_malicious_checkpoint(tmp_path, marker, capsys):
     weights = malicious_copy("mlp-sigmoid", tmp_path / "evil", marker, "open")
     assert bridge.main([str(weights)]) == 2
-    assert "refused, not plain weights: it asks to run io.open" in capsys.readouterr().err
+    assert "refused, not plain weights: it asks to run 'io.open'" in capsys.readouterr().err
     assert not list((tmp_path / "evil").glob("*.npz"))
 
 
@@ -214,7 +284,7 @@ def test_resume_refuses_a_malicious_state_file_even_with_a_matching_card(tmp_pat
     target.write_bytes(evil)
     card["resume"]["sha256"][card["resume"][which]] = checkpoint.sha256_of(evil)
     card_path.write_text(json.dumps(card))
-    with pytest.raises(Exception, match="refused, not plain weights: it asks to run posix.system"):
+    with pytest.raises(Exception, match="refused, not plain weights: it asks to run 'posix.system'"):
         fit(TrainConfig(**settings), resume=True, data=data, log=lambda message: None)
 
 
@@ -237,5 +307,5 @@ def test_train_resume_from_the_command_line_refuses_it_in_one_line(tmp_path, mar
     (tmp_path / "cnn.json").write_text(json.dumps(card))
     assert train_script.main(["--out", str(tmp_path), "--resume"]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("error: --resume: ") and "it asks to run posix.system" in error
+    assert error.startswith("error: --resume: ") and "it asks to run 'posix.system'" in error
     assert error.count("\n") == 1
