@@ -64,7 +64,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def train(args: argparse.Namespace) -> None:
+def given_flags(argv: list[str] | None) -> set[str]:
+    """The settings named on the command line (not left at their defaults)."""
+    parser = build_parser()
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
+
+
+def saved_settings(options: dict) -> dict:
+    """The settings a saved run was started with (its card's "config"), those train.py can take;
+    {} when there is no such run (fit then says so)."""
+    from dataclasses import fields
+
+    from handwriting.checkpoint import read_card
+    from handwriting.engine import RESUME_MAY_CHANGE, TrainConfig
+    from handwriting.runs import RunFiles
+
+    run = RunFiles(options["out"], options["name"] if options["name"] is not None else options["model"])
+    if not run.card.exists():
+        return {}
+    saved = read_card(run.card).get("config")
+    if not isinstance(saved, dict):
+        return {}
+    defaults = TrainConfig()
+    settings = {}
+    for field in fields(TrainConfig):
+        if field.name not in saved or field.name in RESUME_MAY_CHANGE:
+            continue
+        value, default = saved[field.name], getattr(defaults, field.name)
+        expected = {float: (int, float), type(None): (int, type(None))}.get(type(default), type(default))
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise UserError(f"--resume: {run.card}'s settings are damaged ({field.name}: {value!r})")
+        settings[field.name] = value
+    return settings
+
+
+def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
     from handwriting.engine import TrainConfig, fit
 
     if args.val_size < 0:
@@ -78,6 +114,8 @@ def train(args: argparse.Namespace) -> None:
     if args.resume and args.overwrite:
         raise UserError("--resume continues a run and --overwrite replaces it: give one of them")
     options = {key: value for key, value in vars(args).items() if key not in ("resume", "overwrite")}
+    if args.resume:  # the run's own settings, for every flag not given on this command line
+        options.update({key: value for key, value in saved_settings(options).items() if key not in given})
     config = TrainConfig(**options)
     card = fit(config, resume=args.resume, overwrite=args.overwrite)
     weights = Path(config.out) / f"{config.run_name}.pdparams"
@@ -90,7 +128,8 @@ def train(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="No ccache found")
     args = build_parser().parse_args(argv)
-    return run_at_the_edge(lambda: train(args), interrupted="interrupted")
+    given = given_flags(argv)
+    return run_at_the_edge(lambda: train(args, given), interrupted="interrupted")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from handwriting.weights import WeightsError, read_state
 
 MAX_SIDE = 4096  # an input side or channel count larger than this is not a picture model of ours
 MAX_CLASSES = 100_000
+MAX_LIST_OPTION = 64  # e.g. an MLP's hidden sizes: building a million layers, even without memory, takes minutes
 WEIGHTS_SUFFIX = ".pdparams"
 CARD_SUFFIX = ".json"
 
@@ -112,6 +113,9 @@ def describe_model(card: dict, where: str | os.PathLike) -> tuple[str, dict, tup
             f"its card gives the {name!r} model options it does not take ({', '.join(map(repr, unknown))}; "
             f"it takes {', '.join(sorted(accepted)) or 'none'})"
         )
+    too_long = [key for key, value in options.items() if isinstance(value, list) and len(value) > MAX_LIST_OPTION]
+    if too_long:
+        raise bad(f"its card's option {too_long[0]!r} lists more than {MAX_LIST_OPTION} values")
     options = resolved_options(name, **options)
     if (
         not isinstance(in_shape, list)
@@ -139,7 +143,8 @@ def _build(name: str, options: dict, in_shape, classes, where) -> paddle.nn.Laye
         raise CheckpointError(f"{where}: {error}") from None
     except Exception as error:  # noqa: BLE001 - the arguments come from a file: any refusal is the file's
         raise CheckpointError(
-            f"{where}: its card describes a {name!r} model that cannot be built ({_first_line(error)})"
+            f"{where}: its card describes a {name!r} model that cannot be built "
+            f"({type(error).__name__}: {one_line(error)})"
         ) from None
 
 
@@ -152,15 +157,28 @@ def state_mismatch(expected: dict, state: dict) -> str:
         for key in expected
         if key in state and (not hasattr(state[key], "shape") or list(state[key].shape) != list(expected[key].shape))
     )
+    # float64 or float16 weights into float32 parameters: Paddle would stop with an assertion.
+    wrong_type = sorted(
+        key
+        for key in expected
+        if key in state and key not in wrong and str(getattr(state[key], "dtype", "")) != _numpy_name(expected[key])
+    )
+    model_type = _numpy_name(expected[wrong_type[0]]) if wrong_type else ""
     return "; ".join(
         part
         for part in (
             f"missing {', '.join(missing[:3])}" if missing else "",
             f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
             f"wrong shape for {', '.join(wrong[:3])}" if wrong else "",
+            f"wrong number type for {', '.join(wrong_type[:3])} (the model has {model_type})" if wrong_type else "",
         )
         if part
     )
+
+
+def _numpy_name(tensor) -> str:
+    """A Paddle tensor's number type as NumPy names it: ``paddle.float32`` -> ``float32``."""
+    return str(tensor.dtype).removeprefix("paddle.")
 
 
 def _read_weights(path: Path) -> dict:
@@ -220,17 +238,12 @@ def load_model(path: str | os.PathLike) -> tuple[paddle.nn.Layer, dict]:
             model(paddle.zeros([1, *in_shape]))
     except Exception as error:  # noqa: BLE001 - e.g. an input shape too small for the model's layers
         raise CheckpointError(
-            f"{card_file}: the {name!r} model it describes cannot read {list(in_shape)} inputs ({_first_line(error)})"
+            f"{card_file}: the {name!r} model it describes cannot read {list(in_shape)} inputs "
+            f"({type(error).__name__}: {one_line(error)})"
         ) from None
     card = {**card, "model": {**card["model"], "name": name, "options": options, "in_shape": list(in_shape)}}
     card["model"]["task"] = model_entry(name).task
     return model, card
-
-
-def _first_line(error: Exception) -> str:
-    """``TypeError: what went wrong`` — Paddle's messages run to many lines; the first says it."""
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -158,6 +158,28 @@ def fit(
             raise
 
 
+# Settings that may differ when a run is resumed: where it runs and reads data, not what it computes.
+RESUME_MAY_CHANGE = ("device", "data_dir", "out", "name")
+
+
+def check_same_settings(config: TrainConfig, card: dict, run: RunFiles) -> None:
+    """--resume continues a run exactly, so only with the settings it was started with: refuse any
+    other, in one line. More --epochs are allowed only on a constant learning rate (a schedule
+    was planned for the run's own number of steps)."""
+    saved = card.get("config") if isinstance(card.get("config"), dict) else {}
+    wanted = asdict(config)
+    differ = [key for key in wanted if key in saved and key not in RESUME_MAY_CHANGE and saved[key] != wanted[key]]
+    if differ == ["epochs"] and config.lr_schedule == "constant" and config.epochs > saved["epochs"]:
+        return
+    if differ:
+        started = ", ".join(f"--{key.replace('_', '-')} {saved.get(key)}" for key in differ)
+        asked = ", ".join(f"{wanted[key]}" for key in differ)
+        raise UserError(
+            f"--resume: {run} was started with {started}, not {asked}; a resumed run keeps its settings "
+            "(train.py takes them from its card: leave those flags out), or start a new run with another --name"
+        )
+
+
 def _fit(config: TrainConfig, run: RunFiles, resume: bool, data: LoadedDataset | None, log) -> dict:
     if config.augment not in AUGMENTATIONS:
         raise UserError(f"unknown --augment {config.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
@@ -167,9 +189,11 @@ def _fit(config: TrainConfig, run: RunFiles, resume: bool, data: LoadedDataset |
     title = f"{title} on {spec.name}"
     # What --resume continues from, checked (and a save a killed process left unfinished, completed)
     # before any data is loaded: a run that cannot continue says so at once.
+    if resume and run.card.exists():
+        saved_card = checkpoint.read_card(run.card)
+        if "resume" in saved_card:  # else run.resume says why this card cannot be continued
+            check_same_settings(config, saved_card, run)
     saved = run.resume(title) if resume else None
-    if saved and saved[0].get("model", {}).get("name") != config.model:
-        raise UserError(f"--resume: {run.card} is a {saved[0]['model'].get('name')!r} run, not {config.model!r}")
     device = pick_device(config.device)
     data = data or load(spec, config.data_dir)
     train_split, test_split = data.splits["train"], data.splits["test"]

@@ -29,10 +29,12 @@ SIGKILL at that step of that epoch's save: the tests use it to prove the above.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
 import secrets
+import shlex
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,9 +108,11 @@ class RunFiles:
         except OSError as error:
             raise RunError(f"cannot write to {self.out}: {describe_os_error(error)}; choose another --out") from None
         with handle:
-            if not _try_lock(handle):
-                handle.seek(0)
-                holder = handle.read().strip() or "unknown"
+            if not _try_lock(handle, self.out):
+                holder = "unknown"
+                with contextlib.suppress(OSError, UnicodeDecodeError):
+                    handle.seek(0)
+                    holder = handle.read().strip() or holder
                 raise RunError(
                     f"{self} is being trained by another process (pid {holder}); wait for it to finish, "
                     "or choose another --name"
@@ -124,12 +128,16 @@ class RunFiles:
         """Whether a run (or any model) is already saved under this name."""
         return self.card.exists() or self.weights.exists()
 
+    def resume_command(self) -> str:
+        """The command that continues this run (train.py takes every other setting from the card)."""
+        return f"python train.py --out {shlex.quote(str(self.out))} --name {shlex.quote(self.name)} --resume"
+
     def saved_so_far(self) -> str:
         """What this run has saved, in words (after Ctrl-C)."""
         with contextlib.suppress(UserError, KeyError, TypeError, AttributeError):
             saved = read_card(self.card)["resume"]
             if saved["run"] == self.run_id:
-                return f"{self} is saved up to epoch {saved['epoch']}; continue with --resume"
+                return f"{self} is saved up to epoch {saved['epoch']}; continue with: {self.resume_command()}"
         return f"no epoch of this run was saved in {self.out}/"
 
     def _remove_temporary_files(self) -> None:
@@ -140,7 +148,8 @@ class RunFiles:
             for path in folder.glob(".*"):
                 match = pattern.match(path.name)
                 if match and (names is None or match.group(1) in names):
-                    path.unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):  # left for next time; it harms nothing
+                        path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ saving an epoch
 
@@ -266,7 +275,7 @@ class RunFiles:
         return card, weights, optimizer
 
 
-def _try_lock(handle) -> bool:
+def _try_lock(handle, out: Path) -> bool:
     """Take an exclusive lock on an open file without waiting; False when another process has it.
     The operating system drops the lock when the process ends, however it ends."""
     try:
@@ -282,6 +291,11 @@ def _try_lock(handle) -> bool:
         return True
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
+    except OSError as error:
+        if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise RunError(
+            f"cannot lock a run in {out}: this file system cannot lock files ({describe_os_error(error)}); "
+            "choose an --out on a local disk"
+        ) from None
     return True

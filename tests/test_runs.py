@@ -78,21 +78,21 @@ KILLED_RUN = textwrap.dedent(
     """
     import sys
     from handwriting.data import registry
-    from handwriting.data.store import dataset_dir, load
+    from handwriting.data.store import load
     from handwriting.engine import TrainConfig, fit
     from tests.conftest import make_synthetic
 
-    made = make_synthetic()
+    made = make_synthetic()  # the same files the test wrote; read, not written, by the processes
     registry.DATASETS[made.spec.name] = made.spec
-    made.write(dataset_dir(made.spec))
     settings = {settings!r}
     fit(TrainConfig(**settings, out=sys.argv[1]), data=load(made.spec, download=False), log=lambda message: None)
     """
 )
 
 
-def train_until_killed(out: Path, kill_at: str, data_root: Path) -> subprocess.CompletedProcess:
-    environment = {**os.environ, runs.KILL_VARIABLE: kill_at, "HANDWRITING_DATA": str(data_root)}
+def train_until_killed(out: Path, kill_at: str) -> subprocess.CompletedProcess:
+    """Train SETTINGS in a new process (on the data the ``tiny`` fixture wrote), killed at ``kill_at``."""
+    environment = {**os.environ, runs.KILL_VARIABLE: kill_at}
     return subprocess.run(
         [sys.executable, "-c", KILLED_RUN.format(settings=SETTINGS), str(out)],
         cwd=ROOT,
@@ -113,7 +113,7 @@ def test_a_run_killed_at_any_step_resumes_to_the_uninterrupted_result(tmp_path, 
     points = [f"{step}@2" for step in STEPS] + ["optimizer@3", "card@3", "published@3"]
     kills = {point: tmp_path / f"killed-{point.replace('@', '-')}" for point in points}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(zip(kills, pool.map(lambda point: train_until_killed(kills[point], point, tmp_path), kills)))
+        results = dict(zip(kills, pool.map(lambda point: train_until_killed(kills[point], point), kills)))
     for point, out in kills.items():
         result = results[point]
         assert result.returncode == -signal.SIGKILL, (point, result.stderr[-2000:])
@@ -127,7 +127,7 @@ def test_a_run_killed_at_any_step_resumes_to_the_uninterrupted_result(tmp_path, 
 
 def test_killed_before_the_first_commit_leaves_no_run_to_resume(tmp_path, tiny):
     out = tmp_path / "models"
-    assert train_until_killed(out, "optimizer@1", tmp_path / "data").returncode == -signal.SIGKILL
+    assert train_until_killed(out, "optimizer@1").returncode == -signal.SIGKILL
     assert not (out / "mlp-sigmoid.json").exists()
     with pytest.raises(RunError, match="there is no run 'mlp-sigmoid'.*start it without --resume"):
         fit(TrainConfig(**SETTINGS, out=str(out)), resume=True, data=tiny, log=quiet)
@@ -157,11 +157,13 @@ def test_a_lock_held_by_a_process_that_died_is_free(tmp_path, tiny):
          str(tmp_path)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert holder.stdout.readline().strip() == "locked"
-    with pytest.raises(RunError, match=f"another process \\(pid {holder.pid}\\)"):
-        fit(TrainConfig(**SETTINGS, out=str(tmp_path)), data=tiny, log=quiet)
-    holder.kill()
-    holder.wait()
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunError, match=f"another process \\(pid {holder.pid}\\)"):
+            fit(TrainConfig(**SETTINGS, out=str(tmp_path)), data=tiny, log=quiet)
+    finally:
+        holder.kill()
+        holder.wait()
     fit(TrainConfig(**SETTINGS, out=str(tmp_path)), data=tiny, log=quiet)
 
 
@@ -245,17 +247,18 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
 
 
 def test_resume_refuses_files_that_are_not_the_ones_saved(tmp_path, tiny):
-    fit(TrainConfig(**{**SETTINGS, "epochs": 2}, out=str(tmp_path)), data=tiny, log=quiet)
+    settings = {**SETTINGS, "epochs": 2}
+    fit(TrainConfig(**settings, out=str(tmp_path)), data=tiny, log=quiet)
     card = json.loads((tmp_path / "mlp-sigmoid.json").read_text())
     optimizer = tmp_path / "mlp-sigmoid.run" / card["resume"]["optimizer"]
     data = bytearray(optimizer.read_bytes())
     data[len(data) // 2] ^= 1  # one bit of one number: a file that still loads, but not the one saved
     optimizer.write_bytes(bytes(data))
     with pytest.raises(RunError, match="is not the file mlp-sigmoid.json saved after epoch 2.*--overwrite"):
-        fit(TrainConfig(**SETTINGS, out=str(tmp_path)), resume=True, data=tiny, log=quiet)
+        fit(TrainConfig(**settings, out=str(tmp_path)), resume=True, data=tiny, log=quiet)
     optimizer.unlink()
     with pytest.raises(RunError, match="optimizer after epoch 2\\) cannot be read"):
-        fit(TrainConfig(**SETTINGS, out=str(tmp_path)), resume=True, data=tiny, log=quiet)
+        fit(TrainConfig(**settings, out=str(tmp_path)), resume=True, data=tiny, log=quiet)
 
 
 def test_resuming_a_shipped_model_says_why_it_cannot(tmp_path, tiny):
@@ -277,3 +280,33 @@ def test_published_weights_that_lag_behind_their_card_are_refused_by_inference(t
     write_state(weights, {key: value + 1 for key, value in state.items()})
     with pytest.raises(CheckpointError, match="is not the weights its card mlp-sigmoid.json was saved with.*--resume"):
         load_model(weights)
+
+
+# ----------------------------------------------------------------------------- a resumed run keeps its settings
+
+
+def test_resume_refuses_other_settings_in_one_line(tmp_path, tiny):
+    fit(TrainConfig(**{**SETTINGS, "epochs": 2}, out=str(tmp_path)), data=tiny, log=quiet)
+    for change in ({"lr": 0.01}, {"max_steps": 1}, {"epochs": 3}, {"seed": 7}):
+        config = TrainConfig(**{**SETTINGS, "epochs": 2, **change}, out=str(tmp_path))
+        with pytest.raises(UserError, match="--resume: .* was started with --.* a resumed run keeps its settings"):
+            fit(config, resume=True, data=tiny, log=quiet)
+    assert len(json.loads((tmp_path / "mlp-sigmoid.json").read_text())["epochs"]) == 2
+    # On a constant learning rate, more epochs continue the same run.
+    constant = {**SETTINGS, "lr_schedule": "constant"}
+    fit(TrainConfig(**{**constant, "epochs": 1}, out=str(tmp_path / "c")), data=tiny, log=quiet)
+    card = fit(TrainConfig(**{**constant, "epochs": 2}, out=str(tmp_path / "c")), resume=True, data=tiny, log=quiet)
+    assert len(card["epochs"]) == 2
+
+
+def test_train_py_resumes_with_the_run_s_own_settings(tmp_path, tiny):
+    fit(TrainConfig(**{**SETTINGS, "epochs": 2}, name="smoke", out=str(tmp_path)), data=tiny, log=quiet)
+    argv = ["--out", str(tmp_path), "--name", "smoke", "--resume"]
+    args = train_script.build_parser().parse_args(argv)
+    assert train_script.given_flags(argv) == {"out", "name", "resume"}
+    options = {key: value for key, value in vars(args).items() if key not in ("resume", "overwrite")}
+    saved = train_script.saved_settings(options)
+    assert {key: saved[key] for key in ("model", "epochs", "max_steps", "lr", "val_size")} == {
+        "model": "mlp-sigmoid", "epochs": 2, "max_steps": 2, "lr": 0.5, "val_size": 10
+    }  # fmt: skip
+    assert "out" not in saved and "name" not in saved and "device" not in saved
