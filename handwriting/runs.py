@@ -47,6 +47,7 @@ from handwriting.weights import WeightsError, read_state, state_bytes
 STEPS = ("weights", "optimizer", "card", "published", "log", "curves", "pruned")
 KILL_VARIABLE = "HANDWRITING_KILL_AT"
 MAX_NAME_BYTES = 200  # file names may have 255 bytes; ours add up to ~30 (".curves.png", temporary names)
+EPOCH_NUMBERS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy")  # what the curves draw
 RESUME_FILE = re.compile(r"^[0-9a-f]{8}-epoch-[0-9]{4,}\.(pdparams|pdopt)$")
 
 
@@ -65,8 +66,8 @@ def check_name(name: str) -> str:
         or any(ord(character) < 32 for character in name)
     ):
         raise RunError(
-            f"--name {name!r}: give a plain file name (letters, digits, '-', '_', '.'; not starting with '.', "
-            "no '/'); use --out for the folder"
+            f"--name {name!r}: give a plain file name (no '/' or '\\', no control characters, not starting "
+            "with '.'); use --out for the folder"
         )
     size = len(name.encode("utf-8", "surrogateescape"))
     if size > MAX_NAME_BYTES:
@@ -245,8 +246,13 @@ class RunFiles:
             if not all(isinstance(value, str) and RESUME_FILE.match(value) for value in names.values()):
                 raise KeyError("file names")
             epoch, run_id, recorded = saved["epoch"], saved["run"], saved["sha256"]
-            if epoch != len(card["epochs"]) or not isinstance(run_id, str):
+            if type(epoch) is not int or epoch != len(card["epochs"]) or not isinstance(run_id, str):
                 raise KeyError("epoch")
+            if not isinstance(card.get("weights_sha256"), str) or not all(
+                isinstance(record, dict) and all(isinstance(record.get(key), (int, float)) for key in EPOCH_NUMBERS)
+                for record in card["epochs"]
+            ):
+                raise KeyError("epochs")
         except (KeyError, TypeError):
             raise RunError(f"--resume: {self.card}'s resume record is damaged; start a new run") from None
         contents = {}

@@ -187,3 +187,17 @@ def test_the_shipped_network_scores_what_its_card_says(real_mnist):
     test = real_mnist.splits["test"]
     assert accuracy(net, test.images, test.labels, card["inputs"]) == pytest.approx(card["test_accuracy"])
     assert card["test_accuracy"] >= 0.975
+
+
+def test_a_network_name_with_dots_is_kept_whole(tmp_path):
+    from handwriting.scratch.files import load, save
+    from handwriting.scratch.net import mlp
+
+    net = mlp(hidden=(3,), num_classes=2, in_features=4)
+    card = {"format": "handwriting.scratch/1", "network": {"hidden": [3], "num_classes": 2, "in_features": 4}}
+    save(tmp_path / "a.b", net, {**card, "inputs": "zero-to-one", "classes": ["x", "y"]})
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.b.json", "a.b.npz"]
+    for given in ("a.b", "a.b.npz", "a.b.json"):
+        assert load(tmp_path / given)[1]["classes"] == ["x", "y"]
+    (tmp_path / "a.npz").write_bytes(b"")  # a sibling named like the with_suffix mistake: never read
+    assert load(tmp_path / "a.b")[1]["classes"] == ["x", "y"]

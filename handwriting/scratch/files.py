@@ -43,11 +43,21 @@ def network_card(net_options: dict, inputs: str, classes: list[str], **extra) ->
 
 def save(path: str | os.PathLike, net: Sequential, card: dict) -> None:
     """Write ``<path>.npz`` (the parameters) and ``<path>.json`` (the card), each atomically."""
-    path = Path(path).with_suffix(".npz")
+    path = _weights_path(path)
     buffer = io.BytesIO()
     np.savez(buffer, **net.state_dict())
     write_bytes(path, buffer.getvalue())
     write_bytes(path.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
+
+
+def _weights_path(path: str | os.PathLike) -> Path:
+    """``dir/a.b``, ``dir/a.b.npz`` or ``dir/a.b.json`` -> ``dir/a.b.npz``: a name's own dots are
+    kept (``Path.with_suffix`` would make ``dir/a.b`` into ``dir/a.npz``, another network)."""
+    path = Path(path)
+    for suffix in (".npz", ".json"):
+        if path.name.endswith(suffix) and len(path.name) > len(suffix):
+            return path.with_suffix(".npz")
+    return path.with_name(path.name + ".npz")
 
 
 def load(path: str | os.PathLike) -> tuple[Sequential, dict]:
@@ -56,7 +66,7 @@ def load(path: str | os.PathLike) -> tuple[Sequential, dict]:
     The whole card is checked before anything is built (``check_card``): a card from someone
     else, or edited by hand, gives a ``ScratchFileError`` naming the field that is wrong.
     """
-    weights = Path(path).with_suffix(".npz")
+    weights = _weights_path(path)
     card_path = weights.with_suffix(".json")
     for needed in (weights, card_path):
         _check_is_file(needed)
