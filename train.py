@@ -15,6 +15,7 @@ name at once are refused too.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -121,7 +122,7 @@ def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
     weights = Path(config.out) / f"{config.run_name}.pdparams"
     print(
         f"test accuracy {card['test_accuracy']:.4f} after {len(card['epochs'])} epochs; saved {weights}\n"
-        f"try it: python infer.py work/ --model {weights}"
+        f"try it: python infer.py work/ --model {shlex.quote(str(weights))}"
     )
 
 

@@ -130,6 +130,8 @@ def describe_model(card: dict, where: str | os.PathLike) -> tuple[str, dict, tup
         or not all(isinstance(label, str) for label in classes)
     ):
         raise bad("its card's classes are not a list of 1 or more labels")
+    if len(set(classes)) != len(classes):
+        raise bad("its card's classes repeat a label")
     if model_entry(name).task == "classify" and len(classes) < 2:
         raise bad(f"its card gives a classifier {len(classes)} class")
     return name, options, tuple(in_shape), classes

@@ -148,7 +148,7 @@ def fit(
     with run.locked(), paddle.utils.unique_name.guard():
         if not resume and run.exists() and not overwrite:
             raise UserError(
-                f"{run} already holds a trained model ({run.card.name}); continue it with --resume, "
+                f"{run} already holds a saved model or run ({run.card.name}); continue it with --resume, "
                 "replace it with --overwrite, or choose another --name"
             )
         try:

@@ -7,6 +7,7 @@ Command-line tools catch ``UserError`` at the edge and print its message as one 
 from __future__ import annotations
 
 import errno
+import os
 import sys
 from typing import Callable
 
@@ -47,7 +48,8 @@ def run_at_the_edge(work: Callable[[], None], interrupted: str) -> int:
     """Run a command-line tool's ``work`` and turn what the user can fix into an exit status.
 
     A ``UserError`` becomes one ``error: ...`` line on stderr and status 2; Ctrl-C prints
-    ``interrupted`` and gives 130. Anything else is a bug and raises with its traceback.
+    ``interrupted`` and gives 130; a closed pipe (``| head``) ends quietly with 141, as a shell's
+    own tools do. Anything else is a bug and raises with its traceback.
     """
     try:
         work()
@@ -57,4 +59,9 @@ def run_at_the_edge(work: Callable[[], None], interrupted: str) -> int:
     except KeyboardInterrupt:
         print(interrupted, file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head`: the reader has gone; say nothing more to it
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
     return 0

@@ -37,6 +37,7 @@ CARDS = {
     "no classes": ({**BASE, "classes": []}, "classes are not a list of 1 or more labels"),
     "numbers as classes": ({**BASE, "classes": list(range(10))}, "classes are not a list"),
     "one class": ({**BASE, "classes": ["a"]}, "gives a classifier 1 class"),
+    "repeated labels": ({**BASE, "classes": ["0"] * 10}, "classes repeat a label"),
     "three classes": ({**BASE, "classes": ["a", "b", "c"]}, "wrong shape for layers.3.bias"),
     "a list": ([1, 2], "not a checkpoint card (it holds a JSON list)"),
     "deep nesting": ("[" * 100_000, "not a readable checkpoint card"),

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +105,11 @@ def test_bad_flag_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["info", "mnist", "--colour"])
     assert exit_info.value.code == 2
+
+
+def test_a_closed_pipe_ends_quietly():
+    # `python infer.py work/ | head -1`: the reader goes away after one line.
+    root = Path(__file__).resolve().parent.parent
+    command = f"{sys.executable} infer.py work/ | head -1"
+    result = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120, cwd=root)
+    assert result.stdout.count("\n") == 1 and "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr

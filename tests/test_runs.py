@@ -170,7 +170,7 @@ def test_a_lock_held_by_a_process_that_died_is_free(tmp_path, tiny):
 def test_an_existing_run_is_kept_unless_resumed_or_overwritten(tmp_path, tiny, capsys):
     fit(TrainConfig(**{**SETTINGS, "epochs": 1}, out=str(tmp_path)), data=tiny, log=quiet)
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
-    with pytest.raises(UserError, match="already holds a trained model.*--resume.*--overwrite"):
+    with pytest.raises(UserError, match="already holds a saved model or run.*--resume.*--overwrite"):
         fit(TrainConfig(**SETTINGS, out=str(tmp_path)), data=tiny, log=quiet)
     assert {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()} == before
     card = fit(TrainConfig(**SETTINGS, out=str(tmp_path)), data=tiny, log=quiet, overwrite=True)

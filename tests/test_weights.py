@@ -298,6 +298,7 @@ def test_train_resume_from_the_command_line_refuses_it_in_one_line(tmp_path, mar
         (state / name).write_bytes(evil)
     card = json.loads((ROOT / "models/cnn.json").read_text())
     card["epochs"] = card["epochs"][:1]
+    card["weights_sha256"] = checkpoint.sha256_of(evil)
     card["resume"] = {
         "run": "0123abcd",
         "epoch": 1,
