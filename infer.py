@@ -20,7 +20,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from handwriting.errors import UserError, run_at_the_edge
+from handwriting.errors import UserError, describe_os_error, run_at_the_edge
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,7 +68,7 @@ def ready_to_write(directory: Path, flag: str) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UserError(f"{flag}: cannot write to {directory} ({error.strerror or error})") from None
+        raise UserError(f"{flag}: cannot write to {directory} ({describe_os_error(error)})") from None
 
 
 def percent(probability: float) -> str:
@@ -136,10 +136,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.save_preprocessed and result.frame is not None:
                 saved.append(result)
         progress.close()
-        try:  # each file is written to a temporary name and renamed: a failure leaves no half file
+        # Each file is written to a temporary name and renamed: a failure leaves no half file. The
+        # error names the output the user asked for, not the temporary name.
+        writing = args.save_preprocessed
+        try:
             if args.save_preprocessed:
                 count = save_frames(saved, args.save_preprocessed)
                 print(f"saved {count} preprocessed 28x28 pictures to {args.save_preprocessed}", file=sys.stderr)
+            writing = args.show
             if keep:
                 model_name = Path(args.model).name if args.model else type(backend).default_model
                 title = f"{model_name} ({args.backend}), --preprocess {args.preprocess}"
@@ -148,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                 plot_predictions(shown, args.show, title)
                 print(f"drew {len(shown)} pictures into {args.show}", file=sys.stderr)
         except OSError as error:
-            raise UserError(f"cannot write {error.filename or 'the output'}: {error.strerror or error}") from None
+            raise UserError(f"cannot write {writing}: {describe_os_error(error)}") from None
         if failed:
             print(f"{failed} of {len(items)} inputs were not recognised (see the lines above)", file=sys.stderr)
 

@@ -102,6 +102,8 @@ def describe_model(card: dict, where: str | os.PathLike) -> tuple[str, dict, tup
     if not isinstance(model, dict):
         raise bad("its card lacks the model description train.py writes")
     name, options, in_shape = model.get("name"), model.get("options", {}), model.get("in_shape", [1, 28, 28])
+    if name is None:
+        raise bad("its card does not name a model")
     if not isinstance(name, str) or name not in MODELS:
         raise bad(f"its card names the model {name!r}, which is none of ours ({', '.join(MODELS)})")
     if not isinstance(options, dict):
@@ -212,10 +214,14 @@ def load_model(path: str | os.PathLike) -> tuple[paddle.nn.Layer, dict]:
     shapes, weights of another model — is a ``CheckpointError``; nothing in it runs.
     """
     given = Path(path)
+    if given.is_dir():
+        raise CheckpointError(f"{path}: is a folder; give the .pdparams train.py wrote (e.g. models/cnn.pdparams)")
     if given.suffix not in (WEIGHTS_SUFFIX, CARD_SUFFIX) and given.is_file():
         raise CheckpointError(f"{path}: not a checkpoint; give the .pdparams train.py wrote (e.g. models/cnn.pdparams)")
     weights, card_file = weights_path(given), card_path(given)
     if not weights.is_file():
+        if Path(f"{stem(given)}.npz").is_file():
+            raise CheckpointError(f"{stem(given)}.npz is a NumPy network: run it with --backend numpy")
         raise CheckpointError(f"{weights}: no such checkpoint; train one with train.py or pick one in models/")
     card = read_card(card_file)
     name, options, in_shape, classes = describe_model(card, card_file)
@@ -240,7 +246,7 @@ def load_model(path: str | os.PathLike) -> tuple[paddle.nn.Layer, dict]:
             model(paddle.zeros([1, *in_shape]))
     except Exception as error:  # noqa: BLE001 - e.g. an input shape too small for the model's layers
         raise CheckpointError(
-            f"{card_file}: the {name!r} model it describes cannot read {list(in_shape)} inputs "
+            f"{card_file}: the {name!r} model it describes fails on a {list(in_shape)} input "
             f"({type(error).__name__}: {one_line(error)})"
         ) from None
     card = {**card, "model": {**card["model"], "name": name, "options": options, "in_shape": list(in_shape)}}

@@ -99,14 +99,16 @@ def _pictures_in(folder: str, suffixes: frozenset[str]) -> list[Item]:
                 continue
             path = os.path.join(parent, name)
             try:
-                is_file = stat.S_ISREG(os.stat(path).st_mode)
+                os.stat(path)  # follows a symbolic link: is there anything at its end?
             except FileNotFoundError:  # a broken symbolic link, or gone since the folder was listed
+                if os.path.islink(path):
+                    items.append(Item(path, "a symbolic link to a file that does not exist"))
                 continue
             except OSError as error:
                 items.append(Item(path, f"cannot read it: {describe_os_error(error)}"))
                 continue
-            if is_file:
-                items.append(Item(path))
+            # A named pipe or device with a picture's name: read_picture says what it is, in its line.
+            items.append(Item(path))
     return sorted(items, key=lambda item: item.path)
 
 

@@ -90,3 +90,10 @@ def test_a_card_beside_a_shipped_model_still_loads_and_reads_a_digit(tmp_path, c
 )
 def test_a_checkpoint_name_with_dots_is_kept_whole(given, expected):
     assert stem(given) == Path(expected)
+
+
+def test_a_folder_or_a_numpy_card_given_as_a_checkpoint_says_what_it_is(tmp_path):
+    with pytest.raises(CheckpointError, match="is a folder; give the .pdparams"):
+        load_model(ROOT / "models")
+    with pytest.raises(CheckpointError, match="scratch.npz is a NumPy network: run it with --backend numpy"):
+        load_model(ROOT / "models/scratch.json")

@@ -353,3 +353,18 @@ def test_a_numpy_network_card_with_a_wrong_field_is_one_line(tmp_path, capsys, c
     assert status == 2 and out == ""
     card_error = f"{tmp_path / 'net.json'}: not the card of a NumPy network (handwriting.scratch/1): {message}"
     assert err == f"error: {card_error}\n"
+
+
+def test_a_folder_s_named_pipes_and_broken_links_get_their_own_line(tmp_path):
+    import os
+
+    from handwriting.recognise import collect, recognise
+
+    (tmp_path / "pipe.png").parent.mkdir(exist_ok=True)
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "broken.png").symlink_to(tmp_path / "gone.png")
+    items = collect([str(tmp_path)])
+    assert [Path(item.path).name for item in items] == ["broken.png", "pipe.png"]
+    assert items[0].error == "a symbolic link to a file that does not exist"
+    results = list(recognise(items, backend=None))  # no picture is read: no model needed
+    assert [result.error for result in results][1].startswith("a named pipe")
