@@ -254,7 +254,12 @@ def _fit(config: TrainConfig, run: RunFiles, resume: bool, data: LoadedDataset |
                 card[key] = previous[key]
         start_epoch = len(previous["epochs"])
         if start_epoch >= config.epochs:
-            log(f"{config.run_name} already has {start_epoch} epochs; raise --epochs to train further")
+            more = (
+                "raise --epochs to train further"
+                if config.lr_schedule == "constant"
+                else f"its {config.lr_schedule} schedule ends there; train longer in a new run (--name, --epochs)"
+            )
+            log(f"{config.run_name} already has {start_epoch} epochs; {more}")
         else:
             log(f"resuming {config.run_name} after epoch {start_epoch}")
     else:
