@@ -26,6 +26,7 @@ from handwriting.scratch.files import network_card
 from handwriting.scratch.files import save as save_scratch
 from handwriting.scratch.layers import Sequential
 from handwriting.scratch.net import mlp
+from handwriting.weights import write_state
 
 MLP_MODELS = ("mlp", "mlp-sigmoid")
 
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--out {out} would overwrite {source_card}, the source's own card")
         if to_paddle:
             model, card = scratch_to_paddle(source)
-            checkpoint.save_state(out, model.state_dict())
+            write_state(out, model.state_dict())
             checkpoint.save_card(out_card, card)
         else:
             net, card = paddle_to_scratch(source)

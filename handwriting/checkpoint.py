@@ -24,7 +24,7 @@ from pathlib import Path
 import paddle
 
 from handwriting.atomic import write_bytes
-from handwriting.errors import UserError, one_line
+from handwriting.errors import UserError, describe_os_error, one_line
 from handwriting.models import MODELS, build_model, model_entry, resolved_options
 from handwriting.weights import WeightsError, read_state
 
@@ -62,13 +62,6 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def save_state(path: str | os.PathLike, state: dict) -> None:
-    """``paddle.save(state, path)``, atomically (a temporary name, flushed, renamed)."""
-    from handwriting.weights import write_state
-
-    write_state(path, state)
-
-
 def save_card(path: str | os.PathLike, card: dict) -> None:
     write_bytes(path, (json.dumps(card, indent=2) + "\n").encode())
 
@@ -85,7 +78,7 @@ def read_card(path: str | os.PathLike) -> dict:
     except (ValueError, RecursionError) as error:  # bad JSON or UTF-8, a 5,000-digit number, deep nesting
         raise CheckpointError(f"{path}: not a readable checkpoint card ({one_line(error)})") from None
     except OSError as error:
-        raise CheckpointError(f"{path}: cannot read this card ({error.strerror or error})") from None
+        raise CheckpointError(f"{path}: cannot read this card ({describe_os_error(error)})") from None
     if not isinstance(card, dict):
         raise CheckpointError(f"{path}: not a checkpoint card (it holds a JSON {type(card).__name__})")
     return card
@@ -258,4 +251,4 @@ def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as error:
-        raise CheckpointError(f"{path}: cannot read this checkpoint ({error.strerror or error})") from None
+        raise CheckpointError(f"{path}: cannot read this checkpoint ({describe_os_error(error)})") from None
