@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 import infer
-from handwriting import preprocess
 from handwriting.pen import draw, finish, on_paper
 from handwriting.preprocess import PREPROCESSORS, naive, to_mnist
 from handwriting.recognise import PaddleBackend, collect, recognise, start_workers
@@ -299,7 +298,7 @@ def test_paths_the_system_refuses_each_get_one_line(pictures, tmp_path, monkeypa
 
     monkeypatch.setattr(os, "stat", stat)
     monkeypatch.setattr(os, "scandir", scandir)
-    monkeypatch.setattr(preprocess, "open", open_picture, raising=False)
+    monkeypatch.setattr("handwriting.preprocess.read.open", open_picture, raising=False)
     inputs = [locked / "digit.png", unlisted, album, tmp_path / "unreadable.png", tmp_path / "pipe.png", too_long]
     status, out, err = run(capsys, *inputs)
     assert status == 1

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from handwriting import preprocess
 from handwriting.pen import draw, finish, ink_slices, lighting, on_paper
 from handwriting.preprocess import NoInkError, PictureError, naive, normalize, read_picture, to_mnist
 
@@ -82,6 +81,18 @@ def test_mnist_digits_inverted_to_black_on_white_give_the_same_frame(real_mnist,
 def test_preprocessing_its_own_output_changes_nothing(seven_on_paper):
     frame = to_mnist(seven_on_paper)
     np.testing.assert_array_equal(to_mnist(frame), frame)
+
+
+def test_the_input_scaling_imports_neither_opencv_nor_pillow():
+    """The training-data loader and the NumPy-only scratch net import ``normalize``; the stages
+    that need OpenCV and Pillow are loaded only when a picture is read or cleaned."""
+    code = (
+        "import sys; from handwriting.preprocess.pixels import NORMALISATION, normalize; "
+        "from handwriting.preprocess import MNIST_SIZE, PictureError; "
+        "print(sorted(m for m in ('cv2', 'PIL') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert out.strip() == "[]"
 
 
 # ------------------------------------------------------------------ MNIST's geometry
@@ -309,7 +320,7 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path):
 
 def test_the_pixel_limit_is_ours(seven_on_paper, tmp_path, monkeypatch):
     path = save(seven_on_paper, tmp_path / "seven.png")
-    monkeypatch.setattr(preprocess, "MAX_PIXELS", 1000)
+    monkeypatch.setattr("handwriting.preprocess.read.MAX_PIXELS", 1000)
     with pytest.raises(PictureError, match="megapixel limit"):
         read_picture(path)
 
@@ -445,7 +456,7 @@ def test_a_file_that_may_not_be_read_says_so(seven_on_paper, tmp_path, monkeypat
     def refused(name, *args, **kwargs):  # we run as root, for whom chmod 000 changes nothing
         raise PermissionError(errno.EACCES, "Permission denied", str(name))
 
-    monkeypatch.setattr(preprocess, "open", refused, raising=False)
+    monkeypatch.setattr("handwriting.preprocess.read.open", refused, raising=False)
     with pytest.raises(PictureError, match="cannot read it: permission denied"):
         read_picture(path)
 
