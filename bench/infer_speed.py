@@ -6,7 +6,7 @@
    time: Python, Paddle and the model load, one picture read, cleaned and recognised). Best and
    median of 5 runs.
 2. A directory of 1,000 pictures people might send: MNIST test digits re-drawn by
-   ``handwriting.redraw`` (dark ink on grey paper, lighting gradient, noise, 84-450 px, JPEG)
+   ``synthetic.redraw`` (dark ink on grey paper, lighting gradient, noise, 84-450 px, JPEG)
    and, for the record, 1,000 plain 28x28 MNIST PNGs. Timed after start-up (worker processes
    started, model loaded): reading + preprocessing (the workers) + the model in batches of 256
    (on one thread, the workers having the cores), as ``infer.py DIR`` does.
@@ -50,7 +50,7 @@ def write_directory(directory: Path, count: int, redrawn: bool, seed: int = 0) -
     import cv2
 
     from handwriting.data import get_spec, load
-    from handwriting.redraw import redraw
+    from synthetic.redraw import redraw
 
     test = load(get_spec("mnist")).splits["test"]
     rng = np.random.default_rng(seed)

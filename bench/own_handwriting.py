@@ -4,7 +4,7 @@
     python bench/own_handwriting.py --per-digit 5 --kinds marker,chalk
 
 The 13 pictures in work/ are a handful; this draws many more of each kind, all different: every
-digit from our pen paths (``handwriting/pen.py``) with a randomly wobbled shape, slant, width,
+digit from our pen paths (``synthetic/pen.py``) with a randomly wobbled shape, slant, width,
 size and pen, then made into the kind of picture people send — scans, fine pens on big photos,
 markers, pencil, chalk, broken and blurred strokes, a shaky hand, noise, tilted pages, phone
 photos of paper on a table, shadows across the page, ruled and squared paper, photos cropped
@@ -33,7 +33,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handwriting.pen import draw, finish, ink_slices, lighting, on_paper  # noqa: E402
+from synthetic.pen import draw, ink_slices, lighting, on_paper, to_uint8  # noqa: E402
 
 
 def shape(rng: np.random.Generator) -> dict:
@@ -53,25 +53,25 @@ def photo_noise(grey: np.ndarray, rng: np.random.Generator, strength: float = 0.
 # Each kind: (digit, rng) -> (picture array: grey, RGB or RGBA uint8, file suffix).
 def felt_pen_scan(digit, rng):
     box = rng.uniform(120, 400)
-    return finish(on_paper(draw(digit, box, box * rng.uniform(0.04, 0.08), rng, **shape(rng)))), ".png"
+    return to_uint8(on_paper(draw(digit, box, box * rng.uniform(0.04, 0.08), rng, **shape(rng)))), ".png"
 
 
 def fine_pen_photo(digit, rng):
     box = rng.uniform(400, 1100)
     coverage = draw(digit, box, rng.uniform(2, 4), rng, **shape(rng))
-    return finish(photo_noise(on_paper(coverage, rng.uniform(190, 240), rng.uniform(20, 70)), rng)), ".jpg"
+    return to_uint8(photo_noise(on_paper(coverage, rng.uniform(190, 240), rng.uniform(20, 70)), rng)), ".jpg"
 
 
 def marker(digit, rng):
     box = rng.uniform(150, 350)
-    return finish(on_paper(draw(digit, box, box * rng.uniform(0.12, 0.18), rng, **shape(rng)), 250, 10)), ".png"
+    return to_uint8(on_paper(draw(digit, box, box * rng.uniform(0.12, 0.18), rng, **shape(rng)), 250, 10)), ".png"
 
 
 def pencil(digit, rng):
     box = rng.uniform(150, 400)
     coverage = draw(digit, box, box * rng.uniform(0.025, 0.05), rng, **shape(rng))
     coverage = coverage * cv2.GaussianBlur((rng.random(coverage.shape) < 0.7).astype(np.float32), (0, 0), 0.7)
-    return finish(photo_noise(on_paper(coverage, rng.uniform(215, 240), rng.uniform(110, 160)), rng, 0.15)), ".jpg"
+    return to_uint8(photo_noise(on_paper(coverage, rng.uniform(215, 240), rng.uniform(110, 160)), rng, 0.15)), ".jpg"
 
 
 def chalk(digit, rng):
@@ -80,7 +80,7 @@ def chalk(digit, rng):
     grain = cv2.GaussianBlur((rng.random(coverage.shape) < rng.uniform(0.5, 0.8)).astype(np.float32), (0, 0), 0.8)
     board = rng.uniform(35, 80) + rng.normal(0, 6, coverage.shape)
     grey = board + (rng.uniform(180, 235) - board) * coverage * grain
-    return finish(np.stack([grey * 0.9, grey, grey * 0.92], axis=-1)), ".jpg"
+    return to_uint8(np.stack([grey * 0.9, grey, grey * 0.92], axis=-1)), ".jpg"
 
 
 def broken(digit, rng):
@@ -90,14 +90,14 @@ def broken(digit, rng):
     for _ in range(rng.integers(1, 4)):  # gaps rubbed across the strokes
         y = rng.uniform(0.25, 0.75) * side
         cv2.line(coverage, (0, round(y)), (side, round(y + rng.uniform(-0.2, 0.2) * side)), 0.0, round(box * 0.03))
-    return finish(on_paper(coverage)), ".png"
+    return to_uint8(on_paper(coverage)), ".png"
 
 
 def blurred(digit, rng):
     box = rng.uniform(150, 350)
     coverage = draw(digit, box, box * rng.uniform(0.05, 0.08), rng, **shape(rng))
     coverage = cv2.GaussianBlur(coverage, (0, 0), box * rng.uniform(0.015, 0.04))
-    return finish(photo_noise(on_paper(coverage, 235, 40), rng, 0.1)), ".jpg"
+    return to_uint8(photo_noise(on_paper(coverage, 235, 40), rng, 0.1)), ".jpg"
 
 
 def noisy_scan(digit, rng):
@@ -106,12 +106,12 @@ def noisy_scan(digit, rng):
     grey = grey + rng.normal(0, rng.uniform(15, 35), grey.shape)
     dots = rng.random(grey.shape)
     grey[dots < 0.01], grey[dots > 0.99] = 0, 255
-    return finish(grey), ".png"
+    return to_uint8(grey), ".png"
 
 
 def tilted(digit, rng):
     box = rng.uniform(150, 350)
-    grey = finish(on_paper(draw(digit, box, box * rng.uniform(0.05, 0.08), rng, **shape(rng))))
+    grey = to_uint8(on_paper(draw(digit, box, box * rng.uniform(0.05, 0.08), rng, **shape(rng))))
     side = grey.shape[0]
     turn = cv2.getRotationMatrix2D((side / 2, side / 2), rng.uniform(-20, 20), 1.0)
     return cv2.warpAffine(grey, turn, (side, side), flags=cv2.INTER_LINEAR, borderValue=245), ".png"
@@ -135,7 +135,7 @@ def paper_on_table(digit, rng):
     grey = table + (paper - table) * sheet
     grey = grey - (grey - rng.uniform(20, 60)) * ink * sheet
     grey = photo_noise(grey, rng)
-    return finish(np.stack([grey * 1.05, grey, grey * 0.88], axis=-1)), ".jpg"
+    return to_uint8(np.stack([grey * 1.05, grey, grey * 0.88], axis=-1)), ".jpg"
 
 
 def cast_shadow(digit, rng):
@@ -148,7 +148,7 @@ def cast_shadow(digit, rng):
     shadow = ((np.cos(angle) * columns + np.sin(angle) * rows) > offset).astype(np.float32)
     shadow = cv2.GaussianBlur(shadow, (0, 0), rng.uniform(1, 15))
     grey = on_paper(coverage, rng.uniform(190, 235), rng.uniform(20, 60)) * (1 - rng.uniform(0.3, 0.5) * shadow)
-    return finish(grey + rng.normal(0, 3, grey.shape)), ".jpg"
+    return to_uint8(grey + rng.normal(0, 3, grey.shape)), ".jpg"
 
 
 def ruled_paper(digit, rng):
@@ -166,7 +166,7 @@ def ruled_paper(digit, rng):
     pen = np.array([30.0, 50.0, 150.0]) if rng.random() < 0.5 else np.array([25.0, 25.0, 30.0])
     rgb = paper - (paper - pen) * coverage[..., None]
     rgb = rgb * lighting((side, side), rng, 0.15)[..., None] + rng.normal(0, 3, rgb.shape)
-    return finish(rgb), ".jpg"
+    return to_uint8(rgb), ".jpg"
 
 
 def cropped_close(digit, rng):
@@ -175,7 +175,7 @@ def cropped_close(digit, rng):
     coverage = draw(digit, box, box * rng.uniform(0.06, 0.14), rng, **shape(rng))
     coverage = coverage[ink_slices(coverage, margin=round(box * rng.uniform(0.0, 0.06)))]
     grey = on_paper(coverage, rng.uniform(170, 235), rng.uniform(20, 80))
-    return finish(photo_noise(grey, rng, 0.1)), ".jpg"
+    return to_uint8(photo_noise(grey, rng, 0.1)), ".jpg"
 
 
 def tablet(digit, rng):
@@ -183,7 +183,7 @@ def tablet(digit, rng):
     coverage = draw(digit, box, box * rng.uniform(0.03, 0.09), rng, **shape(rng))
     rgba = np.zeros((*coverage.shape, 4), np.uint8)
     rgba[..., :3] = 0 if rng.random() < 0.7 else 255
-    rgba[..., 3] = finish(coverage * 255)
+    rgba[..., 3] = to_uint8(coverage * 255)
     return rgba, ".png"
 
 

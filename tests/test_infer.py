@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 import infer
-from handwriting.pen import draw, finish, on_paper
 from handwriting.preprocess import PREPROCESSORS, naive, to_mnist
 from handwriting.recognise import PaddleBackend, collect, recognise, start_workers
-from handwriting.redraw import redraw
+from synthetic.pen import draw, on_paper, to_uint8
+from synthetic.redraw import redraw
 from tests.test_preprocess import TIFF_WITH_A_FRACTION_FOR_AN_OFFSET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,15 +32,15 @@ def pictures(tmp_path):
     rng = np.random.default_rng(0)
     folder = tmp_path / "pictures"
     folder.mkdir()
-    Image.fromarray(finish(on_paper(draw(3, 200, 13, rng)))).save(folder / "three.png")
-    Image.fromarray(finish(on_paper(draw(8, 160, 11, rng)))).save(folder / "eight.jpg", quality=90)
+    Image.fromarray(to_uint8(on_paper(draw(3, 200, 13, rng)))).save(folder / "three.png")
+    Image.fromarray(to_uint8(on_paper(draw(8, 160, 11, rng)))).save(folder / "eight.jpg", quality=90)
     (folder / "notes.png").write_text("not a picture")
     (folder / "empty.jpg").write_bytes(b"")
     good = (folder / "three.png").read_bytes()
     (folder / "cut.png").write_bytes(good[: len(good) // 3])
     Image.fromarray(np.full((120, 90), 235, np.uint8)).save(folder / "blank.png")
     (folder / ".ipynb_checkpoints").mkdir()  # a notebook's hidden copies are not inputs
-    Image.fromarray(finish(on_paper(draw(5, 100, 8, rng)))).save(folder / ".ipynb_checkpoints" / "three.png")
+    Image.fromarray(to_uint8(on_paper(draw(5, 100, 8, rng)))).save(folder / ".ipynb_checkpoints" / "three.png")
     (tmp_path / "no-pictures").mkdir()
     (tmp_path / "no-pictures" / "readme.txt").write_text("nothing to see")
     return tmp_path
@@ -228,7 +228,7 @@ def test_worker_processes_give_the_same_results(pictures, backend):
     rng = np.random.default_rng(5)
     for index in range(70):
         digit = index % 10
-        Image.fromarray(finish(on_paper(draw(digit, 60, 5, rng, wobble=0.02)))).save(
+        Image.fromarray(to_uint8(on_paper(draw(digit, 60, 5, rng, wobble=0.02)))).save(
             folder / f"{index:02d}_{digit}.png"
         )
     items = collect([str(folder)])

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from handwriting.pen import draw, finish, ink_slices, lighting, on_paper
 from handwriting.preprocess import NoInkError, PictureError, naive, normalize, read_picture, to_mnist
+from synthetic.pen import draw, ink_slices, lighting, on_paper, to_uint8
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +49,7 @@ def seven() -> np.ndarray:
 @pytest.fixture
 def seven_on_paper(seven) -> np.ndarray:
     """The 7 as dark ink on light paper, uint8 grey."""
-    return finish(on_paper(seven))
+    return to_uint8(on_paper(seven))
 
 
 def save(array: np.ndarray, path, **options):
@@ -102,7 +102,7 @@ def test_a_large_off_centre_photo_lands_in_mnists_frame(seven):
     rng = np.random.default_rng(1)
     page = np.zeros((700, 500), dtype=np.float32)
     page[380 : 380 + seven.shape[0], 20 : 20 + seven.shape[1]] = seven  # bottom-left corner
-    photo = finish(on_paper(page, 190, 40) * lighting(page.shape, rng) + rng.normal(0, 4, page.shape))
+    photo = to_uint8(on_paper(page, 190, 40) * lighting(page.shape, rng) + rng.normal(0, 4, page.shape))
     frame = to_mnist(photo)
     assert frame.shape == (28, 28) and frame.dtype == np.uint8
     assert max(ink_box(frame)) in (19, 20)  # longest side scaled to MNIST's 20 px box
@@ -114,23 +114,23 @@ def test_a_large_off_centre_photo_lands_in_mnists_frame(seven):
 
 def test_aspect_ratio_is_kept():
     one = draw(1, 300, 16, np.random.default_rng(0), width=0.3)  # a tall thin digit
-    height, width = ink_box(to_mnist(finish(on_paper(one))))
+    height, width = ink_box(to_mnist(to_uint8(on_paper(one))))
     assert height == 20 and width < 12
 
 
 def test_dark_on_light_and_light_on_dark_give_the_same_frame(seven):
     rng = np.random.default_rng(2)
     grain = rng.normal(0, 3, seven.shape)
-    dark_ink = finish(on_paper(seven, 220, 30) + grain)
-    light_ink = finish(30 + 190 * seven + grain)  # chalk on a board
+    dark_ink = to_uint8(on_paper(seven, 220, 30) + grain)
+    light_ink = to_uint8(30 + 190 * seven + grain)  # chalk on a board
     assert likeness(to_mnist(dark_ink), to_mnist(light_ink)) > 0.95
 
 
 def test_uneven_light_and_noise_do_not_become_ink(seven):
     rng = np.random.default_rng(3)
-    clean = to_mnist(finish(on_paper(seven)))
+    clean = to_mnist(to_uint8(on_paper(seven)))
     photo = on_paper(seven, 200, 50) * lighting(seven.shape, rng, strength=0.5) + rng.normal(0, 8, seven.shape)
-    frame = to_mnist(finish(photo))
+    frame = to_mnist(to_uint8(photo))
     assert likeness(frame, clean) > 0.9
     assert ink_box(frame) == pytest.approx(ink_box(clean), abs=1)
 
@@ -150,8 +150,8 @@ def test_a_sheet_of_paper_on_a_dark_table(seven):
     ink[top : top + side, left : left + side] = seven
     rng = np.random.default_rng(4)
     photo = (70 + 140 * sheet) * (1 - 0.8 * ink) * lighting(frame.shape, rng, 0.2) + rng.normal(0, 3, frame.shape)
-    plain = to_mnist(finish(on_paper(seven)))
-    on_table = to_mnist(finish(photo))
+    plain = to_mnist(to_uint8(on_paper(seven)))
+    on_table = to_mnist(to_uint8(photo))
     assert ink_box(on_table) == pytest.approx(ink_box(plain), abs=1)
     assert likeness(on_table, plain) > 0.9
 
@@ -164,8 +164,8 @@ def test_a_shadow_cast_across_the_page_is_not_ink(seven, softness):
     rows, columns = np.mgrid[0:side, 0:side]
     shadow = cv2.GaussianBlur(((rows + 0.6 * columns) > 0.8 * side).astype(np.float32), (0, 0), softness)
     photo = on_paper(seven, 215, 35) * (1 - 0.45 * shadow) + np.random.default_rng(5).normal(0, 3, seven.shape)
-    plain = to_mnist(finish(on_paper(seven, 215, 35)))
-    shaded = to_mnist(finish(photo))
+    plain = to_mnist(to_uint8(on_paper(seven, 215, 35)))
+    shaded = to_mnist(to_uint8(photo))
     assert ink_box(shaded) == pytest.approx(ink_box(plain), abs=1)
     assert likeness(shaded, plain) > 0.9
 
@@ -176,14 +176,14 @@ def test_specks_are_dropped(seven, grain):
     page[5:8, 5:8] = 0  # flecks of dust in the corners, far from the digit
     page[-9:-6, -9:-6] = 0
     plain = on_paper(seven) + np.random.default_rng(0).normal(0, grain, seven.shape)
-    assert ink_box(to_mnist(finish(page))) == ink_box(to_mnist(finish(plain)))
+    assert ink_box(to_mnist(to_uint8(page))) == ink_box(to_mnist(to_uint8(plain)))
 
 
 def test_ruled_paper_lines_are_removed(seven):
-    plain = to_mnist(finish(on_paper(seven, 245, 25)))
+    plain = to_mnist(to_uint8(on_paper(seven, 245, 25)))
     page = on_paper(seven, 245, 25)
     page = np.minimum(page, np.where(np.arange(page.shape[0])[:, None] % 30 < 2, 205, 255))  # pale rules
-    ruled = to_mnist(finish(page))
+    ruled = to_mnist(to_uint8(page))
     assert ink_box(ruled) == pytest.approx(ink_box(plain), abs=1)
     assert likeness(ruled, plain) > 0.9
 
@@ -195,13 +195,13 @@ def test_a_fat_pen_cropped_close_reads_as_with_paper_around(digit, grain):
     gives the frame the same digit gives with a margin of paper: strokes, not their outlines."""
     coverage = draw(digit, 200, 24, np.random.default_rng(digit))
     noise = np.random.default_rng(1).normal(0, grain, coverage.shape)
-    with_margin = finish(on_paper(coverage, 200, 50) + noise)
+    with_margin = to_uint8(on_paper(coverage, 200, 50) + noise)
     cropped = with_margin[ink_slices(coverage)]
     assert likeness(to_mnist(cropped), to_mnist(with_margin)) > 0.9
 
 
 def test_a_fine_pen_on_a_large_picture_gets_mnist_thick_strokes():
-    hairline = finish(on_paper(draw(4, 900, 2.5, np.random.default_rng(0))))
+    hairline = to_uint8(on_paper(draw(4, 900, 2.5, np.random.default_rng(0))))
     frame = to_mnist(hairline)
     strong = frame >= 128
     assert strong.sum() > 40  # not a faint hairline: MNIST digits have ~100-200 such pixels
@@ -255,7 +255,7 @@ def test_exif_orientation_is_applied(seven_on_paper, tmp_path):
 
 def test_colour_is_read_as_brightness(seven, tmp_path):
     paper, pen = np.array([250.0, 248, 240]), np.array([30.0, 50, 160])  # blue ballpoint
-    rgb = finish(paper - (paper - pen) * seven[..., None])
+    rgb = to_uint8(paper - (paper - pen) * seven[..., None])
     grey = read_picture(save(rgb, tmp_path / "blue.png"))
     assert grey.shape == seven.shape
     assert grey[seven > 0.9].mean() < 80 and grey[seven == 0].mean() > 230
@@ -266,11 +266,11 @@ def test_transparent_canvas_strokes_become_ink(seven, tmp_path, stroke_value):
     """A drawing app's canvas: colour only where drawn, alpha elsewhere 0 — black or white strokes."""
     rgba = np.zeros((*seven.shape, 4), dtype=np.uint8)
     rgba[..., :3] = stroke_value
-    rgba[..., 3] = finish(seven * 255)
+    rgba[..., 3] = to_uint8(seven * 255)
     grey = read_picture(save(rgba, tmp_path / "canvas.png"))
     background = grey[seven == 0].mean()
     assert background == (255 if stroke_value == 0 else 0)  # opposite to the strokes
-    expected = to_mnist(finish(on_paper(seven, 255, 0)))
+    expected = to_mnist(to_uint8(on_paper(seven, 255, 0)))
     np.testing.assert_array_equal(to_mnist(grey), expected)
 
 
@@ -282,9 +282,9 @@ def test_transparent_canvas_strokes_become_ink(seven, tmp_path, stroke_value):
     [
         np.full((100, 80), 230, np.uint8),  # blank paper
         np.zeros((28, 28), np.uint8),  # black
-        finish(np.random.default_rng(0).normal(200, 6, (300, 300))),  # paper grain only
-        finish(np.tile(np.linspace(120, 240, 400), (300, 1))),  # a lighting gradient only
-        finish(on_paper(np.zeros((3, 3)))),  # too small to hold anything
+        to_uint8(np.random.default_rng(0).normal(200, 6, (300, 300))),  # paper grain only
+        to_uint8(np.tile(np.linspace(120, 240, 400), (300, 1))),  # a lighting gradient only
+        to_uint8(on_paper(np.zeros((3, 3)))),  # too small to hold anything
     ],
     ids=["blank", "black", "grain", "gradient", "tiny"],
 )

@@ -2,7 +2,7 @@
 
     python work/make_examples.py            # rewrites work/example_*.{png,jpg}
 
-Every digit is a pen path we wrote by hand (``handwriting/pen.py``: a few points per stroke,
+Every digit is a pen path we wrote by hand (``synthetic/pen.py``: a few points per stroke,
 joined by a smooth curve), drawn at a few hundred pixels with a pen of some width, then put through
 what happens to real pictures: a felt pen on a white page, a fine pen, a fat marker, chalk on a
 blackboard, a broken stroke, a blur, a shaky hand, a noisy scan, a tilted page, a phone photo on
@@ -24,21 +24,21 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run as a script from anywhere: find the handwriting package
 
-from handwriting.pen import draw, finish, ink_slices, lighting, on_paper  # noqa: E402
+from synthetic.pen import draw, ink_slices, lighting, on_paper, to_uint8  # noqa: E402
 
 
 def make_examples(rng: np.random.Generator) -> dict[str, Image.Image | tuple[Image.Image, dict]]:
     pictures: dict[str, Image.Image | tuple[Image.Image, dict]] = {}
 
     # 0: a felt pen on a white page, scanned.
-    pictures["example_0.png"] = Image.fromarray(finish(on_paper(draw(0, 220, 14, rng))))
+    pictures["example_0.png"] = Image.fromarray(to_uint8(on_paper(draw(0, 220, 14, rng))))
 
     # 1: a fine ballpoint on a large photo: 2.5 px strokes on a 900 px digit.
     coverage = draw(1, 900, 2.5, rng)
-    pictures["example_1.png"] = Image.fromarray(finish(on_paper(coverage, 235, 60)))
+    pictures["example_1.png"] = Image.fromarray(to_uint8(on_paper(coverage, 235, 60)))
 
     # 2: a fat marker.
-    pictures["example_2.png"] = Image.fromarray(finish(on_paper(draw(2, 200, 34, rng), 250, 15)))
+    pictures["example_2.png"] = Image.fromarray(to_uint8(on_paper(draw(2, 200, 34, rng), 250, 15)))
 
     # 3: chalk on a blackboard: light, grainy strokes with gaps, on dark green-grey.
     coverage = draw(3, 240, 16, rng)
@@ -47,30 +47,30 @@ def make_examples(rng: np.random.Generator) -> dict[str, Image.Image | tuple[Ima
     board = 55 + rng.normal(0, 6, coverage.shape)
     chalk = board + (225 - board) * coverage * grain
     rgb = np.stack([chalk * 0.9, chalk, chalk * 0.92], axis=-1)
-    pictures["example_3.png"] = Image.fromarray(finish(rgb))
+    pictures["example_3.png"] = Image.fromarray(to_uint8(rgb))
 
     # 4: deliberately broken strokes: two gaps rubbed out across the pen path.
     coverage = draw(4, 220, 13, rng)
     height, width = coverage.shape
     for y in (0.42, 0.72):
         cv2.line(coverage, (0, round(height * y)), (width, round(height * (y - 0.08))), 0.0, thickness=9)
-    pictures["example_4.png"] = Image.fromarray(finish(on_paper(coverage)))
+    pictures["example_4.png"] = Image.fromarray(to_uint8(on_paper(coverage)))
 
     # 5: blurred, as by a shaking camera that missed focus.
     coverage = cv2.GaussianBlur(draw(5, 220, 14, rng), (0, 0), 7)
-    pictures["example_5.png"] = Image.fromarray(finish(on_paper(coverage, 240, 40)))
+    pictures["example_5.png"] = Image.fromarray(to_uint8(on_paper(coverage, 240, 40)))
 
     # 6: a shaky hand.
-    pictures["example_6.png"] = Image.fromarray(finish(on_paper(draw(6, 220, 12, rng, shake=0.004))))
+    pictures["example_6.png"] = Image.fromarray(to_uint8(on_paper(draw(6, 220, 12, rng, shake=0.004))))
 
     # 7: a noisy scan: grain everywhere and salt-and-pepper dots.
     grey = on_paper(draw(7, 200, 13, rng)) + rng.normal(0, 28, (300, 300))
     dots = rng.random(grey.shape)
     grey[dots < 0.01], grey[dots > 0.99] = 0, 255
-    pictures["example_7.png"] = Image.fromarray(finish(grey))
+    pictures["example_7.png"] = Image.fromarray(to_uint8(grey))
 
     # 8: the page tilted by 18 degrees.
-    grey = finish(on_paper(draw(8, 220, 13, rng)))
+    grey = to_uint8(on_paper(draw(8, 220, 13, rng)))
     height, width = grey.shape
     turn = cv2.getRotationMatrix2D((width / 2, height / 2), 18, 1.0)
     pictures["example_8.png"] = Image.fromarray(
@@ -84,13 +84,13 @@ def make_examples(rng: np.random.Generator) -> dict[str, Image.Image | tuple[Ima
     page[60 : 60 + coverage.shape[0], 120 : 120 + coverage.shape[1]] = coverage[:, : 420 - 120]
     grey = on_paper(page, 175, 45) * lighting(page.shape, rng) + rng.normal(0, 4, page.shape)
     rgb = np.stack([grey * 1.05, grey, grey * 0.9], axis=-1)
-    pictures["example_9.jpg"] = Image.fromarray(finish(rgb))
+    pictures["example_9.jpg"] = Image.fromarray(to_uint8(rgb))
 
     # More of the kinds people send: a tablet drawing app's transparent canvas (black strokes,
     # alpha only where drawn) ...
     coverage = draw(7, 300, 18, rng, shake=0.002)
     rgba = np.zeros((*coverage.shape, 4), dtype=np.uint8)
-    rgba[..., 3] = finish(coverage * 255)
+    rgba[..., 3] = to_uint8(coverage * 255)
     pictures["example_7_tablet.png"] = Image.fromarray(rgba, "RGBA")
 
     # ... blue ballpoint on ruled notebook paper ...
@@ -103,12 +103,12 @@ def make_examples(rng: np.random.Generator) -> dict[str, Image.Image | tuple[Ima
         paper[y : y + 2] = (170, 200, 235)  # pale blue rules
     pen = np.array([30.0, 50.0, 150.0])
     rgb = paper - (paper - pen) * coverage[..., None]
-    pictures["example_2_ruled.png"] = Image.fromarray(finish(rgb))
+    pictures["example_2_ruled.png"] = Image.fromarray(to_uint8(rgb))
 
     # ... and a phone photo stored sideways, with the EXIF tag that tells viewers to turn it.
     coverage = draw(4, 260, 14, rng)
     grey = on_paper(coverage, 200, 40) * lighting(coverage.shape, rng, 0.2) + rng.normal(0, 3, coverage.shape)
-    sideways = np.rot90(finish(grey), k=1)  # as the sensor stored it: turned 90 degrees anticlockwise
+    sideways = np.rot90(to_uint8(grey), k=1)  # as the sensor stored it: turned 90 degrees anticlockwise
     exif = Image.Exif()
     exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to view
     pictures["example_4_sideways.jpg"] = (Image.fromarray(np.ascontiguousarray(sideways)), {"exif": exif.tobytes()})
@@ -117,7 +117,7 @@ def make_examples(rng: np.random.Generator) -> dict[str, Image.Image | tuple[Ima
     coverage = draw(5, 240, 28, rng)
     coverage = coverage[ink_slices(coverage, margin=2)]
     grey = on_paper(coverage, 195, 45) * lighting(coverage.shape, rng, 0.1) + rng.normal(0, 3, coverage.shape)
-    pictures["example_5_cropped.jpg"] = Image.fromarray(finish(grey))
+    pictures["example_5_cropped.jpg"] = Image.fromarray(to_uint8(grey))
     return pictures
 
 

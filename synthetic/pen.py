@@ -164,7 +164,8 @@ def on_paper(coverage, paper=245.0, ink=25.0):
     return paper - (paper - ink) * coverage
 
 
-def finish(grey) -> np.ndarray:
+def to_uint8(grey) -> np.ndarray:
+    """Grey (or colour) float values of any shape -> uint8 pixels, rounded and clipped to 0..255."""
     return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
 
 
