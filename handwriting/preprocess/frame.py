@@ -1,0 +1,105 @@
+"""Framing: a digit's ink placed in a 28x28 frame the way a dataset placed its own digits.
+
+The model learns the framing along with the digits, so a user's picture must be framed exactly as
+the training set was. Each dataset's recipe is one function, uint8 ink [H, W] (ink high,
+background 0, cleaned by ``drawing.py`` or ``photo.py``) -> uint8 [28, 28], listed in ``FRAMINGS``:
+
+    mnist   crop to the ink; scale its longest side to 20 px keeping the aspect ratio (strokes
+            first made as wide as MNIST's when it shrinks); centre of mass on pixel (14, 14)
+
+EMNIST's recipe (crop, centre in a square with 2 px padding, downsample to 28x28) will sit beside it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from handwriting.preprocess.errors import NoInkError
+from handwriting.preprocess.filters import ink_box, resized_longest, stroke_width_by_contours
+from handwriting.preprocess.pixels import MNIST_BOX, MNIST_CENTRE, MNIST_SIZE
+
+# Ink already 19-20 px long is left unresampled: resampling only blurs it.
+UNRESAMPLED = (MNIST_BOX - 1, MNIST_BOX)
+# A digit that must shrink goes through a frame this many times larger first, where its strokes
+# can be made MNIST-wide in whole pixels.
+WORKING_SCALE = 4
+STROKE_LEVEL = 128  # half the peak and up is the stroke, when measuring its width
+
+# MNIST's stroke widths in its 20 px box, in MNIST pixels: median 2.4, 5-95%: 1.6-3.9.
+MNIST_THINNEST = 1.6  # thinner strokes are grown ...
+MNIST_TYPICAL = 2.4  # ... to this width
+MNIST_FATTEST = 4.5  # fatter strokes are thinned ...
+THINNED_TO = 3.5  # ... to this width, never by more than a third of their width
+
+
+def cropped_to_ink(ink: np.ndarray) -> np.ndarray:
+    """uint8 ink [H, W] -> uint8 [h, w], the box around its nonzero pixels. Raises ``NoInkError``
+    when there are none."""
+    box = ink_box(ink)
+    if box is None:
+        raise NoInkError("no handwriting found")
+    top, bottom, left, right = box
+    return ink[top:bottom, left:right]
+
+
+def frame_mnist(ink: np.ndarray) -> np.ndarray:
+    """uint8 ink [H, W] (ink high, background 0) -> uint8 [28, 28] in MNIST's geometry.
+
+    Crop to the ink, scale the longest side to 20 px keeping the aspect ratio, and put the centre
+    of mass on pixel (14, 14). A digit that has to shrink goes through a ``WORKING_SCALE`` times
+    larger box first, where its strokes are made as wide as MNIST's (a fine pen would otherwise
+    shrink to a faint hairline, a fat marker to a blob).
+    """
+    crop = cropped_to_ink(ink)
+    longest = max(crop.shape)
+    if longest not in UNRESAMPLED:
+        if longest > MNIST_BOX:
+            crop = resized_longest(crop, WORKING_SCALE * MNIST_BOX)
+            crop = with_mnist_stroke_width(crop, pixels_per_mnist_pixel=WORKING_SCALE)
+        crop = resized_longest(crop, MNIST_BOX)
+    return placed_by_centre_of_mass(crop)
+
+
+def placed_by_centre_of_mass(crop: np.ndarray) -> np.ndarray:
+    """uint8 ink [h, w], h and w <= 28 -> uint8 [28, 28] with the ink's centre of mass on pixel
+    (14, 14), rounded to whole pixels, moved only as far as the frame allows."""
+    height, width = crop.shape
+    mass = crop.astype(np.float64)
+    total = mass.sum()
+    if total == 0:
+        raise NoInkError("no handwriting found")
+    centre_row = (mass.sum(axis=1) * np.arange(height)).sum() / total
+    centre_column = (mass.sum(axis=0) * np.arange(width)).sum() / total
+    top = int(np.clip(np.floor(MNIST_CENTRE - centre_row + 0.5), 0, MNIST_SIZE - height))
+    left = int(np.clip(np.floor(MNIST_CENTRE - centre_column + 0.5), 0, MNIST_SIZE - width))
+    frame = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.uint8)
+    frame[top : top + height, left : left + width] = crop
+    return frame
+
+
+def with_mnist_stroke_width(crop: np.ndarray, pixels_per_mnist_pixel: float) -> np.ndarray:
+    """uint8 ink [h, w], ``pixels_per_mnist_pixel`` times MNIST's scale -> uint8 [h, w], peak at
+    255, its strokes as wide as MNIST's: thin ones grown by grey dilation, fat ones thinned by
+    grey erosion."""
+    peak = int(crop.max())
+    if peak == 0:
+        return crop
+    crop = np.rint(crop.astype(np.float32) * (255.0 / peak)).astype(np.uint8)  # faint hairlines to full ink
+    strokes = (crop >= STROKE_LEVEL).astype(np.uint8)
+    width = stroke_width_by_contours(strokes) / pixels_per_mnist_pixel  # in MNIST pixels
+    if width < MNIST_THINNEST:
+        grow = round((MNIST_TYPICAL - width) * pixels_per_mnist_pixel)
+        if grow >= 1:
+            crop = cv2.dilate(crop, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow + 1, grow + 1)))
+    elif width > MNIST_FATTEST:
+        shrink = round(min(width - THINNED_TO, width / 3) * pixels_per_mnist_pixel)
+        if shrink >= 1:
+            crop = cv2.erode(crop, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (shrink + 1, shrink + 1)))
+    return crop
+
+
+# How each dataset framed its digits; a preprocessing recipe picks one (see ``recipes.py``).
+FRAMINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"mnist": frame_mnist}

@@ -1,0 +1,56 @@
+"""The recipes ``infer.py --preprocess`` offers: a grey picture -> a 28x28 frame.
+
+``to_mnist`` is the clean-up (``ink_of``: a digital drawing or a photo, each its own module)
+followed by MNIST's framing (``frame.frame_mnist``). ``naive`` is the Paddle tutorial's recipe,
+kept to show what MNIST's geometry is worth.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from handwriting.preprocess.drawing import drawing_ink
+from handwriting.preprocess.filters import shrunk
+from handwriting.preprocess.frame import frame_mnist
+from handwriting.preprocess.photo import photo_ink
+from handwriting.preprocess.pixels import MNIST_SIZE
+from handwriting.preprocess.read import WORKING_SIDE
+
+
+def to_mnist(grey: np.ndarray) -> np.ndarray:
+    """uint8 grey picture [H, W], any polarity and size -> uint8 [28, 28] white ink on black.
+
+    Follows how MNIST itself was made, so the model sees what it was trained on. Raises
+    ``NoInkError`` when there is nothing that looks like handwriting (it does not guess).
+    """
+    return frame_mnist(ink_of(grey))
+
+
+def ink_of(grey: np.ndarray) -> np.ndarray:
+    """uint8 grey picture [H, W], any polarity and size -> uint8 ink [h, w]: ink high, background
+    0, specks, rules and paper gone. A digital drawing keeps its size; a photo comes back reduced."""
+    grey = _checked_grey(grey)
+    ink = drawing_ink(grey)
+    if ink is None:
+        ink = photo_ink(shrunk(grey, WORKING_SIDE))  # area averaging keeps thin ink as grey
+    return ink
+
+
+def naive(grey: np.ndarray) -> np.ndarray:
+    """uint8 grey [H, W] -> uint8 [28, 28]: the Paddle tutorial's recipe, squashed to 28x28
+    ignoring the aspect ratio, then inverted (``infer.py --preprocess naive``)."""
+    grey = _checked_grey(grey)
+    return 255 - cv2.resize(grey, (MNIST_SIZE, MNIST_SIZE), interpolation=cv2.INTER_AREA)
+
+
+PREPROCESSORS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"mnist": to_mnist, "naive": naive}
+
+
+def _checked_grey(grey: np.ndarray) -> np.ndarray:
+    """``grey`` itself, once it is known to be uint8 [H, W]; a TypeError otherwise (a caller's bug)."""
+    if grey.dtype != np.uint8 or grey.ndim != 2:
+        raise TypeError(f"expected a uint8 grey picture [H, W], got {grey.dtype} {grey.shape}")
+    return grey
