@@ -4,20 +4,19 @@
                computed on the batch tensor (one ``affine_grid`` + ``grid_sample``), so it costs
                a few milliseconds a step and is reproducible from Paddle's seed.
 ``rotate10``   the source articles' recipe: the training set plus a copy of every digit rotated
-               by +10 degrees and one by -10 degrees (three times the data, fixed for the run).
+               by +10 degrees and one by -10 degrees (three times the data, fixed for the run);
+               the turning itself is ``handwriting.rotation``'s, shared with the NumPy trainer.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import paddle
 import paddle.nn.functional as F
 
 from handwriting.data.store import SplitArrays
-
-AUGMENTATIONS = ("none", "rotate10", "affine")
+from handwriting.rotation import ROTATE10_DEGREES, with_rotated_copies
 
 
 def warp(images: paddle.Tensor, theta: paddle.Tensor) -> paddle.Tensor:
@@ -61,17 +60,9 @@ def random_affine(
     return warp(images, theta)
 
 
-def rotated_copies(split: SplitArrays, degrees: tuple[float, ...] = (10.0, -10.0), batch: int = 5000) -> SplitArrays:
-    """The split followed by one copy rotated by each angle in ``degrees`` (uint8, labels repeated)."""
-    parts = [split.images]
-    for angle in degrees:
-        radians = math.radians(angle)
-        rotation = [[math.cos(radians), -math.sin(radians), 0.0], [math.sin(radians), math.cos(radians), 0.0]]
-        rotated = []
-        for start in range(0, len(split), batch):
-            chunk = paddle.to_tensor(split.images[start : start + batch, None].astype("float32") / 127.5 - 1)
-            theta = paddle.to_tensor([rotation] * len(chunk), dtype="float32")
-            pixels = (warp(chunk, theta) + 1) * 127.5
-            rotated.append(np.clip(np.rint(pixels.numpy()[:, 0]), 0, 255).astype(np.uint8))
-        parts.append(np.concatenate(rotated))
-    return SplitArrays(np.concatenate(parts), np.tile(split.labels, len(degrees) + 1))
+def rotated_copies(split: SplitArrays, degrees: tuple[float, ...] = ROTATE10_DEGREES) -> SplitArrays:
+    """The split followed by one copy turned by each angle in ``degrees`` (uint8, labels repeated).
+
+    The turning is ``handwriting.rotation``'s, the NumPy trainer's too: one ``rotate10`` for both.
+    """
+    return SplitArrays(*with_rotated_copies(split.images, split.labels, degrees))

@@ -25,7 +25,7 @@ from handwriting.scratch.files import load as load_scratch
 from handwriting.scratch.files import network_card
 from handwriting.scratch.files import save as save_scratch
 from handwriting.scratch.layers import Sequential
-from handwriting.scratch.net import mlp
+from handwriting.scratch.net import mlp, network_options
 from handwriting.weights import write_state
 
 MLP_MODELS = ("mlp", "mlp-sigmoid")
@@ -43,16 +43,14 @@ def paddle_to_scratch(checkpoint: str | os.PathLike) -> tuple[Sequential, dict]:
             "have a NumPy twin"
         )
     options = card["model"]["options"]
-    network = {
-        "hidden": list(options["hidden"]),
-        "activation": options["activation"],
-        "num_classes": len(card["classes"]),
-        "in_features": 784,
-        "dropout": float(options.get("dropout", 0.0)),
-        "bias": True,
-        "sigmoid_output": False,
-    }
-    net = mlp(**{**network, "hidden": tuple(network["hidden"])})
+    network = network_options(
+        hidden=options["hidden"],
+        activation=options["activation"],
+        num_classes=len(card["classes"]),
+        image_shape=card["model"]["in_shape"],
+        dropout=options.get("dropout", 0.0),
+    )  # Paddle's MLPs always have biases and return logits: the defaults
+    net = mlp(**network)
     net.load_state_dict({key: value.numpy() for key, value in model.state_dict().items()})
     net.eval()
     scratch_card = network_card(

@@ -15,6 +15,9 @@ from handwriting.data.store import SplitArrays, dataset_dir, load
 from handwriting.engine import TrainConfig, fit
 from handwriting.evaluate import evaluate_checkpoint
 from handwriting.evaluate import main as evaluate_main
+from handwriting.rotation import rotate
+from handwriting.scratch.train import ScratchConfig, training_set
+from synthetic.pen import draw, to_uint8
 
 
 def bar_image():
@@ -65,6 +68,47 @@ def test_rotated_copies_triple_the_split_and_rotate_by_ten_degrees():
     for rotated in (augmented.images[2], augmented.images[4]):
         assert abs(abs(tilt(rotated)) - math.tan(math.radians(10))) < 0.05
     assert np.sign(tilt(augmented.images[2])) != np.sign(tilt(augmented.images[4]))
+
+
+def drawn_digit(digit: int = 4) -> np.ndarray:
+    """One of our pen-drawn digits in MNIST's frame: uint8 [1, 28, 28], white on black, 20 px
+    tall with a 3 px pen (MNIST's strokes are ~2.4 px)."""
+    coverage = draw(digit, 20, 3, np.random.default_rng(0), margin=0.2)  # [28, 28] in [0, 1]
+    return to_uint8(coverage * 255)[None]
+
+
+def test_rotate_turns_anticlockwise_about_the_centre_and_keeps_shape_and_dtype():
+    image = np.zeros((1, 28, 28), np.uint8)
+    image[0, 3:8, 20:25] = 200  # a block in the top-right corner
+    np.testing.assert_array_equal(rotate(image, 0), image)
+    np.testing.assert_array_equal(rotate(image, 90), np.rot90(image, k=1, axes=(1, 2)))
+    turned = rotate(image, 10)
+    assert turned.shape == image.shape and turned.dtype == np.uint8
+    assert abs(int(turned.sum()) - int(image.sum())) < 0.05 * int(image.sum())
+
+
+def test_turning_by_ten_degrees_and_back_nearly_restores_a_digit():
+    digit = drawn_digit()
+    back = rotate(rotate(digit, 10), -10)
+    # Two bilinear resamplings blur the strokes a little (~16% of the ink moves to a neighbour;
+    # one turn alone moves ~45%): the digit keeps its place and all its ink.
+    turned_once = np.abs(rotate(digit, 10).astype(int) - digit.astype(int)).sum()
+    turned_back = np.abs(back.astype(int) - digit.astype(int)).sum()
+    assert turned_back < 0.2 * digit.sum() < 0.5 * turned_once
+    assert abs(int(back.sum()) - int(digit.sum())) < 0.01 * digit.sum()
+    rows, columns = np.nonzero(digit[0] > 128)
+    back_rows, back_columns = np.nonzero(back[0] > 128)
+    assert abs(rows.mean() - back_rows.mean()) < 0.3 and abs(columns.mean() - back_columns.mean()) < 0.3
+
+
+def test_the_paddle_and_numpy_trainers_make_the_same_rotated_copies():
+    images = np.concatenate([drawn_digit(digit) for digit in range(10)])
+    labels = np.arange(10)
+    paddle_side = rotated_copies(SplitArrays(images, labels))
+    numpy_images, numpy_labels = training_set(ScratchConfig(augment="rotate10"), images, labels)
+    np.testing.assert_array_equal(paddle_side.images, numpy_images)
+    np.testing.assert_array_equal(paddle_side.labels, numpy_labels)
+    assert numpy_images.shape == (30, 28, 28)
 
 
 @pytest.fixture

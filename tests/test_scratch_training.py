@@ -10,7 +10,7 @@ import pytest
 from handwriting.scratch import mlp
 from handwriting.scratch.__main__ import main
 from handwriting.scratch.files import ScratchFileError, load, network_card, save
-from handwriting.scratch.train import ScratchConfig, accuracy, fit, rotate
+from handwriting.scratch.train import ScratchConfig, accuracy, fit
 from tests.conftest import REAL_ROOT
 
 
@@ -43,13 +43,17 @@ def test_training_is_reproducible_from_the_seed():
         np.testing.assert_array_equal(value, second.named_parameters()[name])
 
 
-def test_rotate_turns_anticlockwise_about_the_centre():
-    image = np.zeros((1, 28, 28), np.uint8)
-    image[0, 3:8, 20:25] = 200  # a block in the top-right corner
-    np.testing.assert_array_equal(rotate(image, 0), image)
-    np.testing.assert_array_equal(rotate(image, 90), np.rot90(image, k=1, axes=(1, 2)))
-    turned = rotate(image, 10)
-    assert turned.dtype == np.uint8 and abs(int(turned.sum()) - int(image.sum())) < 0.05 * int(image.sum())
+def test_the_network_options_take_their_input_size_from_the_images():
+    config = ScratchConfig(hidden=(6, 5), activation="tanh", loss="squared-error", bias=False)
+    options = config.network_options(num_classes=3, image_shape=(1, 9, 7))
+    assert options == {
+        "hidden": [6, 5], "activation": "tanh", "num_classes": 3, "in_features": 63, "dropout": 0.0,
+        "bias": False, "sigmoid_output": True,
+    }  # fmt: skip
+    assert json.loads(json.dumps(options)) == options  # what a card stores, as it stores it
+    net = config.build(num_classes=3, image_shape=(9, 7))
+    assert net.forward(np.zeros((2, 9, 7), np.float32)).shape == (2, 3)
+    assert [value.shape for value in net.state_dict().values()] == [(63, 6), (6, 5), (5, 3)]
 
 
 def test_save_and_load_give_the_same_network(tmp_path):
@@ -167,9 +171,13 @@ def test_command_line_trains_saves_and_evaluates(real_mnist, tmp_path, capsys):
     status = main(["train", *flags, "--out", str(tmp_path), "--data-dir", str(REAL_ROOT)])
     assert status == 0
     out = capsys.readouterr().out
-    assert "epoch   1" in out and "saved" in out
+    assert "784-32-10 sigmoid" in out and "epoch   1" in out and "saved" in out
     card = json.loads((tmp_path / "tiny.json").read_text())
-    assert card["network"]["hidden"] == [32] and card["config"]["epochs"] == 1 and card["test_accuracy"] > 0.5
+    assert card["network"] == {
+        "hidden": [32], "activation": "sigmoid", "num_classes": 10, "in_features": 784, "dropout": 0.0,
+        "bias": True, "sigmoid_output": False,
+    }  # fmt: skip
+    assert card["config"]["epochs"] == 1 and card["test_accuracy"] > 0.5
     assert main(["evaluate", str(tmp_path / "tiny.npz"), "--json", "--data-dir", str(REAL_ROOT)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["accuracy"] == pytest.approx(card["test_accuracy"])

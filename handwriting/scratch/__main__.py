@@ -156,8 +156,10 @@ def train(args: argparse.Namespace) -> None:
     if args.train_size:
         images, labels = images[: args.train_size], labels[: args.train_size]
     per_epoch = len(images) * (3 if config.augment == "rotate10" else 1)
+    options = config.network_options(len(spec.classes), images.shape[1:])  # what the card rebuilds it from
+    widths = [options["in_features"], *options["hidden"], options["num_classes"]]
     print(
-        f"784-{'-'.join(map(str, config.hidden))}-10 {config.activation}, {config.loss}, {config.optimizer} "
+        f"{'-'.join(map(str, widths))} {config.activation}, {config.loss}, {config.optimizer} "
         f"lr {config.lr}, batch {config.batch_size}, {per_epoch:,} images an epoch"
     )
     bar = None  # one progress bar per epoch, made on its first batch
@@ -181,17 +183,13 @@ def train(args: argparse.Namespace) -> None:
 
     start = time.perf_counter()
     net, history = fit(
-        config, (images, labels), (test_split.images, test_split.labels), on_batch=on_batch, on_epoch=on_epoch
+        config,
+        (images, labels),
+        (test_split.images, test_split.labels),
+        num_classes=len(spec.classes),
+        on_batch=on_batch,
+        on_epoch=on_epoch,
     )
-    options = {
-        "hidden": list(config.hidden),
-        "activation": config.activation,
-        "num_classes": len(spec.classes),
-        "in_features": 784,
-        "dropout": config.dropout,
-        "bias": config.bias,
-        "sigmoid_output": config.loss == "squared-error",
-    }
     card = network_card(
         options,
         config.inputs,

@@ -7,6 +7,8 @@ activation, [``Dropout``] ...), so ``state_dict`` names match: ``layers.1.weight
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from handwriting.scratch.layers import Dropout, Flatten, Layer, Linear, ReLU, Sequential, Sigmoid, Tanh
@@ -15,7 +17,7 @@ ACTIVATIONS = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh}
 
 
 def mlp(
-    hidden: tuple[int, ...] = (200,),
+    hidden: Sequence[int] = (200,),
     activation: str = "sigmoid",
     num_classes: int = 10,
     in_features: int = 784,
@@ -45,3 +47,26 @@ def mlp(
     if sigmoid_output:
         layers.append(Sigmoid())
     return Sequential(*layers)
+
+
+def network_options(
+    hidden: Sequence[int],
+    activation: str,
+    num_classes: int,
+    image_shape: tuple[int, ...],
+    dropout: float = 0.0,
+    bias: bool = True,
+    sigmoid_output: bool = False,
+) -> dict:
+    """What decides a network's layers, in JSON types, as its card stores them: ``mlp(**options)``
+    rebuilds the network. ``image_shape`` is one input's shape ([28, 28] or [1, 28, 28] for MNIST);
+    the first layer takes all its pixels (``in_features``, 784 for MNIST)."""
+    return {
+        "hidden": [int(size) for size in hidden],
+        "activation": activation,
+        "num_classes": int(num_classes),
+        "in_features": int(np.prod(image_shape)),
+        "dropout": float(dropout),
+        "bias": bool(bias),
+        "sigmoid_output": bool(sigmoid_output),
+    }

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from handwriting.preprocess import normalize
+from handwriting.rotation import with_rotated_copies
 from handwriting.scratch.layers import Sequential
 from handwriting.scratch.losses import LOSSES
-from handwriting.scratch.net import mlp
+from handwriting.scratch.net import mlp, network_options
 from handwriting.scratch.optim import OPTIMIZERS
 
 
@@ -56,7 +57,21 @@ class ScratchConfig:
     dropout: float = 0.0
     seed: int = 0
 
-    def build(self, num_classes: int = 10, in_features: int = 784) -> Sequential:
+    def network_options(self, num_classes: int, image_shape: tuple[int, ...]) -> dict:
+        """The options of the network this config trains on images of ``image_shape``, as its card
+        stores them (``net.network_options``)."""
+        return network_options(
+            hidden=self.hidden,
+            activation=self.activation,
+            num_classes=num_classes,
+            image_shape=image_shape,
+            dropout=self.dropout,
+            bias=self.bias,
+            sigmoid_output=self.loss == "squared-error",
+        )
+
+    def build(self, num_classes: int, image_shape: tuple[int, ...]) -> Sequential:
+        """A freshly initialised network for ``num_classes`` classes and images of ``image_shape``."""
         for name, value, known in (
             ("loss", self.loss, LOSSES),
             ("optimizer", self.optimizer, OPTIMIZERS),
@@ -65,45 +80,10 @@ class ScratchConfig:
         ):
             if value not in known:
                 raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(known)}")
-        return mlp(
-            hidden=tuple(self.hidden),
-            activation=self.activation,
-            num_classes=num_classes,
-            in_features=in_features,
-            dropout=self.dropout,
-            bias=self.bias,
-            init=self.init,
-            sigmoid_output=self.loss == "squared-error",
-            seed=self.seed,
-        )
+        return mlp(**self.network_options(num_classes, image_shape), init=self.init, seed=self.seed)
 
 
 # ----------------------------------------------------------------------------- augmentation
-
-
-def rotate(images: np.ndarray, degrees: float) -> np.ndarray:
-    """uint8 [N, H, W] turned by ``degrees`` (anticlockwise) about the centre, bilinear, 0 outside."""
-    n, height, width = images.shape
-    angle = np.deg2rad(degrees)
-    rows, columns = np.mgrid[0:height, 0:width].astype(np.float64)
-    cy, cx = (height - 1) / 2, (width - 1) / 2
-    # Where each output pixel comes from: the inverse rotation of its position.
-    source_x = np.cos(angle) * (columns - cx) - np.sin(angle) * (rows - cy) + cx
-    source_y = np.sin(angle) * (columns - cx) + np.cos(angle) * (rows - cy) + cy
-    x0, y0 = np.floor(source_x).astype(int), np.floor(source_y).astype(int)
-    fx, fy = source_x - x0, source_y - y0
-    padded = np.pad(images.astype(np.float32), ((0, 0), (1, 2), (1, 2)))  # 0 outside the picture
-
-    def at(y, x):
-        return padded[:, np.clip(y + 1, 0, height + 2), np.clip(x + 1, 0, width + 2)]
-
-    out = (
-        at(y0, x0) * (1 - fx) * (1 - fy)
-        + at(y0, x0 + 1) * fx * (1 - fy)
-        + at(y0 + 1, x0) * (1 - fx) * fy
-        + at(y0 + 1, x0 + 1) * fx * fy
-    )
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 SHIFT = 2  # "shift" moves each digit by up to this many pixels in each direction
@@ -117,13 +97,24 @@ def shift(padded: np.ndarray, rng: np.random.Generator, most: int = SHIFT) -> np
     return windows[np.arange(n), rng.integers(0, 2 * most + 1, n), rng.integers(0, 2 * most + 1, n)]
 
 
-def _rotate10(images, labels, rng):
-    """The articles' recipe: the data plus copies turned by +10 and -10 degrees (three times as much)."""
-    return np.concatenate([images, rotate(images, 10), rotate(images, -10)]), np.tile(labels, 3)
+# "shift" works batch by batch (fresh offsets every time a digit is drawn); "rotate10" once, before
+# training (``training_set``).
+AUGMENTATIONS = ("none", "rotate10", "shift")
 
 
-# "shift" works batch by batch (fresh offsets every time a digit is drawn); "rotate10" once, before training.
-AUGMENTATIONS = {"none": None, "rotate10": _rotate10, "shift": shift}
+def training_set(config: ScratchConfig, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images [N, 28, 28] and labels [N] -> what the epochs draw their batches from.
+
+    ``rotate10``: the data plus copies turned by +10 and -10 degrees, fixed for the run as in the
+    articles, and made by the same function as the Paddle trainer's ([3N, 28, 28], labels repeated).
+    ``shift``: every image padded by ``SHIFT`` px once ([N, 32, 32]); each batch is cut out of it at
+    fresh offsets. Otherwise the data as it is.
+    """
+    if config.augment == "rotate10":
+        return with_rotated_copies(images, labels)
+    if config.augment == "shift":
+        return np.pad(images, ((0, 0), (SHIFT, SHIFT), (SHIFT, SHIFT))), labels
+    return images, labels
 
 
 # ----------------------------------------------------------------------------- training
@@ -157,15 +148,12 @@ def fit(
     """
     images, labels = train
     rng = np.random.default_rng(config.seed)
-    net = config.build(num_classes=num_classes, in_features=int(np.prod(images.shape[1:])))  # before padding
+    net = config.build(num_classes, images.shape[1:])  # [28, 28]: before any padding
     loss = LOSSES[config.loss]()
     options = {"momentum": config.momentum} if config.optimizer == "momentum" else {}
     optimizer = OPTIMIZERS[config.optimizer](net, lr=config.lr, **options)
     scale = INPUTS[config.inputs]
-    if config.augment == "rotate10":  # fixed for the run, as in the articles
-        images, labels = _rotate10(images, labels, rng)
-    if config.augment == "shift":  # padded once; every batch is cut out at fresh offsets
-        images = np.pad(images, ((0, 0), (SHIFT, SHIFT), (SHIFT, SHIFT)))
+    images, labels = training_set(config, images, labels)
     history = []
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
