@@ -137,6 +137,19 @@ def test_a_whole_two_layer_net_gradient(loss_name, rng):
         np.testing.assert_allclose(analytic[name], numeric_gradient(value, parameter), rtol=1e-6, atol=1e-10)
 
 
+def test_training_backward_skips_only_the_input_gradient(rng):
+    net = mlp(hidden=(7,), in_features=12, num_classes=4, dtype=F64)
+    loss = SoftmaxCrossEntropy()
+    x, labels = rng.standard_normal((5, 12)), rng.integers(0, 4, 5)
+    loss.forward(net.forward(x), labels)
+    assert net.backward(loss.backward()).shape == x.shape
+    full = {name: g.copy() for name, g in net.named_gradients().items()}
+    assert net.backward(loss.backward(), input_gradient=False) is None  # as fit trains
+    assert set(net.named_gradients()) == set(full) == {"1.weight", "1.bias", "3.weight", "3.bias"}
+    for name, gradient in net.named_gradients().items():
+        np.testing.assert_array_equal(gradient, full[name])  # the same sums: equal to the bit
+
+
 # --------------------------------------------------------------------------- against Paddle
 
 
@@ -251,7 +264,7 @@ def test_optimisers_take_paddles_steps(paddle, kind, rng):
 
 def test_the_package_imports_numpy_only():
     code = (
-        "import sys, handwriting.scratch; "
+        "import sys, handwriting.scratch, handwriting.scratch.train; "  # the trainer: rotation, inputs
         "print(sorted(m for m in ('paddle', 'cv2', 'PIL', 'matplotlib', 'scipy') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -70,18 +70,16 @@ class Linear(Layer):
             y = y + self.params["bias"]
         return y
 
-    def backward(self, g):
+    def backward(self, g, input_gradient: bool = True):
+        """Fill ``grads`` and return dL/dx; ``input_gradient=False`` skips dL/dx (returns None),
+        for the first layer, where nothing before it needs that product."""
         # y_nj = sum_i x_ni W_ij + b_j  =>  dL/dW = x^T g,  dL/db = sum_n g,  dL/dx = g W^T
         self.grads["weight"] = self.x.T @ g  # [in, out]
         if "bias" in self.params:
             self.grads["bias"] = g.sum(axis=0)  # [out]
+        if not input_gradient:
+            return None
         return g @ self.params["weight"].T  # [N, in]
-
-    def backward_parameters_only(self, g):
-        """The weight and bias gradients without dL/dx (nothing before this layer needs it)."""
-        self.grads["weight"] = self.x.T @ g
-        if "bias" in self.params:
-            self.grads["bias"] = g.sum(axis=0)
 
 
 class Sigmoid(Layer):
@@ -175,8 +173,7 @@ class Sequential(Layer):
         for index in range(len(self.layers) - 1, first - 1, -1):
             layer = self.layers[index]
             if index == first and not input_gradient and isinstance(layer, Linear):
-                layer.backward_parameters_only(g)
-                return None
+                return layer.backward(g, input_gradient=False)  # None: the pictures need no gradient
             g = layer.backward(g)
         return g
 
