@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from handwriting.errors import UserError, run_at_the_edge
+from handwriting.preprocess.pixels import NORMALISATION
 from handwriting.scratch.files import load as load_scratch
 from handwriting.scratch.files import network_card
 from handwriting.scratch.files import save as save_scratch
@@ -94,7 +95,7 @@ def scratch_to_paddle(network_file: str | os.PathLike):
     paddle_card = {
         "model": {"name": "mlp", "task": "classify", "options": model_options, "in_shape": [1, 28, 28]},
         "classes": card["classes"],
-        "normalisation": "uint8 white-on-black pixels -> x / 127.5 - 1 (float32 in [-1, 1])",
+        "normalisation": NORMALISATION,
         "dataset": card.get("dataset", {}),
         "config": {"name": Path(network_file).stem},
         "converted_from": str(network_file),

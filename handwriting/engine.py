@@ -23,6 +23,7 @@ from handwriting.data.loader import make_loader
 from handwriting.data.store import LoadedDataset, SplitArrays
 from handwriting.errors import UserError
 from handwriting.models import build_model, count_parameters, model_entry, resolved_options, summary
+from handwriting.preprocess.pixels import NORMALISATION
 from handwriting.runs import RunFiles
 from handwriting.runtime import pick_device
 
@@ -225,7 +226,7 @@ def _fit(config: TrainConfig, run: RunFiles, resume: bool, data: LoadedDataset |
             "in_shape": in_shape,
         },
         "classes": list(spec.classes),
-        "normalisation": "uint8 white-on-black pixels -> x / 127.5 - 1 (float32 in [-1, 1])",
+        "normalisation": NORMALISATION,
         "dataset": {
             "name": spec.name,
             "sha256": data.checksums,

@@ -15,16 +15,22 @@ from handwriting.data.store import SplitArrays, dataset_dir, load
 from handwriting.engine import TrainConfig, fit
 from handwriting.evaluate import evaluate_checkpoint
 from handwriting.evaluate import main as evaluate_main
+from handwriting.preprocess.pixels import normalize
 from handwriting.rotation import rotate
 from handwriting.scratch.train import ScratchConfig, training_set
 from synthetic.pen import draw, to_uint8
 
 
+def bar_pixels() -> np.ndarray:
+    """A vertical white bar on black: uint8 [28, 28], as MNIST stores digits."""
+    pixels = np.zeros((28, 28), dtype=np.uint8)
+    pixels[6:22, 13:15] = 255
+    return pixels
+
+
 def bar_image():
-    """A vertical white bar on black, as a [1, 1, 28, 28] tensor in [-1, 1]."""
-    image = -np.ones((1, 1, 28, 28), dtype=np.float32)
-    image[0, 0, 6:22, 13:15] = 1.0
-    return paddle.to_tensor(image)
+    """The bar as the models see it: a [1, 1, 28, 28] tensor in [-1, 1]."""
+    return paddle.to_tensor(normalize(bar_pixels())[None, None])
 
 
 def test_identity_warp_changes_nothing():
@@ -54,7 +60,7 @@ def test_random_affine_keeps_shape_range_and_is_seeded():
 
 
 def test_rotated_copies_triple_the_split_and_rotate_by_ten_degrees():
-    image = ((bar_image().numpy()[0, 0] + 1) * 127.5).astype(np.uint8)
+    image = bar_pixels()
     split = SplitArrays(np.stack([image, image]), np.array([3, 4]))
     augmented = rotated_copies(split)
     assert augmented.images.shape == (6, 28, 28) and augmented.labels.tolist() == [3, 4, 3, 4, 3, 4]
