@@ -67,23 +67,21 @@ def test_every_example_in_work_is_recognised(backend):
     assert digits_shown == set("0123456789")
 
 
-def test_mnist_test_digits_redrawn_as_photos_are_recognised(real_mnist, backend, record_property, capsys):
+def test_mnist_test_digits_redrawn_as_photos_are_recognised(real_mnist, backend):
     """MNIST test digits as people send them: dark on grey paper, 3-8x larger, off-centre, a wider
-    pen, uneven light, noise, JPEG. The MNIST recipe reads >= 97%; the naive one far fewer."""
+    pen, uneven light, noise, JPEG. The figure (1,000 digits: 99.4%, naive 9.7%) is
+    ``bench/redrawn.py``'s; this re-draws the first 100 of the same 1,000 and expects the counts
+    the bench records for them (``first_100_right`` in bench/results/redrawn.json)."""
     test = real_mnist.splits["test"]
     rng = np.random.default_rng(2024)
-    chosen = rng.choice(len(test.labels), 1000, replace=False)
+    chosen = rng.choice(len(test.labels), 1000, replace=False)[:100]  # the bench's draw, then its first 100
     photos = [redraw(test.images[index], rng) for index in chosen]
     truth = test.labels[chosen]
-    scores = {}
+    right = {}
     for name, recipe in (("mnist", to_mnist), ("naive", naive)):
         predicted = backend.probabilities(np.stack([recipe(photo) for photo in photos])).argmax(axis=1)
-        scores[name] = float((predicted == truth).mean())
-        record_property(f"accuracy_{name}", scores[name])
-    with capsys.disabled():
-        print(f"\nre-drawn MNIST test digits: --preprocess mnist {scores['mnist']:.1%}, naive {scores['naive']:.1%}")
-    assert scores["mnist"] >= 0.97
-    assert scores["naive"] < 0.5
+        right[name] = int((predicted == truth).sum())
+    assert right == {"mnist": 100, "naive": 11}  # naive reads the grey paper as ink: nearly all "8"
 
 
 # ----------------------------------------------------------------------------- the command line
