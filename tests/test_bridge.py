@@ -56,20 +56,41 @@ def test_the_articles_bias_free_sigmoid_output_net_reads_the_same_digits(tmp_pat
     assert (logits.argmax(axis=1) == outputs.argmax(axis=1)).all()
 
 
-def test_command_line_converts_without_touching_the_sources_cards(tmp_path, capsys):
+def test_command_line_converts_without_touching_the_sources_cards(tmp_path, frames, capsys):
     for name in ("mlp-sigmoid.pdparams", "mlp-sigmoid.json", "scratch.npz", "scratch.json"):
         shutil.copy(MODELS / name, tmp_path / name)
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
     assert main([str(tmp_path / "mlp-sigmoid.pdparams")]) == 0
     assert main([str(tmp_path / "scratch.npz")]) == 0
+    assert capsys.readouterr().out == (
+        f"wrote {tmp_path / 'mlp-sigmoid.numpy.npz'} and {tmp_path / 'mlp-sigmoid.numpy.json'}\n"
+        f"wrote {tmp_path / 'scratch.paddle.pdparams'} and {tmp_path / 'scratch.paddle.json'}\n"
+    )
     for name, content in before.items():
         assert (tmp_path / name).read_bytes() == content
-    assert (tmp_path / "mlp-sigmoid.numpy.npz").is_file() and (tmp_path / "scratch.paddle.pdparams").is_file()
-    model, _ = load_model(tmp_path / "scratch.paddle.pdparams")  # a train.py-style checkpoint that loads
+    # What was written computes what its source computes.
+    converted, _ = load_model(tmp_path / "scratch.paddle.pdparams")  # a train.py-style checkpoint that loads
+    source, _ = load_model(tmp_path / "mlp-sigmoid.pdparams")
+    scratch, _ = load_scratch(tmp_path / "scratch.npz")
+    twin, _ = load_scratch(tmp_path / "mlp-sigmoid.numpy.npz")
+    inputs = paddle.to_tensor(frames)
+    with paddle.no_grad():
+        np.testing.assert_allclose(converted(inputs).numpy(), scratch.forward(frames), atol=1e-4, rtol=0)
+        np.testing.assert_allclose(twin.forward(frames), source(inputs).numpy(), atol=1e-4, rtol=0)
+    before = sorted(path.name for path in tmp_path.iterdir())
     assert main([str(tmp_path / "scratch.npz"), "--out", str(tmp_path / "scratch.pdparams")]) == 2
-    assert "would overwrite" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"error: --out {tmp_path / 'scratch.pdparams'} would overwrite {tmp_path / 'scratch.json'}, "
+        "the source's own card\n"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == before  # nothing written
 
 
-def test_only_fully_connected_models_have_a_numpy_twin(capsys):
-    assert main([str(MODELS / "cnn.pdparams"), "--out", "/tmp/never.npz"]) == 2
-    assert "only the fully connected" in capsys.readouterr().err
+def test_only_fully_connected_models_have_a_numpy_twin(tmp_path, capsys):
+    assert main([str(MODELS / "cnn.pdparams"), "--out", str(tmp_path / "never.npz")]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"error: {MODELS / 'cnn.pdparams'} holds a 'cnn' model; only the fully connected mlp and mlp-sigmoid "
+        "have a NumPy twin\n",
+    )
+    assert list(tmp_path.iterdir()) == []
