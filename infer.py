@@ -17,10 +17,10 @@ import argparse
 import contextlib
 import json
 import sys
-import warnings
 from pathlib import Path
 
 from handwriting.errors import UserError, describe_os_error, run_at_the_edge
+from handwriting.runtime import quiet_paddle_import_warnings
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -91,7 +91,7 @@ def describe(result, has_confidence: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore", message="No ccache found")
+    quiet_paddle_import_warnings()
     args = parse_arguments(argv)
     failed = 0
 

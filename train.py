@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-import warnings
 from pathlib import Path
 
 from handwriting.errors import UserError, run_at_the_edge
+from handwriting.runtime import quiet_paddle_import_warnings
 
 DEFAULTS = "(default: %(default)s)"
 
@@ -127,7 +127,7 @@ def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore", message="No ccache found")
+    quiet_paddle_import_warnings()
     args = build_parser().parse_args(argv)
     given = given_flags(argv)
     return run_at_the_edge(lambda: train(args, given), interrupted="interrupted")

@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from handwriting.errors import UserError, run_at_the_edge
 from handwriting.preprocess.pixels import NORMALISATION
+from handwriting.runtime import quiet_paddle_import_warnings
 from handwriting.scratch.files import load as load_scratch
 from handwriting.scratch.files import network_card
 from handwriting.scratch.files import save as save_scratch
@@ -105,7 +105,7 @@ def scratch_to_paddle(network_file: str | os.PathLike):
 
 
 def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore", message="No ccache found")
+    quiet_paddle_import_warnings()
     parser = argparse.ArgumentParser(
         prog="python -m handwriting.bridge", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from handwriting.errors import UserError, run_at_the_edge
+from handwriting.runtime import quiet_paddle_import_warnings
 
 
 def predict(model, task: str, images: np.ndarray, num_classes: int, batch_size: int = 1000):
@@ -110,7 +110,7 @@ def evaluate_checkpoint(
 
 
 def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore", message="No ccache found")
+    quiet_paddle_import_warnings()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="a .pdparams written by train.py (its .json card must sit beside it)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")

@@ -7,11 +7,19 @@ Two things, both measured on our 2-core AMD EPYC machine (``bench/train_speed.py
    3x faster matrix products and 1.5x faster CNN training. It must be in the environment
    before MKL loads, so it is set here (only on AMD, and never over a value the user chose).
 2. Paddle runs CPU kernels on one thread by default; ``use_all_cores`` gives it every core.
+
+It also keeps Paddle's import quiet (``quiet_paddle_import_warnings``). This module imports no
+Paddle itself, so ``--help`` and the NumPy-only code can use it.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
+
+# Paddle warns on import when the ccache compiler cache is not installed. It matters only for
+# compiling custom C++ operators, which this project never does, so a user need not see it.
+PADDLE_CCACHE_WARNING = "No ccache found"  # the start of the message (a regular expression)
 
 
 def _cpu_vendor() -> str:
@@ -29,6 +37,15 @@ def prepare_environment() -> None:
     """Set environment variables that must precede Paddle's import (idempotent)."""
     if _cpu_vendor() == "AuthenticAMD":
         os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
+
+
+def quiet_paddle_import_warnings() -> None:
+    """Hide Paddle's "No ccache found" import warning from here on; every other warning still shows.
+
+    The command-line tools call this first thing in ``main``; to hide it for one import only,
+    call it inside ``warnings.catch_warnings()``. (pytest's own filter is in pyproject.toml.)
+    """
+    warnings.filterwarnings("ignore", message=PADDLE_CCACHE_WARNING, category=UserWarning)
 
 
 def available_cores() -> int:

@@ -3,6 +3,9 @@
 import json
 import math
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,8 @@ from handwriting.preprocess.pixels import normalize
 from handwriting.rotation import rotate
 from handwriting.scratch.train import ScratchConfig, training_set
 from synthetic.pen import draw, to_uint8
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def bar_pixels() -> np.ndarray:
@@ -172,3 +177,16 @@ def test_users_own_mkl_setting_is_kept(monkeypatch):
     monkeypatch.setattr(runtime, "_cpu_vendor", lambda: "AuthenticAMD")
     runtime.prepare_environment()
     assert os.environ["MKL_DEBUG_CPU_TYPE"] == "2"
+
+
+def test_paddles_ccache_warning_is_hidden_and_no_other():
+    code = (
+        "import warnings; from handwriting.runtime import quiet_paddle_import_warnings; "
+        "quiet_paddle_import_warnings(); import paddle; warnings.warn('kept')"
+    )
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stderr
+    assert "ccache" not in quiet and "UserWarning: kept" in quiet
+    loud = subprocess.run(
+        [sys.executable, "-c", "import paddle"], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stderr
+    assert "No ccache found" in loud or shutil.which("ccache")  # what the helper hides (where ccache is missing)

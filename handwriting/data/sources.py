@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
+from handwriting.runtime import quiet_paddle_import_warnings
+
 Log = Callable[[str], None]
 
 
@@ -85,8 +87,8 @@ class PaddleDownload(Source):
     def fetch(self, names: list[str], workdir: Path, log: Log) -> dict[str, Path]:
         module_name, class_name = self.dataset_class.rsplit(".", 1)
         try:
-            with warnings.catch_warnings():  # Paddle warns about ccache on import; irrelevant here
-                warnings.simplefilter("ignore")
+            with warnings.catch_warnings():  # quiet for this import only
+                quiet_paddle_import_warnings()
                 dataset_class = getattr(importlib.import_module(module_name), class_name)
         except ImportError as error:
             raise SourceUnavailable(f"cannot import {self.dataset_class} ({error})") from None
