@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import paddle
 import pytest
+from PIL import Image
 
 from handwriting import runtime
 from handwriting.augment import random_affine, rotated_copies, warp
+from handwriting.checkpoint import load_model
 from handwriting.data.store import SplitArrays, dataset_dir, load
 from handwriting.engine import TrainConfig, fit
 from handwriting.evaluate import evaluate_checkpoint
@@ -139,8 +141,19 @@ def trained(synthetic, tmp_path):
     return tmp_path / "models" / "softmax.pdparams"
 
 
+def rgb_pixels(path: Path) -> np.ndarray:
+    """A PNG's pixels, uint8 [H, W, 3]; decoding the whole file proves it is one."""
+    with Image.open(path) as picture:
+        assert picture.format == "PNG"
+        return np.asarray(picture.convert("RGB"))
+
+
 def test_training_writes_curves(trained):
-    assert trained.with_name("softmax.curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pixels = rgb_pixels(trained.with_name("softmax.curves.png"))
+    height, width, _ = pixels.shape
+    assert width > 2 * height  # accuracy and loss side by side
+    colours = {tuple(colour) for colour in pixels.reshape(-1, 3)}
+    assert {(31, 119, 180), (255, 127, 14)} <= colours  # matplotlib's first two colours: the train and test lines
 
 
 def test_evaluate_report_agrees_with_its_confusion_matrix(trained, synthetic, tmp_path):
@@ -151,15 +164,32 @@ def test_evaluate_report_agrees_with_its_confusion_matrix(trained, synthetic, tm
     assert report["errors"] == matrix.sum() - np.trace(matrix)
     labels = synthetic.arrays["t10k-labels-idx1-ubyte"]
     assert matrix.sum(axis=1).tolist() == np.bincount(labels, minlength=10).tolist()
-    for name in ("confusion_png", "errors_png"):
-        assert Path(report[name]).read_bytes()[:4] == b"\x89PNG"
+    # The columns are what the saved model predicts, computed here without the evaluator.
+    model, _ = load_model(trained)
+    with paddle.no_grad():
+        logits = model(paddle.to_tensor(normalize(synthetic.arrays["t10k-images-idx3-ubyte"])[:, None]))
+    expected = np.zeros((10, 10), np.int64)
+    np.add.at(expected, (labels, logits.numpy().argmax(axis=1)), 1)
+    np.testing.assert_array_equal(matrix, expected)
+    confusion = rgb_pixels(Path(report["confusion_png"]))
+    assert abs(confusion.shape[0] - confusion.shape[1]) < 0.1 * confusion.shape[1]  # a square of cells
+    assert (confusion == (8, 48, 107)).all(axis=-1).any()  # the largest count in the darkest blue of "Blues"
+    errors = rgb_pixels(Path(report["errors_png"]))
+    assert errors.shape[1] > errors.shape[0]  # rows of ten misread digits
 
 
 def test_evaluate_cli_json_and_missing_checkpoint(trained, capsys, tmp_path):
     assert evaluate_main([str(trained), "--json", "--out-dir", str(tmp_path / "r")]) == 0
-    assert json.loads(capsys.readouterr().out)["model"] == "softmax"
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == evaluate_checkpoint(trained, out_dir=tmp_path / "r")
+    assert printed["model"] == "softmax" and Path(printed["confusion_png"]).parent == tmp_path / "r"
+    before = sorted(tmp_path.rglob("*"))
     assert evaluate_main([str(tmp_path / "missing.pdparams")]) == 2
-    assert "no such checkpoint" in capsys.readouterr().err
+    assert capsys.readouterr() == (
+        "",
+        f"error: {tmp_path / 'missing.pdparams'}: no such checkpoint; train one with train.py or pick one in models/\n",
+    )
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written
 
 
 def test_mkl_avx2_path_is_requested_only_on_amd(monkeypatch):
