@@ -19,14 +19,13 @@ import json
 import sys
 from pathlib import Path
 
+# Only Paddle- and OpenCV-free modules at the top: --help answers at once.
+from handwriting.config import BACKEND_NAMES, DEVICES, PREPROCESS_NAMES
 from handwriting.errors import UserError, describe_os_error, run_at_the_edge
 from handwriting.runtime import quiet_paddle_import_warnings
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    from handwriting.preprocess import PREPROCESSORS
-    from handwriting.recognise import BACKENDS
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pictures", nargs="+", metavar="PICTURE", help="picture files, directories or globs")
     parser.add_argument(
@@ -41,20 +40,18 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save-preprocessed", metavar="DIR", help="save the 28x28 each picture became, as PNGs")
     parser.add_argument(
         "--preprocess",
-        choices=sorted(PREPROCESSORS),
+        choices=sorted(PREPROCESS_NAMES),
         default="mnist",
         help="mnist: crop, scale and centre as MNIST was made; naive: the Paddle tutorial's squash-and-invert "
         "(default: mnist)",
     )
     parser.add_argument(
         "--backend",
-        choices=sorted(BACKENDS),
+        choices=sorted(BACKEND_NAMES),
         default="paddle",
         help="paddle: a train.py checkpoint; numpy: a NumPy network, no framework at all (default: paddle)",
     )
-    parser.add_argument(
-        "--device", choices=("auto", "cpu", "gpu"), default="auto", help="auto: GPU when there is one (default)"
-    )
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="auto: GPU when there is one (default)")
     args = parser.parse_intermixed_args(argv)  # pictures may come before or after flags
     if args.topk < 1:
         parser.error(f"--topk must be at least 1, got {args.topk}")

@@ -19,6 +19,17 @@ import shlex
 import sys
 from pathlib import Path
 
+# Only Paddle-free modules at the top: --help answers without waiting for Paddle to import.
+from handwriting.config import (
+    AUGMENTATIONS,
+    DEVICES,
+    MODEL_NAMES,
+    OPTIMIZERS,
+    RESUME_MAY_CHANGE,
+    SCHEDULES,
+    TrainConfig,
+)
+from handwriting.data.registry import DATASETS
 from handwriting.errors import UserError, run_at_the_edge
 from handwriting.runtime import quiet_paddle_import_warnings
 
@@ -26,15 +37,11 @@ DEFAULTS = "(default: %(default)s)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from handwriting.augment import AUGMENTATIONS
-    from handwriting.engine import OPTIMIZERS, SCHEDULES, TrainConfig
-    from handwriting.models import MODELS
-
     base = TrainConfig()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
-    add("--model", default=base.model, choices=list(MODELS), help=f"which network {DEFAULTS}")
-    add("--dataset", default=base.dataset, choices=["mnist"], help=f"training data {DEFAULTS}")
+    add("--model", default=base.model, choices=MODEL_NAMES, help=f"which network {DEFAULTS}")
+    add("--dataset", default=base.dataset, choices=sorted(DATASETS), help=f"training data {DEFAULTS}")
     add("--epochs", type=int, default=base.epochs, help=f"passes over the training set {DEFAULTS}")
     add("--batch-size", type=int, default=base.batch_size, help=f"images per step {DEFAULTS}")
     add("--lr", type=float, default=base.lr, help=f"learning rate (peak rate for onecycle) {DEFAULTS}")
@@ -51,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--data-dir", metavar="DIR", help="data root (default: $HANDWRITING_DATA, else ~/.cache/paddle/dataset)")
     add("--out", default=base.out, metavar="DIR", help=f"checkpoint folder (shipped ones: models/) {DEFAULTS}")
     add("--name", help="checkpoint name, a plain file name (default: the model's name)")
-    add("--device", default=base.device, choices=["auto", "cpu", "gpu"], help=f"where to train {DEFAULTS}")
-    add("--max-steps", type=int, metavar="N", help="stop each epoch after N steps (smoke runs)")
+    add("--device", default=base.device, choices=DEVICES, help=f"where to train {DEFAULTS}")
+    add("--max-steps", type=int, metavar="N", help="stop each epoch after N steps, for smoke runs (default: no limit)")
     add(
         "--val-size",
         type=int,
@@ -79,7 +86,6 @@ def saved_settings(options: dict) -> dict:
     from dataclasses import fields
 
     from handwriting.checkpoint import read_card
-    from handwriting.engine import RESUME_MAY_CHANGE, TrainConfig
     from handwriting.runs import RunFiles
 
     run = RunFiles(options["out"], options["name"] if options["name"] is not None else options["model"])
@@ -102,7 +108,7 @@ def saved_settings(options: dict) -> dict:
 
 
 def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
-    from handwriting.engine import TrainConfig, fit
+    from handwriting.engine import fit
 
     if args.val_size < 0:
         raise UserError(f"--val-size must not be negative, got {args.val_size}")

@@ -18,8 +18,6 @@ import paddle.nn.functional as F
 from handwriting.data.store import SplitArrays
 from handwriting.rotation import ROTATE10_DEGREES, with_rotated_copies
 
-AUGMENTATIONS = ("none", "rotate10", "affine")
-
 
 def warp(images: paddle.Tensor, theta: paddle.Tensor) -> paddle.Tensor:
     """Apply one affine map per image: ``images`` [N, 1, H, W] in [-1, 1], ``theta`` [N, 2, 3].

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import numpy as np
 import paddle
@@ -17,7 +17,8 @@ import paddle.nn.functional as F
 from tqdm import tqdm
 
 from handwriting import checkpoint
-from handwriting.augment import AUGMENTATIONS, random_affine, rotated_copies
+from handwriting.augment import random_affine, rotated_copies
+from handwriting.config import AUGMENTATIONS, OPTIMIZERS, RESUME_MAY_CHANGE, SCHEDULES, TrainConfig
 from handwriting.data import get_spec, load
 from handwriting.data.loader import make_loader
 from handwriting.data.store import LoadedDataset, SplitArrays
@@ -26,37 +27,6 @@ from handwriting.models import build_model, count_parameters, model_entry, resol
 from handwriting.preprocess.pixels import NORMALISATION
 from handwriting.runs import RunFiles
 from handwriting.runtime import pick_device
-
-OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
-SCHEDULES = ("constant", "cosine", "onecycle")
-
-
-@dataclass
-class TrainConfig:
-    """Everything that decides a training run; saved in the checkpoint card."""
-
-    # The defaults are the recipe of the shipped models/cnn: `python train.py` retrains it.
-    model: str = "cnn"
-    dataset: str = "mnist"
-    epochs: int = 18
-    batch_size: int = 128
-    lr: float = 0.004
-    optimizer: str = "adamw"
-    lr_schedule: str = "onecycle"
-    weight_decay: float = 0.01
-    augment: str = "affine"
-    seed: int = 0
-    data_dir: str | None = None
-    out: str = "runs"  # never models/: a run with default flags must not replace a shipped model
-    name: str | None = None
-    device: str = "auto"
-    max_steps: int | None = None
-    val_size: int = 0  # hold out the last N training images to choose the epoch to keep
-    model_options: dict = field(default_factory=dict)
-
-    @property
-    def run_name(self) -> str:
-        return self.model if self.name is None else self.name  # "" is refused by RunFiles, not replaced
 
 
 def decide(task: str, outputs: paddle.Tensor, num_classes: int) -> tuple[paddle.Tensor, paddle.Tensor | None]:
@@ -157,10 +127,6 @@ def fit(
         except KeyboardInterrupt:
             log(f"interrupted: {run.saved_so_far()}")
             raise
-
-
-# Settings that may differ when a run is resumed: where it runs and reads data, not what it computes.
-RESUME_MAY_CHANGE = ("device", "data_dir", "out", "name")
 
 
 def check_same_settings(config: TrainConfig, card: dict, run: RunFiles) -> None:

@@ -1,7 +1,9 @@
-"""``python -m handwriting.data`` on a synthetic dataset."""
+"""The command lines: ``python -m handwriting.data`` on a synthetic dataset; ``--help`` of every
+tool without Paddle."""
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +115,53 @@ def test_a_closed_pipe_ends_quietly():
     command = f"{sys.executable} infer.py work/ | head -1"
     result = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120, cwd=root)
     assert result.stdout.count("\n") == 1 and "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+
+
+# ----------------------------------------------------------------------------- what the tools import
+
+ROOT = Path(__file__).resolve().parent.parent
+HELP = [
+    (["train.py", "--help"], "--model {linreg,softmax,mlp-sigmoid,mlp,lenet5,cnn}"),
+    (["infer.py", "--help"], "--preprocess {mnist,naive}"),
+    (["-m", "handwriting.evaluate", "--help"], "--out-dir DIR"),
+]
+
+
+def without(modules: tuple[str, ...], tmp_path: Path) -> dict:
+    """An environment in which importing any of ``modules`` raises ImportError: a package of that
+    name, first on PYTHONPATH, that raises as it is imported."""
+    for name in modules:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"raise ImportError('{name} is blocked by this test')\n")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+
+
+def test_blocked_modules_cannot_be_imported(tmp_path):
+    # The control for the test below: the blocker does stop Paddle (and with it the training engine).
+    environment = without(("paddle", "cv2"), tmp_path)
+    for module in ("paddle", "cv2", "handwriting.engine"):
+        done = subprocess.run(
+            [sys.executable, "-c", f"import {module}"], cwd=ROOT, env=environment, capture_output=True, text=True
+        )
+        assert done.returncode == 1 and "is blocked by this test" in done.stderr, module
+
+
+@pytest.mark.parametrize("command,choice", HELP, ids=[" ".join(command) for command, _ in HELP])
+def test_help_answers_without_paddle_or_opencv(tmp_path, command, choice):
+    # --help is what a newcomer types first; it must not wait seconds for Paddle to import (or
+    # need OpenCV). A module-level `import paddle` in a tool, or in what its parser reads, fails here.
+    done = subprocess.run(
+        [sys.executable, *command], cwd=ROOT, env=without(("paddle", "cv2"), tmp_path), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("usage: ") and choice in done.stdout
+
+
+def test_the_plain_lists_of_choices_name_what_is_registered():
+    # --help reads handwriting.config's plain lists; each must name exactly what its registry holds.
+    from handwriting.config import BACKEND_NAMES, MODEL_NAMES, PREPROCESS_NAMES
+    from handwriting.models import MODELS
+    from handwriting.preprocess import PREPROCESSORS
+    from handwriting.recognise import BACKENDS
+
+    assert (tuple(MODELS), tuple(PREPROCESSORS), tuple(BACKENDS)) == (MODEL_NAMES, PREPROCESS_NAMES, BACKEND_NAMES)

@@ -1,0 +1,57 @@
+"""A training run's settings, and the choices the command-line tools offer, as plain data.
+
+Nothing here imports Paddle or OpenCV: ``train.py --help`` and ``infer.py --help`` read their
+defaults and choices from this module and answer at once; the heavy modules are imported only
+when there is work to do. Each list names what another module implements:
+
+    MODEL_NAMES       the models registered in ``handwriting.models`` (it checks the two agree)
+    OPTIMIZERS        the update rules ``engine.make_optimizer`` builds
+    SCHEDULES         the learning-rate schedules it builds
+    AUGMENTATIONS     the recipes of ``handwriting.augment``, applied by ``engine.fit``
+    DEVICES           what ``runtime.pick_device`` accepts
+    PREPROCESS_NAMES  the recipes in ``handwriting.preprocess.PREPROCESSORS``  (tests/test_cli.py
+    BACKEND_NAMES     the ways to run a model in ``handwriting.recognise.BACKENDS`` checks both)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MODEL_NAMES = ("linreg", "softmax", "mlp-sigmoid", "mlp", "lenet5", "cnn")  # in their registry's order
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "onecycle")
+AUGMENTATIONS = ("none", "rotate10", "affine")
+DEVICES = ("auto", "cpu", "gpu")
+PREPROCESS_NAMES = ("mnist", "naive")
+BACKEND_NAMES = ("paddle", "numpy")
+
+# Settings that may differ when a run is resumed: where it runs and reads data, not what it computes.
+RESUME_MAY_CHANGE = ("device", "data_dir", "out", "name")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run; saved in the checkpoint card."""
+
+    # The defaults are the recipe of the shipped models/cnn: `python train.py` retrains it.
+    model: str = "cnn"
+    dataset: str = "mnist"
+    epochs: int = 18
+    batch_size: int = 128
+    lr: float = 0.004
+    optimizer: str = "adamw"
+    lr_schedule: str = "onecycle"
+    weight_decay: float = 0.01
+    augment: str = "affine"
+    seed: int = 0
+    data_dir: str | None = None
+    out: str = "runs"  # never models/: a run with default flags must not replace a shipped model
+    name: str | None = None
+    device: str = "auto"
+    max_steps: int | None = None
+    val_size: int = 0  # hold out the last N training images to choose the epoch to keep
+    model_options: dict = field(default_factory=dict)
+
+    @property
+    def run_name(self) -> str:
+        return self.model if self.name is None else self.name  # "" is refused by RunFiles, not replaced
