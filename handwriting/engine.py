@@ -23,22 +23,10 @@ from handwriting.data import get_spec, load
 from handwriting.data.loader import make_loader
 from handwriting.data.store import LoadedDataset, SplitArrays
 from handwriting.errors import UserError
-from handwriting.models import build_model, count_parameters, model_entry, resolved_options, summary
+from handwriting.models import build_model, count_parameters, decide, model_entry, resolved_options, summary
 from handwriting.preprocess.pixels import NORMALISATION
 from handwriting.runs import RunFiles
 from handwriting.runtime import pick_device
-
-
-def decide(task: str, outputs: paddle.Tensor, num_classes: int) -> tuple[paddle.Tensor, paddle.Tensor | None]:
-    """The class each output stands for [N] int64, and its softmax probability [N] (None for regression).
-
-    Classifiers: the arg-max of the logits [N, C]. Regression: the value [N, 1] rounded and
-    clipped to a class — the one rule training metrics and ``handwriting.evaluate`` share.
-    """
-    if task == "regress":
-        return paddle.clip(paddle.round(outputs.squeeze(-1)), 0, num_classes - 1).astype("int64"), None
-    probabilities = F.softmax(outputs, axis=-1)
-    return probabilities.argmax(axis=-1), probabilities.max(axis=-1)
 
 
 def loss_and_correct(task: str, outputs: paddle.Tensor, labels: paddle.Tensor, num_classes: int):

@@ -28,7 +28,7 @@ def predict(model, task: str, images: np.ndarray, num_classes: int, batch_size: 
     """
     import paddle
 
-    from handwriting.engine import decide
+    from handwriting.models import decide
     from handwriting.preprocess import normalize
 
     predictions, confidences = [], []

@@ -3,7 +3,8 @@
 Every model takes ``num_classes`` and the input shape, computes its own layer sizes, and
 ``forward`` returns raw outputs: logits ``[N, num_classes]`` for classifiers, or one value
 ``[N, 1]`` for the regression baseline. Softmax and the loss live in the training loop, so
-nothing is applied twice.
+nothing is applied twice; ``decide`` turns outputs into predicted classes, the one rule that
+training metrics, ``infer.py`` and ``handwriting.evaluate`` share.
 """
 
 from __future__ import annotations
@@ -78,6 +79,18 @@ def resolved_options(name: str, **options) -> dict:
 
 def count_parameters(model: nn.Layer) -> int:
     return sum(int(parameter.size) for parameter in model.parameters())
+
+
+def decide(task: str, outputs: paddle.Tensor, num_classes: int) -> tuple[paddle.Tensor, paddle.Tensor | None]:
+    """The class each output stands for [N] int64, and its softmax probability [N] (None for regression).
+
+    ``task`` is the model's (``model_entry(name).task``). Classifiers: the arg-max of the logits
+    [N, C]. Regression: the value [N, 1] rounded and clipped to a class.
+    """
+    if task == "regress":
+        return paddle.clip(paddle.round(outputs.squeeze(-1)), 0, num_classes - 1).astype("int64"), None
+    probabilities = nn.functional.softmax(outputs, axis=-1)
+    return probabilities.argmax(axis=-1), probabilities.max(axis=-1)
 
 
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}

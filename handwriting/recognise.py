@@ -146,7 +146,7 @@ class PaddleBackend:
         """
         import paddle
 
-        from handwriting.engine import decide
+        from handwriting.models import decide
 
         with paddle.no_grad():
             outputs = self.model(paddle.to_tensor(normalize(frames)[:, None]))  # [N, 1, 28, 28] in [-1, 1]

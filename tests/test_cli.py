@@ -1,5 +1,5 @@
 """The command lines: ``python -m handwriting.data`` on a synthetic dataset; ``--help`` of every
-tool without Paddle."""
+tool without Paddle; inference without the training engine."""
 
 import dataclasses
 import json
@@ -165,3 +165,21 @@ def test_the_plain_lists_of_choices_name_what_is_registered():
     from handwriting.recognise import BACKENDS
 
     assert (tuple(MODELS), tuple(PREPROCESSORS), tuple(BACKENDS)) == (MODEL_NAMES, PREPROCESS_NAMES, BACKEND_NAMES)
+
+
+def test_inference_imports_no_training_code():
+    # infer.py and evaluate predict with models.decide; the training engine stays out of their process.
+    program = """if True:
+        import sys
+        import numpy as np
+        from handwriting import evaluate
+        from handwriting.recognise import PaddleBackend
+        backend = PaddleBackend("models/cnn.pdparams", device="cpu")
+        frames = np.zeros((2, 28, 28), np.uint8)
+        assert backend.probabilities(frames).shape == (2, 10)
+        assert evaluate.predict(backend.model, backend.task, frames, 10)[0].shape == (2,)
+        print(sorted(name for name in sys.modules if name in ("handwriting.engine", "handwriting.augment")))
+    """
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
