@@ -7,6 +7,7 @@ different order agree to ~1e-12; we ask for rtol 1e-9, atol 1e-12.
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -267,5 +268,6 @@ def test_the_package_imports_numpy_only():
         "import sys, handwriting.scratch, handwriting.scratch.train; "  # the trainer: rotation, inputs
         "print(sorted(m for m in ('paddle', 'cv2', 'PIL', 'matplotlib', 'scipy') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    root = Path(__file__).resolve().parent.parent  # where ``handwriting`` is, from wherever pytest runs
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
     assert out.strip() == "[]"
