@@ -3,6 +3,7 @@
 import io
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,13 +14,17 @@ from handwriting.scratch.files import ScratchFileError, load, network_card, save
 from handwriting.scratch.train import ScratchConfig, accuracy, fit
 from tests.conftest import REAL_ROOT
 
+ROOT = Path(__file__).resolve().parent.parent
 
-def test_a_short_run_on_a_few_thousand_images_beats_85_percent(real_mnist):
+
+def test_a_short_run_on_real_digits_learns(real_mnist):
+    """A smoke check (under a second): the accuracy figures are bench/scratch.py's, on all of MNIST."""
     train, test = real_mnist.splits["train"], real_mnist.splits["test"]
-    config = ScratchConfig(epochs=3, batch_size=64, lr=0.002, augment="none")
-    net, history = fit(config, (train.images[:4000], train.labels[:4000]), (test.images[:2000], test.labels[:2000]))
-    assert len(history) == 3 and history[-1]["train_loss"] < history[0]["train_loss"]
-    assert history[-1]["test_accuracy"] > 0.85
+    config = ScratchConfig(epochs=2, batch_size=64, lr=0.002, augment="none")
+    net, history = fit(config, (train.images[:2000], train.labels[:2000]), (test.images[:1000], test.labels[:1000]))
+    assert len(history) == 2 and history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["test_accuracy"] == accuracy(net, test.images[:1000], test.labels[:1000], config.inputs)
+    assert history[-1]["test_accuracy"] > 0.5  # chance is 0.1; this run gets about 0.8
 
 
 def test_the_articles_per_sample_squared_error_loop_learns(real_mnist):
@@ -28,8 +33,8 @@ def test_the_articles_per_sample_squared_error_loop_learns(real_mnist):
         hidden=(200,), loss="squared-error", bias=False, init="article", optimizer="sgd", lr=0.1, lr_decay=1.0,
         epochs=1, batch_size=1, augment="none", inputs="0.01-to-1",
     )  # fmt: skip
-    net, history = fit(config, (train.images[:5000], train.labels[:5000]), (test.images[:1000], test.labels[:1000]))
-    assert history[0]["test_accuracy"] > 0.8
+    net, history = fit(config, (train.images[:2000], train.labels[:2000]), (test.images[:1000], test.labels[:1000]))
+    assert history[0]["test_accuracy"] > 0.5  # chance is 0.1; 2,000 steps get about 0.79 (all: bench/scratch.py)
     assert type(net.layers[-1]).__name__ == "Sigmoid" and "1.bias" not in net.named_parameters()
 
 
@@ -185,16 +190,22 @@ def test_command_line_trains_saves_and_evaluates(real_mnist, tmp_path, capsys):
 
 def test_command_line_mistakes(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "nothing.npz")]) == 2
-    assert "no such file" in capsys.readouterr().err
+    assert capsys.readouterr() == (
+        "",
+        f"error: {tmp_path / 'nothing.npz'}: no such file; a NumPy network is a .npz and a .json card beside it\n",
+    )
     assert main(["train", "--epochs", "0", "--out", str(tmp_path)]) == 2
-    assert "at least 1" in capsys.readouterr().err
+    assert capsys.readouterr() == (
+        "",
+        "error: --hidden sizes, --epochs and --batch-size must be at least 1, and --lr above 0\n",
+    )
+    assert list(tmp_path.iterdir()) == []  # refused before anything is written
 
 
 def test_the_shipped_network_scores_what_its_card_says(real_mnist):
-    net, card = load("models/scratch.npz")
+    net, card = load(ROOT / "models" / "scratch.npz")
     test = real_mnist.splits["test"]
     assert accuracy(net, test.images, test.labels, card["inputs"]) == pytest.approx(card["test_accuracy"])
-    assert card["test_accuracy"] >= 0.975
 
 
 def test_a_network_name_with_dots_is_kept_whole(tmp_path):
