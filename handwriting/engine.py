@@ -1,15 +1,25 @@
 """The training engine: one epoch of training, evaluation, and the whole run with checkpoints.
 
+    fit                 the run, top to bottom: data, model, optimizer, card, then per epoch
+                        train_one_epoch -> evaluate -> keep_best -> save (``RunFiles.commit``)
+    train_one_epoch     one pass over the shuffled training images, updating the model
+    evaluate            loss and accuracy on a whole split, in order, without dropout
+    saved_state         what --resume continues from, checked before any data is loaded
+    restore             that saved state put back into the model, the optimizer and the card
+    keep_best           whether this epoch's weights are the ones the run keeps
+
 Kept free of argument parsing so a notebook can call ``fit`` directly; ``train.py`` only
-turns flags into a ``TrainConfig``.
+turns flags into a ``TrainConfig`` (``handwriting.config``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
 import time
-from dataclasses import asdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import paddle
@@ -19,14 +29,29 @@ from tqdm import tqdm
 from handwriting import checkpoint
 from handwriting.augment import random_affine, rotated_copies
 from handwriting.config import AUGMENTATIONS, OPTIMIZERS, RESUME_MAY_CHANGE, SCHEDULES, TrainConfig
-from handwriting.data import get_spec, load
+from handwriting.data import DatasetSpec, get_spec, load
 from handwriting.data.loader import make_loader
 from handwriting.data.store import LoadedDataset, SplitArrays
 from handwriting.errors import UserError
-from handwriting.models import build_model, count_parameters, decide, model_entry, resolved_options, summary
+from handwriting.models import (
+    InShape,
+    ModelEntry,
+    build_model,
+    count_parameters,
+    decide,
+    model_entry,
+    resolved_options,
+    summary,
+)
 from handwriting.preprocess.pixels import NORMALISATION
 from handwriting.runs import RunFiles
 from handwriting.runtime import pick_device
+
+# What a resumed run takes from its saved card; the rest of the card is rebuilt as for a new run.
+RESUMED_CARD_KEYS = ("epochs", "seconds", "kept_epoch", "test_accuracy", "best_val_accuracy", "resume")
+
+
+# ----------------------------------------------------------------------------- one epoch
 
 
 def loss_and_correct(task: str, outputs: paddle.Tensor, labels: paddle.Tensor, num_classes: int):
@@ -45,8 +70,51 @@ def loss_and_correct(task: str, outputs: paddle.Tensor, labels: paddle.Tensor, n
     return loss, (predictions == labels).astype("int64").sum()
 
 
-def evaluate(model, split, task: str, num_classes: int, batch_size: int = 1000) -> dict:
-    """Loss and accuracy of ``model`` on a whole split (in order, no shuffling, no dropout)."""
+def train_one_epoch(
+    model, loader, optimizer, schedule, config: TrainConfig, epoch: int, steps: int, task: str, num_classes: int
+) -> dict:
+    """One pass over ``loader`` (at most ``steps`` batches), updating ``model`` in place.
+
+    ``epoch`` counts from 0; ``schedule`` (None on a constant rate) is stepped after every batch.
+    Returns the epoch's numbers for the card: train_loss and train_accuracy (averaged over the
+    images seen, as the model was while it learned), seconds and images_per_second.
+    """
+    model.train()
+    started = time.perf_counter()
+    seen, total_loss, correct = 0, 0.0, 0
+    bar = tqdm(loader, total=steps, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False)
+    for step, (images, labels) in enumerate(bar):  # images [N, 1, H, W] in [-1, 1], labels [N] int64
+        if step >= steps:
+            break
+        if config.augment == "affine":
+            images = random_affine(images)
+        loss, right = loss_and_correct(task, model(images), labels, num_classes)
+        loss.backward()
+        optimizer.step()
+        optimizer.clear_grad()
+        if schedule is not None:
+            schedule.step()
+        seen += len(labels)
+        total_loss += loss.detach() * len(labels)  # stays a tensor: no device sync per step
+        correct += right
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{float(total_loss) / seen:.4f}", acc=f"{float(correct) / seen:.4f}", refresh=False)
+    bar.close()
+    total_loss, correct = float(total_loss), int(correct)
+    seconds = time.perf_counter() - started
+    if not math.isfinite(total_loss):  # every later number would be NaN too
+        raise UserError(f"training diverged in epoch {epoch + 1} (loss {total_loss / seen}); lower --lr")
+    return {
+        "train_loss": total_loss / seen,
+        "train_accuracy": correct / seen,
+        "seconds": seconds,
+        "images_per_second": seen / seconds,
+    }
+
+
+def evaluate(model, split: SplitArrays, task: str, num_classes: int, batch_size: int = 1000) -> dict:
+    """Loss and accuracy of ``model`` on a whole split (in order, no shuffling, no dropout)
+    -> {"loss": float, "accuracy": float}."""
     model.eval()
     total_loss, correct = 0.0, 0
     with paddle.no_grad():
@@ -58,7 +126,38 @@ def evaluate(model, split, task: str, num_classes: int, batch_size: int = 1000) 
     return {"loss": total_loss / len(split), "accuracy": correct / len(split)}
 
 
+# ----------------------------------------------------------------------------- setting a run up
+
+
+@dataclass
+class Splits:
+    """The images of one run, as the model will see them."""
+
+    train: SplitArrays  # what it learns from, with any fixed augmentation (rotate10's copies) added
+    val: SplitArrays | None  # held out to choose the epoch to keep (--val-size); None without
+    test: SplitArrays  # reported after every epoch, never used to choose anything
+    in_shape: InShape  # (1, H, W): what the model is built for
+
+
+def split_data(data: LoadedDataset, val_size: int, augment: str) -> Splits:
+    """Hold out the last ``val_size`` training images (none when 0) and add ``rotate10``'s copies."""
+    train, test = data.splits["train"], data.splits["test"]
+    val = None
+    if val_size:
+        if not 0 < val_size < len(train):
+            raise UserError(f"--val-size must be between 1 and {len(train) - 1}, got {val_size}")
+        cut = len(train) - val_size  # held out before any augmentation: no rotated copies leak
+        val = SplitArrays(train.images[cut:], train.labels[cut:])
+        train = SplitArrays(train.images[:cut], train.labels[:cut])
+    in_shape = (1, *train.images.shape[1:])
+    if augment == "rotate10":
+        train = rotated_copies(train)
+    return Splits(train, val, test, in_shape)
+
+
 def make_optimizer(config: TrainConfig, model, steps_per_epoch: int):
+    """The optimizer ``config`` names over ``model``'s parameters, and its learning-rate schedule
+    (None on a constant rate; else to be stepped once per batch) -> (optimizer, schedule)."""
     total = config.epochs * steps_per_epoch
     if config.lr_schedule == "constant":
         schedule = config.lr
@@ -91,30 +190,38 @@ def seed_epoch(seed: int, epoch: int) -> None:
     paddle.seed(seed * 100_003 + epoch)
 
 
-def fit(
-    config: TrainConfig, resume: bool = False, data: LoadedDataset | None = None, log=print, overwrite: bool = False
+def new_card(
+    config: TrainConfig, entry: ModelEntry, spec: DatasetSpec, data: LoadedDataset, splits: Splits, model, device: str
 ) -> dict:
-    """Train ``config.model`` on ``config.dataset``, saving a checkpoint after every epoch.
+    """The checkpoint card of a run that has trained no epoch yet: how to rebuild the model, what
+    it reads, the data it learns from (with checksums) and the settings; ``fit`` adds the epochs."""
+    return {
+        "model": {
+            "name": config.model,
+            "task": entry.task,
+            "options": resolved_options(config.model, **config.model_options),
+            "in_shape": splits.in_shape,
+        },
+        "classes": list(spec.classes),
+        "normalisation": NORMALISATION,
+        "dataset": {
+            "name": spec.name,
+            "sha256": data.checksums,
+            "train": len(splits.train),
+            "val": config.val_size,
+            "test": len(splits.test),
+        },
+        "parameters": count_parameters(model),
+        "config": asdict(config),
+        "paddle": paddle.__version__,
+        "python": platform.python_version(),
+        "device": device,
+        "epochs": [],
+        "seconds": 0.0,
+    }
 
-    ``resume`` continues the run saved under ``config.out``/``config.run_name``; without it, a
-    name that already holds a run is refused unless ``overwrite``. Returns the checkpoint card
-    (also written to ``<out>/<name>.json``).
-    """
-    run = RunFiles(config.out, config.run_name)  # refuses a --name that is not a plain file name
-    # Paddle names parameters and optimizer accumulators from process-wide counters
-    # ("linear_0.w_0_moment1_0"); a fresh name scope makes a saved optimizer state load
-    # into any later run, in this process or another.
-    with run.locked(), paddle.utils.unique_name.guard():
-        if not resume and run.exists() and not overwrite:
-            raise UserError(
-                f"{run} already holds a saved model or run ({run.card.name}); continue it with --resume, "
-                "replace it with --overwrite, or choose another --name"
-            )
-        try:
-            return _fit(config, run, resume, data, log)
-        except KeyboardInterrupt:
-            log(f"interrupted: {run.saved_so_far()}")
-            raise
+
+# ----------------------------------------------------------------------------- resuming
 
 
 def check_same_settings(config: TrainConfig, card: dict, run: RunFiles) -> None:
@@ -135,149 +242,162 @@ def check_same_settings(config: TrainConfig, card: dict, run: RunFiles) -> None:
         )
 
 
-def _fit(config: TrainConfig, run: RunFiles, resume: bool, data: LoadedDataset | None, log) -> dict:
-    if config.augment not in AUGMENTATIONS:
-        raise UserError(f"unknown --augment {config.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
-    entry = model_entry(config.model)
-    spec = get_spec(config.dataset)
-    title = config.model if config.run_name == config.model else f"{config.run_name} ({config.model})"
-    title = f"{title} on {spec.name}"
-    # What --resume continues from, checked (and a save a killed process left unfinished, completed)
-    # before any data is loaded: a run that cannot continue says so at once.
-    if resume and run.card.exists():
-        saved_card = checkpoint.read_card(run.card)
-        if "resume" in saved_card:  # else run.resume says why this card cannot be continued
-            check_same_settings(config, saved_card, run)
-    saved = run.resume(title) if resume else None
-    device = pick_device(config.device)
-    data = data or load(spec, config.data_dir)
-    train_split, test_split = data.splits["train"], data.splits["test"]
-    val_split = None
-    if config.val_size:
-        if not 0 < config.val_size < len(train_split):
-            raise UserError(f"--val-size must be between 1 and {len(train_split) - 1}, got {config.val_size}")
-        cut = len(train_split) - config.val_size  # held out before any augmentation: no rotated copies leak
-        val_split = SplitArrays(train_split.images[cut:], train_split.labels[cut:])
-        train_split = SplitArrays(train_split.images[:cut], train_split.labels[:cut])
-    in_shape = (1, *train_split.images.shape[1:])
-    if config.augment == "rotate10":
-        train_split = rotated_copies(train_split)
+def saved_state(config: TrainConfig, run: RunFiles, title: str) -> tuple[dict, dict, dict]:
+    """What --resume continues from -> (card, weights, optimizer state) after the run's last epoch.
 
-    paddle.seed(config.seed)
-    np.random.seed(config.seed)
-    model = build_model(config.model, num_classes=spec.num_classes, in_shape=in_shape, **config.model_options)
-    loader = make_loader(train_split, config.batch_size, shuffle=True, seed=config.seed)
-    steps_per_epoch = len(loader)
-    if config.max_steps:
-        steps_per_epoch = min(steps_per_epoch, config.max_steps)
-    optimizer, schedule = make_optimizer(config, model, steps_per_epoch)
+    Called before any data is loaded, so a run that cannot continue says so at once; a save that
+    a killed process left unfinished is completed first (``RunFiles.resume``).
+    """
+    if run.card.exists():
+        card = checkpoint.read_card(run.card)
+        if "resume" in card:  # else run.resume says why this card cannot be continued
+            check_same_settings(config, card, run)
+    return run.resume(title)
 
-    card = {
-        "model": {
-            "name": config.model,
-            "task": entry.task,
-            "options": resolved_options(config.model, **config.model_options),
-            "in_shape": in_shape,
-        },
-        "classes": list(spec.classes),
-        "normalisation": NORMALISATION,
-        "dataset": {
-            "name": spec.name,
-            "sha256": data.checksums,
-            "train": len(train_split),
-            "val": config.val_size,
-            "test": len(test_split),
-        },
-        "parameters": count_parameters(model),
-        "config": asdict(config),
-        "paddle": paddle.__version__,
-        "python": platform.python_version(),
-        "device": device,
-        "epochs": [],
-        "seconds": 0.0,
-    }
-    start_epoch = 0
-    if saved:
-        previous, weights, optimizer_state = saved
-        detail = checkpoint.state_mismatch(model.state_dict(), weights)
-        if detail:
-            raise UserError(f"--resume: the saved weights do not fit this {config.model!r} model ({detail})")
-        model.set_state_dict(weights)
-        optimizer.set_state_dict(optimizer_state)
-        for key in ("epochs", "seconds", "kept_epoch", "test_accuracy", "best_val_accuracy", "resume"):
-            if key in previous:
-                card[key] = previous[key]
-        start_epoch = len(previous["epochs"])
-        if start_epoch >= config.epochs:
-            more = (
-                "raise --epochs to train further"
-                if config.lr_schedule == "constant"
-                else f"its {config.lr_schedule} schedule ends there; train longer in a new run (--name, --epochs)"
-            )
-            log(f"{config.run_name} already has {start_epoch} epochs; {more}")
-        else:
-            log(f"resuming {config.run_name} after epoch {start_epoch}")
-    else:
-        log(summary(model, in_shape))
 
-    for epoch in range(start_epoch, config.epochs):
-        seed_epoch(config.seed, epoch)
-        loader.dataset.set_epoch(epoch)
-        model.train()
-        started = time.perf_counter()
-        seen, total_loss, correct = 0, 0.0, 0
-        bar = tqdm(loader, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False)
-        for step, (images, labels) in enumerate(bar):
-            if step >= steps_per_epoch:
-                break
-            if config.augment == "affine":
-                images = random_affine(images)
-            loss, right = loss_and_correct(entry.task, model(images), labels, spec.num_classes)
-            loss.backward()
-            optimizer.step()
-            optimizer.clear_grad()
-            if schedule is not None:
-                schedule.step()
-            seen += len(labels)
-            total_loss += loss.detach() * len(labels)  # stays a tensor: no device sync per step
-            correct += right
-            if step % 50 == 0:
-                bar.set_postfix(
-                    loss=f"{float(total_loss) / seen:.4f}", acc=f"{float(correct) / seen:.4f}", refresh=False
-                )
-        bar.close()
-        total_loss, correct = float(total_loss), int(correct)
-        seconds = time.perf_counter() - started
-        test = evaluate(model, test_split, entry.task, spec.num_classes)
-        val = evaluate(model, val_split, entry.task, spec.num_classes) if val_split else None
-        record = {
-            "epoch": epoch + 1,
-            "train_loss": total_loss / seen,
-            "train_accuracy": correct / seen,
-            "test_loss": test["loss"],
-            "test_accuracy": test["accuracy"],
-            "seconds": seconds,
-            "images_per_second": seen / seconds,
-        }
-        if val:
-            record["val_loss"], record["val_accuracy"] = val["loss"], val["accuracy"]
-        if not math.isfinite(record["train_loss"]):
-            raise UserError(f"training diverged in epoch {epoch + 1} (loss {record['train_loss']}); lower --lr")
-        card["epochs"].append(record)
-        card["seconds"] += seconds
-        # The kept weights: the best epoch on the held-out images, or simply the latest when
-        # there are none (choosing by test accuracy would tune on the test set).
-        kept = val is None or val["accuracy"] > card.get("best_val_accuracy", -1.0)
-        if kept:
-            card["kept_epoch"] = epoch + 1
-            card["test_accuracy"] = test["accuracy"]
-            if val:
-                card["best_val_accuracy"] = val["accuracy"]
-        card = run.commit(card, model.state_dict(), optimizer.state_dict(), kept=kept, title=title)
-        log(
-            f"epoch {epoch + 1}/{config.epochs}: train loss {record['train_loss']:.4f} "
-            f"acc {record['train_accuracy']:.4f} | test loss {test['loss']:.4f} acc {test['accuracy']:.4f} | "
-            f"{seconds:.1f} s, "
-            f"{record['images_per_second']:.0f} images/s"
+def restore(saved: tuple[dict, dict, dict], model, optimizer, card: dict, config: TrainConfig, log) -> int:
+    """Put ``saved_state``'s weights into ``model``, its optimizer state (moments, step count and
+    schedule) into ``optimizer`` and its epochs so far into ``card``; return how many epochs are done."""
+    previous, weights, optimizer_state = saved
+    detail = checkpoint.state_mismatch(model.state_dict(), weights)
+    if detail:
+        raise UserError(f"--resume: the saved weights do not fit this {config.model!r} model ({detail})")
+    model.set_state_dict(weights)
+    optimizer.set_state_dict(optimizer_state)
+    for key in RESUMED_CARD_KEYS:
+        if key in previous:
+            card[key] = previous[key]
+    done = len(previous["epochs"])
+    if done >= config.epochs:
+        more = (
+            "raise --epochs to train further"
+            if config.lr_schedule == "constant"
+            else f"its {config.lr_schedule} schedule ends there; train longer in a new run (--name, --epochs)"
         )
-    return card
+        log(f"{config.run_name} already has {done} epochs; {more}")
+    else:
+        log(f"resuming {config.run_name} after epoch {done}")
+    return done
+
+
+# ----------------------------------------------------------------------------- after each epoch
+
+
+def epoch_record(epoch: int, trained: dict, test: dict, val: dict | None) -> dict:
+    """One entry of the card's "epochs" (and one line of the log) for ``epoch`` (counted from 0)."""
+    record = {
+        "epoch": epoch + 1,
+        "train_loss": trained["train_loss"],
+        "train_accuracy": trained["train_accuracy"],
+        "test_loss": test["loss"],
+        "test_accuracy": test["accuracy"],
+        "seconds": trained["seconds"],
+        "images_per_second": trained["images_per_second"],
+    }
+    if val is not None:
+        record["val_loss"], record["val_accuracy"] = val["loss"], val["accuracy"]
+    return record
+
+
+def keep_best(card: dict, record: dict) -> bool:
+    """Whether the weights of the epoch ``record`` describes are the ones the run keeps; if so,
+    the card says so (kept_epoch, test_accuracy, best_val_accuracy).
+
+    The kept weights are the best epoch's on the held-out images, or simply the latest when there
+    are none: choosing by test accuracy would tune on the test set.
+    """
+    val_accuracy = record.get("val_accuracy")
+    kept = val_accuracy is None or val_accuracy > card.get("best_val_accuracy", -1.0)
+    if kept:
+        card["kept_epoch"] = record["epoch"]
+        card["test_accuracy"] = record["test_accuracy"]
+        if val_accuracy is not None:
+            card["best_val_accuracy"] = val_accuracy
+    return kept
+
+
+def describe_epoch(record: dict, epochs: int) -> str:
+    """The line ``fit`` logs after each epoch."""
+    return (
+        f"epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4f} "
+        f"acc {record['train_accuracy']:.4f} | test loss {record['test_loss']:.4f} acc {record['test_accuracy']:.4f} | "
+        f"{record['seconds']:.1f} s, {record['images_per_second']:.0f} images/s"
+    )
+
+
+# ----------------------------------------------------------------------------- the whole run
+
+
+def fit(
+    config: TrainConfig, resume: bool = False, data: LoadedDataset | None = None, log=print, overwrite: bool = False
+) -> dict:
+    """Train ``config.model`` on ``config.dataset``, saving a checkpoint after every epoch.
+
+    ``resume`` continues the run saved under ``config.out``/``config.run_name``; without it, a
+    name that already holds a run is refused unless ``overwrite``. ``data`` replaces loading
+    ``config.dataset``; ``log`` receives each line to show. Returns the checkpoint card (also
+    written to ``<out>/<name>.json``).
+    """
+    run = RunFiles(config.out, config.run_name)  # refuses a --name that is not a plain file name
+    with claimed(run, resume, overwrite, log):
+        if config.augment not in AUGMENTATIONS:
+            raise UserError(f"unknown --augment {config.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
+        entry, spec = model_entry(config.model), get_spec(config.dataset)
+        title = config.model if config.run_name == config.model else f"{config.run_name} ({config.model})"
+        title = f"{title} on {spec.name}"
+        saved = saved_state(config, run, title) if resume else None
+        device = pick_device(config.device)
+        data = data or load(spec, config.data_dir)
+        splits = split_data(data, config.val_size, config.augment)
+
+        # Seeded in this order (the first weights, then the data order); each epoch reseeds below.
+        paddle.seed(config.seed)
+        np.random.seed(config.seed)
+        model = build_model(
+            config.model, num_classes=spec.num_classes, in_shape=splits.in_shape, **config.model_options
+        )
+        loader = make_loader(splits.train, config.batch_size, shuffle=True, seed=config.seed)
+        steps = min(len(loader), config.max_steps) if config.max_steps else len(loader)
+        optimizer, schedule = make_optimizer(config, model, steps)
+        card = new_card(config, entry, spec, data, splits, model, device)
+        if saved:
+            start = restore(saved, model, optimizer, card, config, log)
+        else:
+            start = 0
+            log(summary(model, splits.in_shape))
+
+        for epoch in range(start, config.epochs):
+            seed_epoch(config.seed, epoch)  # dropout and augmentation, as in an uninterrupted run
+            loader.dataset.set_epoch(epoch)  # the order of epoch `epoch`, likewise
+            trained = train_one_epoch(
+                model, loader, optimizer, schedule, config, epoch, steps, entry.task, spec.num_classes
+            )
+            test = evaluate(model, splits.test, entry.task, spec.num_classes)
+            val = evaluate(model, splits.val, entry.task, spec.num_classes) if splits.val is not None else None
+            record = epoch_record(epoch, trained, test, val)
+            card["epochs"].append(record)
+            card["seconds"] += record["seconds"]
+            kept = keep_best(card, record)
+            card = run.commit(card, model.state_dict(), optimizer.state_dict(), kept=kept, title=title)
+            log(describe_epoch(record, config.epochs))
+        return card
+
+
+@contextlib.contextmanager
+def claimed(run: RunFiles, resume: bool, overwrite: bool, log) -> Iterator[None]:
+    """Hold ``run`` while the block trains it: its lock (one process per run name), a fresh Paddle
+    name scope, no saved run replaced by accident, and what was saved said if Ctrl-C ends it."""
+    # Paddle names parameters and optimizer accumulators from process-wide counters
+    # ("linear_0.w_0_moment1_0"); a fresh name scope makes a saved optimizer state load
+    # into any later run, in this process or another.
+    with run.locked(), paddle.utils.unique_name.guard():
+        if not resume and run.exists() and not overwrite:
+            raise UserError(
+                f"{run} already holds a saved model or run ({run.card.name}); continue it with --resume, "
+                "replace it with --overwrite, or choose another --name"
+            )
+        try:
+            yield
+        except KeyboardInterrupt:
+            log(f"interrupted: {run.saved_so_far()}")
+            raise

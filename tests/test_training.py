@@ -8,8 +8,9 @@ import pytest
 
 import train as train_script
 from handwriting import checkpoint
+from handwriting.config import OPTIMIZERS, SCHEDULES
 from handwriting.data.store import dataset_dir, load
-from handwriting.engine import TrainConfig, fit
+from handwriting.engine import TrainConfig, fit, make_optimizer
 from handwriting.models import MODELS, build_model, count_parameters
 from handwriting.weights import read_state
 
@@ -25,6 +26,16 @@ def test_every_model_maps_a_batch_to_its_outputs(name):
 def test_models_compute_their_sizes_from_the_arguments():
     assert list(build_model("cnn", num_classes=47, in_shape=(1, 32, 32))(paddle.zeros([2, 1, 32, 32])).shape) == [2, 47]
     assert list(build_model("lenet5", num_classes=26)(paddle.zeros([2, 1, 28, 28])).shape) == [2, 26]
+
+
+def test_every_optimizer_and_schedule_train_py_offers_is_built():
+    # train.py's --optimizer and --lr-schedule choices are plain names (handwriting.config): each must build.
+    model = build_model("softmax")
+    for name in OPTIMIZERS:
+        for schedule in SCHEDULES:
+            optimizer, stepper = make_optimizer(TrainConfig(optimizer=name, lr_schedule=schedule), model, 10)
+            assert (stepper is None) == (schedule == "constant")
+            assert type(optimizer).__name__.lower() == name, (name, schedule)  # SGD, ..., RMSProp, AdamW
 
 
 def test_article_parameter_counts():
