@@ -30,9 +30,11 @@ def test_fetch_then_fetch_again(fetchable, capsys):
     assert "nothing fetched" in capsys.readouterr().out
 
 
-def test_fetch_into_data_dir_flag(fetchable, tmp_path, capsys):
+def test_fetch_into_data_dir_flag(fetchable, synthetic, tmp_path, isolated_data_root, capsys):
     assert main(["fetch", "synth", "--data-dir", str(tmp_path / "elsewhere")]) == 0
-    assert (tmp_path / "elsewhere" / "synth" / "train-images-idx3-ubyte").is_file()
+    folder = tmp_path / "elsewhere" / "synth"
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == synthetic.contents
+    assert not isolated_data_root.exists()  # the default data folder is left alone
 
 
 def test_info_json_reports_counts_per_split_and_class(fetchable, synthetic, capsys):
@@ -43,7 +45,8 @@ def test_info_json_reports_counts_per_split_and_class(fetchable, synthetic, caps
     assert report["splits"]["train"]["count"] == 30
     assert report["splits"]["test"]["count"] == 12
     assert report["splits"]["train"]["per_class"] == {str(digit): 3 for digit in range(10)}
-    assert sum(report["splits"]["test"]["per_class"].values()) == 12
+    # Test labels 0 3 6 9 2 5 8 1 4 7 0 3: counted per class, each under its own label.
+    assert report["splits"]["test"]["per_class"] == {str(digit): 2 if digit in (0, 3) else 1 for digit in range(10)}
     assert report["files"]["t10k-images-idx3-ubyte"]["sha256"] == fetchable.splits["test"].images.sha256
     assert report["location"] == str(dataset_dir(fetchable))
 
@@ -52,7 +55,8 @@ def test_info_table(fetchable, capsys):
     main(["fetch", "synth"])
     assert main(["info", "synth"]) == 0
     out = capsys.readouterr().out
-    assert "train: 30 images of 28x28" in out and "0:3  1:3" in out
+    assert "train: 30 images of 28x28\n  per class: 0:3  1:3  2:3  3:3  4:3  5:3  6:3  7:3  8:3  9:3\n" in out
+    assert "test: 12 images of 28x28\n  per class: 0:2  1:1  2:1  3:2  4:1  5:1  6:1  7:1  8:1  9:1\n" in out
 
 
 def test_info_on_truncated_file_is_one_line_naming_it(fetchable, capsys):
@@ -70,7 +74,10 @@ def test_info_on_truncated_file_is_one_line_naming_it(fetchable, capsys):
 
 def test_info_never_fetches(fetchable, capsys):
     assert main(["info", "synth"]) == 2
-    assert "missing" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"error: {dataset_dir(fetchable) / 'train-images-idx3-ubyte'}: missing (neither raw nor .gz); "
+        "run `python -m handwriting.data fetch synth` to fetch a good copy\n"
+    )
     assert fetchable.sources[0].calls == []
 
 
@@ -87,9 +94,12 @@ def test_fetch_failure_exits_2_with_one_line(synthetic, capsys):
     assert err[-1].startswith("error: could not get synthetic digits") and "offline" in err[-1]
 
 
-def test_list(capsys):
+def test_list(isolated_data_root, capsys):
     assert main(["list"]) == 0
-    assert "mnist" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    columns = [column.strip() for column in lines[0].split("  ") if column.strip()]
+    assert columns == ["mnist", "MNIST handwritten digits (10 classes)", str(isolated_data_root / "mnist")]
+    assert lines[-1] == f"data folder: {isolated_data_root}"
 
 
 def test_module_runs_as_a_program_without_a_traceback(tmp_path):
@@ -97,16 +107,20 @@ def test_module_runs_as_a_program_without_a_traceback(tmp_path):
         [sys.executable, "-m", "handwriting.data", "info", "mnist", "--data-dir", str(tmp_path)],
         capture_output=True,
         text=True,
+        cwd=ROOT,  # where ``handwriting`` is, from wherever pytest runs
     )
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    assert done.stderr.startswith("error: ") and "mnist" in done.stderr
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (
+        f"error: {tmp_path / 'mnist' / 'train-images-idx3-ubyte'}: missing (neither raw nor .gz); "
+        "run `python -m handwriting.data fetch mnist` to fetch a good copy\n"
+    )  # one line, no traceback
 
 
 def test_bad_flag_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["info", "mnist", "--colour"])
     assert exit_info.value.code == 2
+    assert capsys.readouterr().err.endswith("error: unrecognized arguments: --colour\n")
 
 
 def test_a_closed_pipe_ends_quietly():
