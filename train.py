@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from pathlib import Path
 
 # Only Paddle-free modules at the top: --help answers without waiting for Paddle to import.
 from handwriting.config import (
@@ -88,7 +87,8 @@ def saved_settings(options: dict) -> dict:
     from handwriting.checkpoint import read_card
     from handwriting.runs import RunFiles
 
-    run = RunFiles(options["out"], options["name"] if options["name"] is not None else options["model"])
+    config = TrainConfig(**options)
+    run = RunFiles(config.out, config.run_name)
     if not run.card.exists():
         return {}
     saved = read_card(run.card).get("config")
@@ -109,6 +109,7 @@ def saved_settings(options: dict) -> dict:
 
 def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
     from handwriting.engine import fit
+    from handwriting.runs import RunFiles
 
     if args.val_size < 0:
         raise UserError(f"--val-size must not be negative, got {args.val_size}")
@@ -125,7 +126,7 @@ def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
         options.update({key: value for key, value in saved_settings(options).items() if key not in given})
     config = TrainConfig(**options)
     card = fit(config, resume=args.resume, overwrite=args.overwrite)
-    weights = Path(config.out) / f"{config.run_name}.pdparams"
+    weights = RunFiles(config.out, config.run_name).weights
     print(
         f"test accuracy {card['test_accuracy']:.4f} after {len(card['epochs'])} epochs; saved {weights}\n"
         f"try it: python infer.py work/ --model {shlex.quote(str(weights))}"

@@ -82,7 +82,9 @@ def _kill_point(step: str, epoch: int) -> None:
 
 
 class RunFiles:
-    """The files of the run ``name`` in the folder ``out`` (see the module's docstring)."""
+    """The files of the run ``name`` in the folder ``out`` (see the module's docstring): every path
+    a run writes is one of ``weights``, ``card``, ``log``, ``curves``, ``state_dir`` (the resume
+    files, named in the card, live there) and ``lock``; nothing else builds a run's paths."""
 
     def __init__(self, out: str | os.PathLike, name: str):
         self.name = check_name(name)
@@ -93,6 +95,7 @@ class RunFiles:
         self.log = Path(f"{base}.log.jsonl")
         self.curves = Path(f"{base}.curves.png")
         self.state_dir = Path(f"{base}.run")
+        self.lock = self.state_dir / "lock"
         self.run_id = secrets.token_hex(4)  # names this run's resume files; --resume takes the card's
 
     def __str__(self) -> str:
@@ -105,7 +108,7 @@ class RunFiles:
         """Hold the run's lock while the block runs; a second process gets a ``RunError``."""
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            handle = open(self.state_dir / "lock", "a+")  # noqa: SIM115 - held open for the whole run
+            handle = open(self.lock, "a+")  # noqa: SIM115 - held open for the whole run
         except OSError as error:
             raise RunError(f"cannot write to {self.out}: {describe_os_error(error)}; choose another --out") from None
         with handle:
