@@ -83,6 +83,9 @@ def main() -> None:
     from handwriting.data import get_spec, load
     from handwriting.errors import UserError
     from handwriting.recognise import PaddleBackend
+    from handwriting.runtime import quiet_paddle_import_warnings
+
+    quiet_paddle_import_warnings()  # before PaddleBackend imports Paddle
 
     try:
         test = load(get_spec("mnist"), args.data_dir, download=False, log=lambda message: None).splits["test"]
@@ -109,7 +112,11 @@ def main() -> None:
             "accuracy": float(right.mean()),
             "refused": refused,
             f"first_{smoke}_right": int(right[:smoke].sum()),
-            "per_digit": {str(digit): float(right[truth == digit].mean()) for digit in range(10)},
+            # The share of each digit read correctly; None for a digit not drawn (a small --count).
+            "per_digit": {
+                str(digit): float(right[truth == digit].mean()) if (truth == digit).any() else None
+                for digit in range(10)
+            },
             "most_common_answer": int(np.bincount(predicted[predicted >= 0], minlength=10).argmax()),
             "seconds": seconds,
         }
@@ -152,7 +159,9 @@ def main() -> None:
         "|---|---:|---:|---:|---:|" + "---:|" * 10,
     ]
     for recipe, row in recipes.items():
-        per_digit = " | ".join(f"{row['per_digit'][str(digit)]:.1%}" for digit in range(10))
+        per_digit = " | ".join(
+            "–" if share is None else f"{share:.1%}" for share in (row["per_digit"][str(digit)] for digit in range(10))
+        )
         lines.append(
             f"| `--preprocess {recipe}` | {row['right']} of {args.count} | **{row['accuracy']:.1%}** | "
             f"{row['refused']} | {row['most_common_answer']} | {per_digit} |"
