@@ -158,7 +158,7 @@ def write_table(rows: list[dict]) -> None:
         "",
         "Full MNIST (60,000 train / 10,000 test), CPU, `python bench/articles.py`. CPU seconds are training",
         "time (evaluation excluded). The mlp-sigmoid article row uses cross-entropy on softmax outputs where",
-        "the article used squared error on sigmoid outputs (its exact loss is the NumPy net's, issue #5).",
+        "the article used squared error on sigmoid outputs (its exact loss is the NumPy net's: bench/scratch.py).",
         "",
         "| run | parameters | epochs | batch | optimizer, lr (schedule, weight decay) | augment | CPU seconds "
         "| test accuracy | article "
