@@ -1,7 +1,10 @@
 """Weights both ways between Paddle's MLPs (``handwriting.models``) and the NumPy network.
 
-    python -m handwriting.bridge models/mlp-sigmoid.pdparams   # -> models/mlp-sigmoid.numpy.npz + .json
-    python -m handwriting.bridge models/scratch.npz            # -> models/scratch.paddle.pdparams + .json
+    python -m handwriting.bridge models/mlp-sigmoid.pdparams   # -> runs/mlp-sigmoid.numpy.npz + .json
+    python -m handwriting.bridge models/scratch.npz            # -> runs/scratch.paddle.pdparams + .json
+
+What it writes goes to ``runs/`` (as ``train.py``'s runs, never beside a shipped model) unless
+``--out`` names the file; files already there are replaced only with ``--overwrite``.
 
 Both sides name and shape their parameters alike (``layers.1.weight`` is [784, 200] in each), so
 a conversion is a copy: nothing is transposed. Paddle's MLPs always have biases; a NumPy net
@@ -13,6 +16,7 @@ same digit, though the Paddle model then returns the logits before it.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -30,6 +34,7 @@ from handwriting.scratch.net import mlp, network_options
 from handwriting.weights import write_state
 
 MLP_MODELS = ("mlp", "mlp-sigmoid")
+IN_SHAPE = [1, 28, 28]  # MNIST's frame: the only input both backends are fed (infer.py's preprocessing)
 
 
 def paddle_to_scratch(checkpoint: str | os.PathLike) -> tuple[Sequential, dict]:
@@ -38,7 +43,7 @@ def paddle_to_scratch(checkpoint: str | os.PathLike) -> tuple[Sequential, dict]:
 
     model, card = load_model(checkpoint)
     name = card["model"]["name"]
-    if name not in MLP_MODELS or list(card["model"]["in_shape"]) != [1, 28, 28]:
+    if name not in MLP_MODELS or list(card["model"]["in_shape"]) != IN_SHAPE:
         raise UserError(
             f"{checkpoint} holds a {name!r} model; only the fully connected {' and '.join(MLP_MODELS)} "
             "have a NumPy twin"
@@ -79,12 +84,15 @@ def scratch_to_paddle(network_file: str | os.PathLike):
             "minus-one-to-one (retrain with --inputs minus-one-to-one)"
         )
     options = card["network"]
+    in_features = options.get("in_features", 784)  # a card without it has mlp's default, 28 * 28
+    if in_features != math.prod(IN_SHAPE):
+        raise UserError(f"{network_file} takes {in_features} inputs; the Paddle MLPs take MNIST's 1x28x28 = 784 pixels")
     model_options = {
         "hidden": list(options["hidden"]),
         "activation": options.get("activation", "sigmoid"),
         "dropout": float(options.get("dropout", 0.0)),
     }
-    model = build_model("mlp", num_classes=len(card["classes"]), **model_options)
+    model = build_model("mlp", num_classes=len(card["classes"]), in_shape=tuple(IN_SHAPE), **model_options)
     state = {}
     for key, value in model.state_dict().items():
         # No biases in the NumPy net (the articles'): zero ones do nothing.
@@ -93,7 +101,7 @@ def scratch_to_paddle(network_file: str | os.PathLike):
     model.set_state_dict(state)
     model.eval()
     paddle_card = {
-        "model": {"name": "mlp", "task": "classify", "options": model_options, "in_shape": [1, 28, 28]},
+        "model": {"name": "mlp", "task": "classify", "options": model_options, "in_shape": IN_SHAPE},
         "classes": card["classes"],
         "normalisation": NORMALISATION,
         "dataset": card.get("dataset", {}),
@@ -110,7 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m handwriting.bridge", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("source", help="a .pdparams of an MLP, or a NumPy network's .npz")
-    parser.add_argument("--out", metavar="PATH", help="where to write (default: beside the source, other suffix)")
+    parser.add_argument(
+        "--out",
+        metavar="PATH",
+        help="where to write (default: runs/<name>.paddle.pdparams or runs/<name>.numpy.npz, the card beside it)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace files already at --out (default: refuse)")
     args = parser.parse_args(argv)
 
     def work() -> None:
@@ -125,12 +138,16 @@ def main(argv: list[str] | None = None) -> int:
         # are kept whole: --out a.b writes a.b.npz and a.b.json, never a.npz.
         if args.out:
             out = Path(args.out if args.out.endswith(suffix) else args.out + suffix)
-        else:
-            out = source.with_name(source.name[: -len(source.suffix)] + (".paddle" if to_paddle else ".numpy") + suffix)
+        else:  # runs/, as train.py's: a conversion never lands in models/ or the repository
+            out = Path("runs") / (source.name[: -len(source.suffix)] + (".paddle" if to_paddle else ".numpy") + suffix)
         out_card = out.with_name(out.name[: -len(suffix)] + ".json")
         source_card = source.with_name(source.name[: -len(source.suffix)] + ".json")
         if out_card.resolve() == source_card.resolve():
             raise UserError(f"--out {out} would overwrite {source_card}, the source's own card")
+        existing = [path for path in (out, out_card) if path.exists()]
+        if existing and not args.overwrite:
+            raise UserError(f"{existing[0]} already exists; replace it with --overwrite, or choose another --out")
+        out.parent.mkdir(parents=True, exist_ok=True)
         if to_paddle:
             model, card = scratch_to_paddle(source)
             write_state(out, model.state_dict())

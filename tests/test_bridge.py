@@ -56,34 +56,70 @@ def test_the_articles_bias_free_sigmoid_output_net_reads_the_same_digits(tmp_pat
     assert (logits.argmax(axis=1) == outputs.argmax(axis=1)).all()
 
 
-def test_command_line_converts_without_touching_the_sources_cards(tmp_path, frames, capsys):
+def test_command_line_writes_to_runs_and_leaves_the_models_folder_alone(tmp_path, frames, capsys, monkeypatch):
+    models = tmp_path / "models"
+    models.mkdir()
     for name in ("mlp-sigmoid.pdparams", "mlp-sigmoid.json", "scratch.npz", "scratch.json"):
-        shutil.copy(MODELS / name, tmp_path / name)
-    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
-    assert main([str(tmp_path / "mlp-sigmoid.pdparams")]) == 0
-    assert main([str(tmp_path / "scratch.npz")]) == 0
+        shutil.copy(MODELS / name, models / name)
+    before = {path.name: path.read_bytes() for path in models.iterdir()}
+    monkeypatch.chdir(tmp_path)  # as the README runs it: from the repository's root
+    assert main(["models/mlp-sigmoid.pdparams"]) == 0
+    assert main(["models/scratch.npz"]) == 0
     assert capsys.readouterr().out == (
-        f"wrote {tmp_path / 'mlp-sigmoid.numpy.npz'} and {tmp_path / 'mlp-sigmoid.numpy.json'}\n"
-        f"wrote {tmp_path / 'scratch.paddle.pdparams'} and {tmp_path / 'scratch.paddle.json'}\n"
+        "wrote runs/mlp-sigmoid.numpy.npz and runs/mlp-sigmoid.numpy.json\n"
+        "wrote runs/scratch.paddle.pdparams and runs/scratch.paddle.json\n"
     )
-    for name, content in before.items():
-        assert (tmp_path / name).read_bytes() == content
+    assert {path.name: path.read_bytes() for path in models.iterdir()} == before  # nothing added or changed
     # What was written computes what its source computes.
-    converted, _ = load_model(tmp_path / "scratch.paddle.pdparams")  # a train.py-style checkpoint that loads
-    source, _ = load_model(tmp_path / "mlp-sigmoid.pdparams")
-    scratch, _ = load_scratch(tmp_path / "scratch.npz")
-    twin, _ = load_scratch(tmp_path / "mlp-sigmoid.numpy.npz")
+    runs = tmp_path / "runs"
+    converted, _ = load_model(runs / "scratch.paddle.pdparams")  # a train.py-style checkpoint that loads
+    source, _ = load_model(models / "mlp-sigmoid.pdparams")
+    scratch, _ = load_scratch(models / "scratch.npz")
+    twin, _ = load_scratch(runs / "mlp-sigmoid.numpy.npz")
     inputs = paddle.to_tensor(frames)
     with paddle.no_grad():
         np.testing.assert_allclose(converted(inputs).numpy(), scratch.forward(frames), atol=1e-4, rtol=0)
         np.testing.assert_allclose(twin.forward(frames), source(inputs).numpy(), atol=1e-4, rtol=0)
-    before = sorted(path.name for path in tmp_path.iterdir())
-    assert main([str(tmp_path / "scratch.npz"), "--out", str(tmp_path / "scratch.pdparams")]) == 2
+
+
+def test_command_line_replaces_its_own_files_only_with_overwrite(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([str(MODELS / "scratch.npz")]) == 0
+    written = {path.name: path.stat().st_mtime_ns for path in (tmp_path / "runs").iterdir()}
+    capsys.readouterr()
+    assert main([str(MODELS / "scratch.npz")]) == 2
+    assert capsys.readouterr().err == (
+        "error: runs/scratch.paddle.pdparams already exists; replace it with --overwrite, or choose another --out\n"
+    )
+    assert {path.name: path.stat().st_mtime_ns for path in (tmp_path / "runs").iterdir()} == written
+    assert sorted(written) == ["scratch.paddle.json", "scratch.paddle.pdparams"]
+    assert main([str(MODELS / "scratch.npz"), "--overwrite"]) == 0
+    assert capsys.readouterr().out == "wrote runs/scratch.paddle.pdparams and runs/scratch.paddle.json\n"
+
+
+def test_out_may_not_name_the_sources_own_card(tmp_path, capsys):
+    for name in ("scratch.npz", "scratch.json"):
+        shutil.copy(MODELS / name, tmp_path / name)
+    assert main([str(tmp_path / "scratch.npz"), "--out", str(tmp_path / "scratch.pdparams"), "--overwrite"]) == 2
     assert capsys.readouterr().err == (
         f"error: --out {tmp_path / 'scratch.pdparams'} would overwrite {tmp_path / 'scratch.json'}, "
         "the source's own card\n"
     )
-    assert sorted(path.name for path in tmp_path.iterdir()) == before  # nothing written
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["scratch.json", "scratch.npz"]  # nothing written
+
+
+def test_a_numpy_net_for_other_than_784_pixels_is_refused(tmp_path, capsys):
+    from handwriting.scratch import mlp
+    from handwriting.scratch.files import network_card, save
+    from handwriting.scratch.net import network_options
+
+    options = network_options(hidden=[8], activation="relu", num_classes=10, image_shape=(32, 32))
+    save(tmp_path / "wide", mlp(**options), network_card(options, "minus-one-to-one", list("0123456789")))
+    assert main([str(tmp_path / "wide.npz"), "--out", str(tmp_path / "never")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'wide.npz'} takes 1024 inputs; the Paddle MLPs take MNIST's 1x28x28 = 784 pixels\n"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["wide.json", "wide.npz"]
 
 
 def test_only_fully_connected_models_have_a_numpy_twin(tmp_path, capsys):
