@@ -14,7 +14,7 @@ import infer
 from handwriting.preprocess import PREPROCESSORS, naive, to_mnist
 from handwriting.recognise import PaddleBackend, collect, recognise, start_workers
 from synthetic.pen import draw, on_paper, to_uint8
-from synthetic.redraw import redraw
+from tests.test_benches import bench_module
 from tests.test_preprocess import TIFF_WITH_A_FRACTION_FOR_AN_OFFSET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,18 +75,22 @@ def test_every_example_in_work_is_recognised(backend):
 def test_mnist_test_digits_redrawn_as_photos_are_recognised(real_mnist, backend):
     """MNIST test digits as people send them: dark on grey paper, 3-8x larger, off-centre, a wider
     pen, uneven light, noise, JPEG. The figure (1,000 digits: 99.4%, naive 9.7%) is
-    ``bench/redrawn.py``'s; this re-draws the first 100 of the same 1,000 and expects the counts
-    the bench records for them (``first_100_right`` in bench/results/redrawn.json)."""
+    ``bench/redrawn.py``'s; this re-draws the first 100 of the digits its results name, with the
+    bench's own functions, and expects the counts it recorded for them (``first_100_right``)."""
+    bench = bench_module("redrawn")
+    recorded = json.loads((ROOT / "bench" / "results" / "redrawn.json").read_text())
     test = real_mnist.splits["test"]
-    rng = np.random.default_rng(2024)
-    chosen = rng.choice(len(test.labels), 1000, replace=False)[:100]  # the bench's draw, then its first 100
-    photos = [redraw(test.images[index], rng) for index in chosen]
-    truth = test.labels[chosen]
-    right = {}
-    for name, recipe in (("mnist", to_mnist), ("naive", naive)):
-        predicted = backend.probabilities(np.stack([recipe(photo) for photo in photos])).argmax(axis=1)
-        right[name] = int((predicted == truth).sum())
-    assert right == {"mnist": 100, "naive": 11}  # naive reads the grey paper as ink: nearly all "8"
+    _, photos, truth = bench.redrawn_test_digits(
+        test.images, test.labels, recorded["count"], recorded["seed"], first=bench.SMOKE_COUNT
+    )
+    assert len(photos) == bench.SMOKE_COUNT
+    right, expected = {}, {}
+    for recipe in bench.RECIPES:
+        predicted, _, _ = bench.read_all(photos, recipe, backend)
+        right[recipe] = int((predicted == truth).sum())
+        expected[recipe] = recorded["recipes"][recipe][f"first_{bench.SMOKE_COUNT}_right"]
+    assert right == expected
+    assert right["mnist"] > 5 * right["naive"]  # naive reads the grey paper as ink: nearly all "8"
 
 
 # ----------------------------------------------------------------------------- the command line
