@@ -26,6 +26,8 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # per-step progress bars would bury 
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
 
+from bench.machine import describe_machine  # noqa: E402
+
 # (row name, TrainConfig settings, the article's figure, where it comes from)
 RECIPE_KEYS = ("model", "epochs", "batch_size", "lr", "optimizer", "lr_schedule", "weight_decay", "augment")
 
@@ -171,6 +173,12 @@ def write_table(rows: list[dict]) -> None:
             f"{row['optimizer']} {row['lr']:g} ({row['lr_schedule']}, wd {row['weight_decay']:g}) | {row['augment']} | "
             f"{row['seconds']:,.0f} | {row['test_accuracy']:.2%} | {row['article']} | {row['from']} |"
         )
+    # Rows are re-run one at a time (--only), maybe on other machines: each names its own. Rows
+    # written before rows named a machine, and those read from models/, have none.
+    machines: dict[str, list[str]] = {}
+    for row in rows:
+        machines.setdefault(row.get("machine") or "not recorded", []).append(row["run"])
+    lines += ["", "Machines:", ""] + [f"- {machine}: {', '.join(runs)}" for machine, runs in machines.items()]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "articles.md").write_text("\n".join(lines) + "\n")
     (RESULTS / "articles.json").write_text(json.dumps(rows, indent=2) + "\n")
@@ -203,7 +211,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from handwriting.engine import TrainConfig, fit
+    from handwriting.config import TrainConfig
+    from handwriting.engine import fit
 
     previous = json.loads((RESULTS / "articles.json").read_text()) if (RESULTS / "articles.json").is_file() else []
     recipes = {name: settings for name, settings, _, _ in RUNS}
@@ -236,6 +245,7 @@ def main() -> None:
                 "test_accuracy": card["test_accuracy"],
                 "article": article,
                 "from": f"models/{shipped}.json" if card.get("from_shipped") else "trained by this script",
+                "machine": None if card.get("from_shipped") else describe_machine(),
             }
             write_table(ordered(rows))
     write_table(ordered(rows))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import platform
 import shutil
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import describe_machine  # noqa: E402
 from handwriting.data import get_spec, load  # noqa: E402
 from handwriting.data.store import dataset_dir  # noqa: E402
 
@@ -82,9 +82,7 @@ def main() -> None:
     )
     rows.append(("per-sample paddle.io.DataLoader, same epoch", f"{len(train) / per_sample_s:,.0f} images/s"))
 
-    machine = (
-        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, Paddle {paddle.__version__}"
-    )
+    machine = describe_machine()
     table = "\n".join(["| measurement | result |", "|---|---|"] + [f"| {name} | {value} |" for name, value in rows])
     report = f"# Data path speed\n\nMachine: {machine}; best of {args.repeats} runs.\n\n{table}\n"
     print(report)

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 import hypothesis  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
+from bench.machine import describe_machine  # noqa: E402
 from handwriting.atomic import write_bytes  # noqa: E402
-from handwriting.runtime import available_cores  # noqa: E402
 from tests.fuzzing import TARGETS, Target  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -139,7 +139,7 @@ def shortened(text: str, most: int = 600) -> str:
 def report(tallies: list[Tally], minutes: float) -> tuple[str, dict]:
     """The Markdown table and the JSON record of a run."""
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    machine = f"{available_cores()} cores, Python {sys.version.split()[0]}, hypothesis {hypothesis.__version__}"
+    machine = describe_machine("hypothesis")
     rows = [
         f"| {tally.target} | {tally.examples:,} | {len(tally.crashes)} | {tally.repeats:,} | {tally.seconds:.0f} |"
         for tally in tallies
@@ -163,9 +163,7 @@ def report(tallies: list[Tally], minutes: float) -> tuple[str, dict]:
     record = {
         "date": date,
         "minutes": minutes,
-        "cores": available_cores(),
-        "python": sys.version.split()[0],
-        "hypothesis": hypothesis.__version__,
+        "machine": machine,
         "targets": [asdict(tally) for tally in tallies],
     }
     return markdown, record

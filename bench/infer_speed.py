@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.machine import describe_machine  # noqa: E402
 
 
 def end_to_end(runs: int) -> list[float]:
@@ -113,7 +114,7 @@ def main() -> None:
     results = {
         "end_to_end_seconds": seconds,
         "directory": rows,
-        "machine": f"{platform.processor() or platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores",
+        "machine": describe_machine(),
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +123,7 @@ def main() -> None:
         "# infer.py speed (CPU)",
         "",
         f"`python infer.py work/example_0.png`, end to end: best {min(seconds):.2f} s, "
-        f"median {statistics.median(seconds):.2f} s of {len(seconds)} runs.",
+        f"median {statistics.median(seconds):.2f} s of {len(seconds)} runs. Machine: {results['machine']}.",
         "",
         "| directory of pictures | images/s after start-up | accuracy |",
         "|---|---:|---:|",

@@ -3,7 +3,7 @@
     python bench/own_handwriting.py              # table + bench/results/own_handwriting.{md,json,png}
     python bench/own_handwriting.py --per-digit 5 --kinds marker,chalk
 
-The 13 pictures in work/ are a handful; this draws many more of each kind, all different: every
+The 14 pictures in work/ are a handful; this draws many more of each kind, all different: every
 digit from our pen paths (``synthetic/pen.py``) with a randomly wobbled shape, slant, width,
 size and pen, then made into the kind of picture people send — scans, fine pens on big photos,
 markers, pencil, chalk, broken and blurred strokes, a shaky hand, noise, tilted pages, phone
@@ -33,6 +33,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import describe_machine  # noqa: E402
 from synthetic.pen import draw, ink_slices, lighting, on_paper, to_uint8  # noqa: E402
 
 
@@ -273,14 +274,18 @@ def main() -> None:
     print(f"{'all':26s} {total:5d} pictures: mnist {overall['mnist']:7.2%}   naive {overall['naive']:7.2%}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    machine = describe_machine()
     (out / "own_handwriting.json").write_text(
-        json.dumps({"per_digit": args.per_digit, "seed": args.seed, "kinds": table, "overall": overall}, indent=2)
+        json.dumps(
+            {"per_digit": args.per_digit, "seed": args.seed, "kinds": table, "overall": overall, "machine": machine},
+            indent=2,
+        )
         + "\n"
     )
     lines = [
         "# Pictures made the way people make them (`bench/own_handwriting.py`)",
         "",
-        f"{args.per_digit} pictures per digit and kind, each one different; shipped `models/cnn`.",
+        f"{args.per_digit} pictures per digit and kind, each one different; shipped `models/cnn`; {machine}.",
         "",
         "| kind | pictures | `--preprocess mnist` | refused (no handwriting found) | `--preprocess naive` |",
         "|---|---:|---:|---:|---:|",

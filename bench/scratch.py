@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -32,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import describe_machine  # noqa: E402
 from handwriting.data import get_spec, load  # noqa: E402
 from handwriting.scratch.train import ScratchConfig, accuracy, fit  # noqa: E402
 
@@ -145,16 +144,6 @@ def accuracy_table(train, test) -> dict:
     return rows
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speed-only", action="store_true", help="part 1 only")
@@ -162,7 +151,7 @@ def main() -> None:
     args = parser.parse_args()
     data = load(get_spec("mnist"))
     train, test = data.splits["train"], data.splits["test"]
-    results = {"machine": f"{cpu_name()}, {os.cpu_count()} cores, numpy {np.__version__}", "speed": speed(train, test)}
+    results = {"machine": describe_machine(), "speed": speed(train, test)}
     if not args.speed_only:
         results["accuracy"] = accuracy_table(train, test)
 

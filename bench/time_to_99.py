@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -22,6 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TQDM_DISABLE", "1")  # per-step progress bars would bury the results
 sys.path.insert(0, str(ROOT))
+
+from bench.machine import describe_machine  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -32,8 +34,9 @@ def main() -> None:
     parser.add_argument("--augment", default="none", help="augmentation (default: none)")
     args = parser.parse_args()
 
+    from handwriting.config import TrainConfig
     from handwriting.data import get_spec, load
-    from handwriting.engine import TrainConfig, fit
+    from handwriting.engine import fit
 
     data = load(get_spec("mnist"), log=lambda message: None)  # data loading is not what we time
     marks = []
@@ -46,6 +49,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         config = TrainConfig(epochs=args.epochs, augment=args.augment, out=scratch, name="bench")
         card = fit(config, data=data, log=log)
+    machine = describe_machine()
     rows = []
     first = None
     for record, elapsed in zip(card["epochs"], marks):
@@ -61,7 +65,7 @@ def main() -> None:
         [
             "# Time to 99% MNIST test accuracy (cnn, CPU)",
             "",
-            f"Machine: {platform.machine()}, Python {platform.python_version()}, Paddle {card['paddle']}; "
+            f"Machine: {machine}; "
             f"`TrainConfig(epochs={args.epochs}, augment={args.augment!r})`, other settings as `python train.py`.",
             "",
             "| epoch | test accuracy | wall clock (train + test) |",
@@ -76,7 +80,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "time_to_99.md").write_text(report)
     (RESULTS / "time_to_99.json").write_text(
-        json.dumps({"epochs": card["epochs"], "elapsed": marks, "first_99": first}, indent=2) + "\n"
+        json.dumps({"machine": machine, "epochs": card["epochs"], "elapsed": marks, "first_99": first}, indent=2) + "\n"
     )
 
 

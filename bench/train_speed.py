@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -27,6 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))
+
+from bench.machine import describe_machine  # noqa: E402  (imports nothing that sets the environment)
 
 
 def pytorch_examples_cnn():
@@ -163,7 +165,7 @@ def main() -> None:
         pipeline[(model, "loader")], pipeline[(model, "tensor")] = both["loader"], both["tensor"]
         print(model, both, flush=True)
 
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    machine = describe_machine()
     lines = [
         "# Training speed on the CPU",
         "",

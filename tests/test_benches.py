@@ -77,3 +77,13 @@ def test_the_redrawn_bench_writes_what_it_prints(real_mnist, tmp_path):
         assert f"--preprocess {recipe:5s}: {row['right']:4d} of 20 read correctly" in done.stdout
         assert f"| `--preprocess {recipe}` | {row['right']} of 20 | **{row['accuracy']:.1%}** |" in table
     assert len(results["misread_mnist"]) == 20 - results["recipes"]["mnist"]["right"]
+
+
+def test_every_bench_names_the_machine_its_results_come_from():
+    from bench.machine import cores, describe_machine
+
+    line = describe_machine("hypothesis")  # '<CPU>, 2 cores, Python 3.11.7, NumPy 2.4.6, Paddle 3.3.1, hypothesis 6.1'
+    assert f", {cores()} cores, Python " in line and ", NumPy " in line and ", hypothesis " in line
+    benches = [path for path in (ROOT / "bench").glob("*.py") if path.name != "machine.py"]
+    assert len(benches) == 9
+    assert [path.name for path in benches if "describe_machine(" not in path.read_text()] == []
