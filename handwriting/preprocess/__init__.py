@@ -17,8 +17,9 @@ the 28x28 MNIST frame, one stage a module:
                                or None: a photo, which is first reduced to 1024 px and goes to
       photo.photo_ink          a photo or scan -> ink on a reduced copy:
         page.only_the_page       a sheet on a darker table: the table painted like paper
-        paper_tone_if_evenly_lit two clean tones: cleaned against the paper's one tone
-        closer_look              else clean_photo at 128 px (512 px if a fine pen faded; the
+        even_paper               two clean tones? cleaned against the paper's one tone
+        ink_looking_closer_when_small
+                                 else clean_photo at 128 px (512 px if a fine pen faded; the
                                  digit cut out and cleaned again if it is small): polarity,
                                  paper estimated place by place, any ink?, rules, specks and
                                  edge blobs out, a soft halo kept, grain cut
@@ -27,7 +28,7 @@ the 28x28 MNIST frame, one stage a module:
     pixels.normalize         uint8 [...] -> float32 [...] in [-1, 1]  (shared with training)
 
 ``filters.py`` holds what the stages share (resizing, medians, grey filters, speck and rule
-removal, stroke width). ``PREPROCESSORS`` holds the recipes ``infer.py --preprocess`` offers:
+removal). ``PREPROCESSORS`` holds the recipes ``infer.py --preprocess`` offers:
 ``mnist`` (the above) and ``naive`` (the Paddle tutorial's: squash to 28x28 and invert).
 """
 
@@ -37,7 +38,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from handwriting.preprocess.errors import NoInkError, PictureError
-from handwriting.preprocess.pixels import MNIST_BOX, MNIST_CENTRE, MNIST_SIZE, NORMALISATION, normalize
+from handwriting.preprocess.pixels import MNIST_SIZE, NORMALISATION, normalize
 
 # The stages need OpenCV and Pillow, which the training-data loader and the NumPy-only ``scratch``
 # net (they import ``normalize``) must neither pay for nor depend on. So these names are imported
@@ -58,8 +59,6 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
 
 __all__ = [
     "MAX_PIXELS",
-    "MNIST_BOX",
-    "MNIST_CENTRE",
     "MNIST_SIZE",
     "NORMALISATION",
     "PREPROCESSORS",
@@ -78,3 +77,8 @@ def __getattr__(name: str):
     if name not in _FROM_MODULE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f"{__name__}.{_FROM_MODULE[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    """``dir()`` and tab completion list the names imported on first use too."""
+    return sorted(set(globals()) | set(__all__))

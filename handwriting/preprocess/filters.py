@@ -25,6 +25,8 @@ PAGE_SIDE = 64  # px: a smaller picture is no photo or scan of a page, so it has
 RULE_LENGTH = 0.85  # a rule runs across 85% of the picture (a few degrees off level still counts)
 RULE_INK = 0.05  # fainter than this is paper, not part of a rule
 BOLD_INK = 0.6  # ink this strong (of the strongest stroke) is a digit's stroke, never a rule
+BOLD_EDGE = 5  # px square on the copy: bold ink grown 2 px each way, so its soft edge is no rule either
+RULE_WIDTH = 3  # px square on the copy: a rule found there grown 1 px each way, to its full blurred width
 
 
 # --------------------------------------------------------------------------- sizes and boxes
@@ -182,42 +184,11 @@ def without_rules(ink: np.ndarray) -> np.ndarray:
         vertical = cv2.morphologyEx(down, cv2.MORPH_OPEN, np.ones((round(RULE_LENGTH * rows), 1), np.uint8))
         rules = np.maximum(rules, vertical)
     # Not a rule: bold ink, or the soft edge along a bold stroke.
-    bold = cv2.dilate((small >= BOLD_INK).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    bold = cv2.dilate((small >= BOLD_INK).astype(np.uint8), np.ones((BOLD_EDGE, BOLD_EDGE), np.uint8)) > 0
     rules = ((rules > RULE_INK) & ~bold).astype(np.uint8)
     if not rules.any():
         return ink
-    rules = cv2.dilate(rules, np.ones((3, 3), np.uint8))  # cover the rule's full width
+    rules = cv2.dilate(rules, np.ones((RULE_WIDTH, RULE_WIDTH), np.uint8))
     rules = cv2.resize(rules, (width, height), interpolation=cv2.INTER_NEAREST) > 0
     # Where a stroke crosses a rule the stroke is the stronger: keep it.
     return np.where(rules & (ink < BOLD_INK), 0.0, ink).astype(np.float32)
-
-
-# --------------------------------------------------------------------------- stroke width
-# Two estimates of the same thing, 2 * area / perimeter, kept apart on purpose: they count the
-# perimeter differently, and each stage's thresholds were tuned with its own. Using either one in
-# the other's place changes hundreds of the frames made from photos (564 and 822 of the 2,428
-# pictures checked when the module was split). ``stroke_width_by_crossings`` suits a rough, noisy
-# mask (it drops lone pixels first); ``stroke_width_by_contours`` a clean digit enlarged 4x.
-
-
-def stroke_width_by_crossings(mask: np.ndarray) -> float:
-    """Mean width in pixels of the pen strokes in a uint8 0/1 mask [H, W]; 0 if there are none.
-
-    2 * area / perimeter, after an opening that drops lone noisy pixels (they would say "half
-    a pixel"); the perimeter is counted as edge crossings along rows and columns, times pi/4
-    (that count overstates a curve's length by 4/pi on average).
-    """
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
-    area = int(np.count_nonzero(mask))
-    if area == 0:
-        return 0.0
-    crossings = np.count_nonzero(np.diff(mask, axis=0)) + np.count_nonzero(np.diff(mask, axis=1))
-    return 2.0 * area / max(crossings * np.pi / 4, 1.0)
-
-
-def stroke_width_by_contours(strokes: np.ndarray) -> float:
-    """Mean width in pixels of the strokes in a uint8 0/1 mask [H, W]: 2 * area / the length of
-    every contour (outer and holes); 0 if there are none."""
-    contours, _ = cv2.findContours(strokes, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-    perimeter = sum(cv2.arcLength(contour, True) for contour in contours)
-    return 2.0 * strokes.sum() / max(perimeter, 1.0)

@@ -1,25 +1,29 @@
 """Framing: a digit's ink placed in a 28x28 frame the way a dataset placed its own digits.
 
 The model learns the framing along with the digits, so a user's picture must be framed exactly as
-the training set was. Each dataset's recipe is one function, uint8 ink [H, W] (ink high,
-background 0, cleaned by ``drawing.py`` or ``photo.py``) -> uint8 [28, 28], listed in ``FRAMINGS``:
+the training set was. A framing is one function, uint8 ink [H, W] (ink high, background 0, as
+``recipes.ink_of`` cleans it) -> uint8 [28, 28]:
 
-    mnist   crop to the ink; scale its longest side to 20 px keeping the aspect ratio (strokes
-            first made as wide as MNIST's when it shrinks); centre of mass on pixel (14, 14)
+    frame_mnist   crop to the ink; scale its longest side to 20 px keeping the aspect ratio (strokes
+                  first made as wide as MNIST's when it shrinks); centre of mass on pixel (14, 14)
 
-EMNIST's recipe (crop, centre in a square with 2 px padding, downsample to 28x28) will sit beside it.
+Cleaning (``recipes.ink_of``) and framing are separate functions, so another dataset's recipe
+(EMNIST's: crop, centre in a square with 2 px padding, downsample to 28x28) is one more framing
+function here, applied to the same ``ink_of``, and one more entry in ``recipes.PREPROCESSORS``.
 """
 
 from __future__ import annotations
-
-from typing import Callable
 
 import cv2
 import numpy as np
 
 from handwriting.preprocess.errors import NoInkError
-from handwriting.preprocess.filters import ink_box, resized_longest, stroke_width_by_contours
-from handwriting.preprocess.pixels import MNIST_BOX, MNIST_CENTRE, MNIST_SIZE
+from handwriting.preprocess.filters import ink_box, resized_longest
+from handwriting.preprocess.pixels import MNIST_SIZE
+
+# Where MNIST put its digits in the frame.
+MNIST_BOX = 20  # px: the longest side of a digit's ink
+MNIST_CENTRE = 14.0  # where a digit's centre of mass lies (row and column, 0-based)
 
 # Ink already 19-20 px long is left unresampled: resampling only blurs it.
 UNRESAMPLED = (MNIST_BOX - 1, MNIST_BOX)
@@ -101,5 +105,14 @@ def with_mnist_stroke_width(crop: np.ndarray, pixels_per_mnist_pixel: float) -> 
     return crop
 
 
-# How each dataset framed its digits; a preprocessing recipe picks one (see ``recipes.py``).
-FRAMINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"mnist": frame_mnist}
+# Stroke width is estimated two ways, as 2 * area / perimeter: here on a clean digit enlarged
+# ``WORKING_SCALE`` times (every contour's length), in ``photo.py`` on a noisy mask (lone pixels
+# dropped first, edge crossings counted). Each stage's thresholds go with its own estimate: this
+# one used there changes 564 of 2,428 frames, the photo stage's used here 822 (the frames of
+# work/'s pictures, 1,000 redrawn MNIST digits and bench/own_handwriting.py's 1,400).
+def stroke_width_by_contours(strokes: np.ndarray) -> float:
+    """Mean width in pixels of the strokes in a uint8 0/1 mask [H, W]: 2 * area / the length of
+    every contour (outer and holes); 0 if there are none."""
+    contours, _ = cv2.findContours(strokes, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(contour, True) for contour in contours)
+    return 2.0 * strokes.sum() / max(perimeter, 1.0)

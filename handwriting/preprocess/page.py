@@ -23,6 +23,7 @@ SHEET_AREA = (0.2, 0.95)  # of the picture: smaller is a bright object, larger l
 SOLIDITY = 0.8  # the sheet fills 80% of its convex hull at least: a solid piece, not a tangle
 OUTLINE_TOLERANCE = 0.02  # of the perimeter: how far a polygon may stray from the sheet's outline
 MOST_SIDES = 6  # a quadrilateral cut by the frame has at most six sides
+CLEAR_OF_EDGE = 5  # px square on the 64 px copy: the sheet and the table are measured 2 px clear of the blurred seam
 LEAST_STEP = 30  # grey levels between the sheet and the table: a sheet is much brighter
 SHARP = 0.1  # an edge pixel is sharp where the gradient is 10% of that step or more
 SHARP_SHARE_FOUR_SIDES = 0.6  # of a four-sided sheet's edge, sharp: a sheet in full view convinces sooner
@@ -31,6 +32,8 @@ WRITTEN = 15  # grey levels between the sheet's 1st and 99th percentiles: someth
 MARK_WINDOW = 9  # px: a mark is darker than the median over this window ...
 MARK_CONTRAST = 25  # ... by this many grey levels
 MARKS_ON_SHEET = 0.8  # of the marks away from the sheet's edge lie inside it: the writing is on the sheet
+EDGE_BAND = 7  # px square on the 64 px copy: the seam between sheet and table, 3 px either side of the outline,
+# where the blur mixes their tones. Marks there do not count, and it is painted over with the table.
 EDGE_MARGIN = 0.04  # of the picture's longer side (at least ``LEAST_MARGIN`` px) given up along the sheet's edge
 LEAST_MARGIN = 3  # px
 INPAINT_RADIUS = 5  # px: how far inpainting looks for the paper's tones
@@ -74,8 +77,8 @@ def sheet_outline(small: np.ndarray, smooth: np.ndarray) -> np.ndarray | None:
     sides = len(cv2.approxPolyDP(outline, OUTLINE_TOLERANCE * cv2.arcLength(outline, True), True))
     if sides > MOST_SIDES:
         return None
-    inside = cv2.erode(sheet.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    outside = cv2.erode((~sheet).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    inside = cv2.erode(sheet.astype(np.uint8), np.ones((CLEAR_OF_EDGE, CLEAR_OF_EDGE), np.uint8)) > 0
+    outside = cv2.erode((~sheet).astype(np.uint8), np.ones((CLEAR_OF_EDGE, CLEAR_OF_EDGE), np.uint8)) > 0
     if not inside.any() or not outside.any():
         return None
     step = abs(median_of(smooth[inside]) - median_of(smooth[outside]))
@@ -98,7 +101,8 @@ def sheet_outline(small: np.ndarray, smooth: np.ndarray) -> np.ndarray | None:
     # the shadow as often as not.
     filled = _filled(hull, small.shape)
     marks = (cv2.medianBlur(small, MARK_WINDOW).astype(np.int16) - small.astype(np.int16)) > MARK_CONTRAST
-    seam = cv2.dilate(filled, np.ones((7, 7), np.uint8)) - cv2.erode(filled, np.ones((7, 7), np.uint8))
+    band = np.ones((EDGE_BAND, EDGE_BAND), np.uint8)
+    seam = cv2.dilate(filled, band) - cv2.erode(filled, band)
     marks &= seam == 0
     if marks.any() and marks[filled > 0].sum() < MARKS_ON_SHEET * marks.sum():
         return None
@@ -129,7 +133,7 @@ def _painted_off_the_sheet(grey: np.ndarray, smooth: np.ndarray, hull: np.ndarra
     keep = cv2.erode(keep, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))) > 0
     if not keep.any():
         return grey
-    off_sheet = cv2.dilate(1 - _filled(hull, smooth.shape), np.ones((7, 7), np.uint8))  # the sheet's edge too: darker
+    off_sheet = cv2.dilate(1 - _filled(hull, smooth.shape), np.ones((EDGE_BAND, EDGE_BAND), np.uint8))  # the seam too
     paper = cv2.inpaint(smooth, off_sheet, INPAINT_RADIUS, cv2.INPAINT_TELEA)  # the small copy: quick
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
     # A soft seam: a hard one would draw a thin line — just what ink looks like.

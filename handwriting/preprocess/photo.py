@@ -4,9 +4,10 @@
 
     only_the_page              a sheet on a darker table: the table painted like paper (page.py)
     a FIRST_LOOK px copy       the digit ends up 20 px tall, so this is detail enough, and quick
-    paper_tone_if_evenly_lit   two clean tones (a close crop, a clean scan): cleaned against that
-                               one tone (ink_on_even_paper), kept if the digit is large enough
-    closer_look                otherwise clean_photo on the copy; a 4x larger copy when a fine pen
+    even_paper                 two clean tones (a close crop, a clean scan)? the paper's one tone:
+                               cleaned against it (ink_on_even_paper), kept if the digit is large
+    ink_looking_closer_when_small
+                               otherwise clean_photo on the copy; a 4x larger copy when a fine pen
                                faded; a small digit cut from the full picture and cleaned again
     clean_photo                1. polarity  2. the paper's tone place by place (paper_estimate)
                                then ink_against_paper: 3. any ink at all?  rules out
@@ -15,7 +16,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import cv2
 import numpy as np
@@ -30,7 +31,6 @@ from handwriting.preprocess.filters import (
     median_of,
     padded_by_continuing_slopes,
     shrunk,
-    stroke_width_by_crossings,
     subsampled,
     without_rules,
     without_specks,
@@ -71,6 +71,13 @@ PAPER_GRAIN = 0.15  # of the peak: paper grain left inside the halo, cut off
 BLOB_WIDTH = 2  # a piece on the edge over twice as wide as the strokes clear of it is a blob, not ink
 
 
+class EvenPaper(NamedTuple):
+    """An evenly lit picture's paper: one tone all over."""
+
+    tone: float  # the paper's grey, in 0-1
+    ink_is_dark: bool  # the ink is darker than the paper (pencil on white), not lighter (chalk on a board)
+
+
 def photo_ink(grey: np.ndarray) -> np.ndarray:
     """uint8 grey [H, W] (at most ``read.WORKING_SIDE`` long) -> uint8 ink [h, w], a reduced copy:
     ink high, paper 0, specks removed.
@@ -82,23 +89,22 @@ def photo_ink(grey: np.ndarray) -> np.ndarray:
         raise NoInkError(f"no handwriting found (a {width}x{height} picture is too small to hold any)")
     grey = only_the_page(grey)
     first = shrunk(grey, FIRST_LOOK)
-    even = paper_tone_if_evenly_lit(first)
-    if even is not None:
+    paper = even_paper(first)
+    if paper is not None:
         # A close crop, or a clean scan: the paper's tone is known. The estimate of uneven paper
         # in clean_photo needs plenty of paper around the strokes, and a fat pen that fills a
         # close crop would pass for paper there.
-        tone, ink_is_dark = even
         try:
-            ink = ink_on_even_paper(first, tone, ink_is_dark)
+            ink = ink_on_even_paper(first, paper)
         except NoInkError:
             ink = None
         if ink is not None and ink_extent(ink) >= DETAIL_ENOUGH:  # else: a small digit, for a closer look
             return ink
-    return closer_look(grey, first)
+    return ink_looking_closer_when_small(grey, first)
 
 
-def paper_tone_if_evenly_lit(grey: np.ndarray) -> tuple[float, bool] | None:
-    """uint8 grey [H, W] -> (the paper's tone in 0-1, whether the ink is darker) when the picture
+def even_paper(grey: np.ndarray) -> EvenPaper | None:
+    """uint8 grey [H, W] -> its paper's one tone, and whether the ink is darker, when the picture
     is two clean tones — ink, and paper all round the border — as an evenly lit close crop or scan
     is; None otherwise (shading, a shadow, a table, faint ink: those need the paper estimated
     place by place, by ``clean_photo``)."""
@@ -118,10 +124,10 @@ def paper_tone_if_evenly_lit(grey: np.ndarray) -> tuple[float, bool] | None:
     ink = (~light if paper_is_light else light).astype(np.uint8)
     if cv2.distanceTransform(ink, cv2.DIST_L2, 3).max() > WIDEST_STROKE * max(grey.shape):
         return None  # far wider than a pen's stroke
-    return median_of(grey[light if paper_is_light else ~light]) / 255.0, paper_is_light
+    return EvenPaper(tone=median_of(grey[light if paper_is_light else ~light]) / 255.0, ink_is_dark=paper_is_light)
 
 
-def closer_look(grey: np.ndarray, first: np.ndarray) -> np.ndarray:
+def ink_looking_closer_when_small(grey: np.ndarray, first: np.ndarray) -> np.ndarray:
     """uint8 grey [H, W] and ``first``, the same shrunk to ``FIRST_LOOK`` -> uint8 ink [h, w].
 
     Cleans ``first``; when nothing is found there in a large picture (a fine pen fades), a copy
@@ -156,14 +162,14 @@ def closer_look(grey: np.ndarray, first: np.ndarray) -> np.ndarray:
     return clean_photo(region, ink_is_dark=ink_was_dark)[0]
 
 
-def ink_on_even_paper(grey: np.ndarray, tone: float, ink_is_dark: bool) -> np.ndarray:
-    """uint8 grey [H, W] on paper of one known ``tone`` (0-1, from ``paper_tone_if_evenly_lit``)
-    -> uint8 ink [H, W], ink high, paper 0."""
+def ink_on_even_paper(grey: np.ndarray, even: EvenPaper) -> np.ndarray:
+    """uint8 grey [H, W] on paper of one known tone (from ``even_paper``) -> uint8 ink [H, W],
+    ink high, paper 0."""
     picture = grey.astype(np.float32) / 255.0
-    paper = np.full(grey.shape, tone, np.float32)
-    if ink_is_dark:
+    paper = np.full(grey.shape, even.tone, np.float32)
+    if even.ink_is_dark:
         picture, paper = 1.0 - picture, 1.0 - paper
-    return ink_against_paper(picture, paper, ink_is_dark, paper_known=True)
+    return ink_against_paper(picture, paper, even.ink_is_dark, paper_known=True)
 
 
 def clean_photo(grey: np.ndarray, ink_is_dark: bool | None = None) -> tuple[np.ndarray, bool]:
@@ -224,6 +230,26 @@ def paper_estimate(picture: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     return paper
 
 
+# Stroke width is estimated two ways, as 2 * area / perimeter: here on a noisy mask (lone pixels
+# dropped first, edge crossings counted), in ``frame.py`` on a clean digit enlarged 4x (every
+# contour's length). Each stage's thresholds go with its own estimate: the framing's used here
+# changes 564 of 2,428 frames, this one used there 822 (the frames of work/'s pictures, 1,000
+# redrawn MNIST digits and bench/own_handwriting.py's 1,400).
+def stroke_width_by_crossings(mask: np.ndarray) -> float:
+    """Mean width in pixels of the pen strokes in a uint8 0/1 mask [H, W]; 0 if there are none.
+
+    2 * area / perimeter, after an opening that drops lone noisy pixels (they would say "half
+    a pixel"); the perimeter is counted as edge crossings along rows and columns, times pi/4
+    (that count overstates a curve's length by 4/pi on average).
+    """
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    area = int(np.count_nonzero(mask))
+    if area == 0:
+        return 0.0
+    crossings = np.count_nonzero(np.diff(mask, axis=0)) + np.count_nonzero(np.diff(mask, axis=1))
+    return 2.0 * area / max(crossings * np.pi / 4, 1.0)
+
+
 def smooth_background(picture: np.ndarray, filter_small: Callable[[np.ndarray, int], np.ndarray]) -> np.ndarray:
     """float32 [H, W] -> its slowly varying background, [H, W]: ``filter_small`` (a median filter
     or a grey opening) with a window a third of a <= ``BACKGROUND_LOOK`` px copy, then a box blur,
@@ -242,7 +268,7 @@ def ink_against_paper(
     """float32 picture and its paper [H, W] in 0-1, ink the higher -> uint8 ink [H, W] (ink
     high, paper 0), after checking there is any and dropping rules, specks and grain.
 
-    ``paper_known``: the paper's tone comes from ``paper_tone_if_evenly_lit``, which has seen the
+    ``paper_known``: the paper's tone comes from ``even_paper``, which has seen the
     ink stand clear of it: no need to weigh the strongest stroke against the paper's grain.
     """
     height, width = picture.shape

@@ -13,8 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 MNIST_SIZE = 28  # the frame
-MNIST_BOX = 20  # the longest side of a digit's ink inside the frame
-MNIST_CENTRE = 14.0  # where a digit's centre of mass lies (row and column, 0-based)
 
 # The scaling in words, for run cards and checkpoints: every writer quotes this one string.
 NORMALISATION = "uint8 white-on-black pixels -> x / 127.5 - 1 (float32 in [-1, 1])"
