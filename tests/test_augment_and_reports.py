@@ -16,8 +16,9 @@ from PIL import Image
 from handwriting import runtime
 from handwriting.augment import random_affine, rotated_copies, warp
 from handwriting.checkpoint import load_model
+from handwriting.config import TrainConfig
 from handwriting.data.store import SplitArrays, dataset_dir, load
-from handwriting.engine import TrainConfig, fit
+from handwriting.engine import fit
 from handwriting.evaluate import evaluate_checkpoint
 from handwriting.evaluate import main as evaluate_main
 from handwriting.preprocess.pixels import normalize

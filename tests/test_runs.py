@@ -18,8 +18,9 @@ import pytest
 
 import train as train_script
 from handwriting import runs
+from handwriting.config import TrainConfig
 from handwriting.data.store import dataset_dir, load
-from handwriting.engine import TrainConfig, fit
+from handwriting.engine import fit
 from handwriting.errors import UserError
 from handwriting.runs import STEPS, RunError, RunFiles
 from handwriting.weights import read_state
@@ -77,9 +78,10 @@ def assert_same(first: dict, second: dict) -> None:
 KILLED_RUN = textwrap.dedent(
     """
     import sys
+    from handwriting.config import TrainConfig
     from handwriting.data import registry
     from handwriting.data.store import load
-    from handwriting.engine import TrainConfig, fit
+    from handwriting.engine import fit
     from tests.conftest import make_synthetic
 
     made = make_synthetic()  # the same files the test wrote; read, not written, by the processes

@@ -8,9 +8,9 @@ import pytest
 
 import train as train_script
 from handwriting import checkpoint
-from handwriting.config import OPTIMIZERS, SCHEDULES
+from handwriting.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from handwriting.data.store import dataset_dir, load
-from handwriting.engine import TrainConfig, fit, make_optimizer
+from handwriting.engine import fit, make_optimizer
 from handwriting.models import MODELS, build_model, count_parameters
 from handwriting.weights import read_state
 

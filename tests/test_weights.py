@@ -18,7 +18,8 @@ import pytest
 import infer as infer_script
 import train as train_script
 from handwriting import bridge, checkpoint, evaluate
-from handwriting.engine import TrainConfig, fit
+from handwriting.config import TrainConfig
+from handwriting.engine import fit
 from handwriting.runs import RunError
 from handwriting.weights import WeightsError, read_state, write_state
 
