@@ -4,13 +4,16 @@ Nothing here imports Paddle or OpenCV: ``train.py --help`` and ``infer.py --help
 defaults and choices from this module and answer at once; the heavy modules are imported only
 when there is work to do. Each list names what another module implements:
 
-    MODEL_NAMES       the models registered in ``handwriting.models`` (it checks the two agree)
+    MODEL_NAMES       the models registered in ``handwriting.models``
     OPTIMIZERS        the update rules ``engine.make_optimizer`` builds
     SCHEDULES         the learning-rate schedules it builds
     AUGMENTATIONS     the recipes of ``handwriting.augment``, applied by ``engine.fit``
     DEVICES           what ``runtime.pick_device`` accepts
-    PREPROCESS_NAMES  the recipes in ``handwriting.preprocess.PREPROCESSORS``  (tests/test_cli.py
-    BACKEND_NAMES     the ways to run a model in ``handwriting.recognise.BACKENDS`` checks both)
+    PREPROCESS_NAMES  the recipes in ``handwriting.preprocess.PREPROCESSORS``
+    BACKEND_NAMES     the ways to run a model in ``handwriting.recognise.BACKENDS``
+
+``tests/test_cli.py`` checks that MODEL_NAMES, PREPROCESS_NAMES and BACKEND_NAMES name exactly what
+their registries hold.
 """
 
 from __future__ import annotations
