@@ -116,13 +116,21 @@ def test_turning_by_ten_degrees_and_back_nearly_restores_a_digit():
 
 
 def test_the_paddle_and_numpy_trainers_make_the_same_rotated_copies():
-    images = np.concatenate([drawn_digit(digit) for digit in range(10)])
+    """A drift guard: both trainers' ``rotate10`` go through ``handwriting.rotation`` today, so the
+    copies agree by construction; this fails if either stops doing so (its own turning, other
+    angles, no copies). What the turning does is checked by the tests of ``rotate`` above."""
+    images = np.concatenate([drawn_digit(digit) for digit in range(10)])  # [10, 28, 28]
     labels = np.arange(10)
     paddle_side = rotated_copies(SplitArrays(images, labels))
     numpy_images, numpy_labels = training_set(ScratchConfig(augment="rotate10"), images, labels)
     np.testing.assert_array_equal(paddle_side.images, numpy_images)
     np.testing.assert_array_equal(paddle_side.labels, numpy_labels)
+    # The originals, then one turned copy of each per angle (+10, -10 degrees), labels repeated.
     assert numpy_images.shape == (30, 28, 28)
+    np.testing.assert_array_equal(numpy_images[:10], images)
+    np.testing.assert_array_equal(numpy_labels, np.tile(labels, 3))
+    np.testing.assert_array_equal(numpy_images[10:20], rotate(images, 10))
+    np.testing.assert_array_equal(numpy_images[20:], rotate(images, -10))
 
 
 @pytest.fixture
