@@ -28,12 +28,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import hypothesis  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+try:
+    import hypothesis
+    from hypothesis import HealthCheck, given, settings
+except ImportError:  # a dev requirement, not the product's: say so in one line, not a traceback
+    sys.exit("error: bench/fuzz.py needs hypothesis: pip install -r requirements-dev.txt")
 
 from bench.machine import describe_machine  # noqa: E402
 from handwriting.atomic import write_bytes  # noqa: E402
+from handwriting.runtime import quiet_paddle_import_warnings  # noqa: E402
 from tests.fuzzing import TARGETS, Target  # noqa: E402
+
+quiet_paddle_import_warnings()  # the card targets import Paddle
 
 RESULTS = ROOT / "bench" / "results"
 ROUND_EXAMPLES = 200  # examples per round before a fresh seed: many rounds explore more widely

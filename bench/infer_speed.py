@@ -89,7 +89,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from handwriting.recognise import PaddleBackend, start_workers
-    from handwriting.runtime import share_cores_with_workers
+    from handwriting.runtime import quiet_paddle_import_warnings, share_cores_with_workers
+
+    quiet_paddle_import_warnings()  # before PaddleBackend imports Paddle
 
     seconds = end_to_end(args.runs)
     print(f"python infer.py work/example_0.png: best {min(seconds):.2f} s, median {statistics.median(seconds):.2f} s")

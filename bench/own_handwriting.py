@@ -225,6 +225,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from handwriting.recognise import PaddleBackend, collect, recognise, start_workers
+    from handwriting.runtime import quiet_paddle_import_warnings
+
+    quiet_paddle_import_warnings()  # before PaddleBackend imports Paddle
     from handwriting.reports import plot_predictions
 
     chosen = args.kinds.split(",") if args.kinds else list(KINDS)
