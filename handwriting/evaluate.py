@@ -1,10 +1,12 @@
 """Score a trained checkpoint on its dataset's test split.
 
-    python -m handwriting.evaluate models/cnn.pdparams          # table + PNGs beside the checkpoint
+    python -m handwriting.evaluate models/cnn.pdparams          # table + PNGs in runs/
     python -m handwriting.evaluate models/cnn.pdparams --json   # one JSON object
 
 Reports accuracy and per-class accuracy, and draws the confusion matrix
-(``<name>.confusion.png``) and a gallery of misclassified digits (``<name>.errors.png``).
+(``runs/<name>.confusion.png``) and a gallery of misclassified digits (``runs/<name>.errors.png``).
+They go to runs/ unless --out-dir says otherwise: never beside a shipped model unless asked
+(``--out-dir models`` redraws the ones in models/).
 """
 
 from __future__ import annotations
@@ -42,10 +44,14 @@ def predict(model, task: str, images: np.ndarray, num_classes: int, batch_size: 
     return np.concatenate(predictions), np.concatenate(confidences)
 
 
+# Where the PNGs go unless told: train.py's folder, never models/ (what is shipped changes only on purpose).
+DEFAULT_OUT_DIR = "runs"
+
+
 def evaluate_checkpoint(
-    path: str | Path, data_dir: str | None = None, out_dir: str | Path | None = None, gallery_size: int = 50
+    path: str | Path, data_dir: str | None = None, out_dir: str | Path = DEFAULT_OUT_DIR, gallery_size: int = 50
 ) -> dict:
-    """Evaluate the checkpoint at ``path``; write the two PNGs; return the report."""
+    """Evaluate the checkpoint at ``path``; write the two PNGs into ``out_dir``; return the report."""
     from handwriting.checkpoint import load_model
     from handwriting.checkpoint import stem as checkpoint_stem
     from handwriting.data import get_spec, load
@@ -75,7 +81,7 @@ def evaluate_checkpoint(
     }
     wrong = np.flatnonzero(predicted != truth)
 
-    out_dir = Path(out_dir) if out_dir else path.parent
+    out_dir = Path(out_dir)
     stem = checkpoint_stem(path).name  # models/a.b.pdparams -> a.b (never a: that is another run)
     config = card.get("config") if isinstance(card.get("config"), dict) else {}
     name = str(config.get("name") or card["model"]["name"])
@@ -115,7 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", help="a .pdparams written by train.py (its .json card must sit beside it)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--data-dir", metavar="DIR", help="data root (default: as handwriting.data)")
-    parser.add_argument("--out-dir", metavar="DIR", help="where the PNGs go (default: beside the checkpoint)")
+    parser.add_argument(
+        "--out-dir",
+        default=DEFAULT_OUT_DIR,
+        metavar="DIR",
+        help="where the PNGs go; --out-dir models redraws the shipped ones (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
 
     def work() -> None:

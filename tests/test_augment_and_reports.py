@@ -201,6 +201,19 @@ def test_evaluate_cli_json_and_missing_checkpoint(trained, capsys, tmp_path):
     assert sorted(tmp_path.rglob("*")) == before  # nothing written
 
 
+def test_evaluate_draws_into_runs_and_beside_the_model_only_when_asked(trained, capsys, tmp_path, monkeypatch):
+    models = trained.parent
+    shipped = {path.name: path.read_bytes() for path in models.iterdir() if path.is_file()}
+    monkeypatch.chdir(tmp_path)
+    assert evaluate_main([str(trained)]) == 0
+    assert {path.name: path.read_bytes() for path in models.iterdir() if path.is_file()} == shipped
+    drawn = sorted(path.name for path in (tmp_path / "runs").iterdir())
+    assert drawn == ["softmax.confusion.png", "softmax.errors.png"]
+    assert "confusion matrix: runs/softmax.confusion.png" in capsys.readouterr().out
+    assert evaluate_main([str(trained), "--out-dir", str(models)]) == 0
+    assert (models / "softmax.confusion.png").is_file() and (models / "softmax.errors.png").is_file()
+
+
 def test_mkl_avx2_path_is_requested_only_on_amd(monkeypatch):
     monkeypatch.delenv("MKL_DEBUG_CPU_TYPE", raising=False)
     monkeypatch.setattr(runtime, "_cpu_vendor", lambda: "GenuineIntel")
