@@ -186,6 +186,24 @@ def test_command_line_trains_saves_and_evaluates(real_mnist, tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "tiny.npz"), "--json", "--data-dir", str(REAL_ROOT)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["accuracy"] == pytest.approx(card["test_accuracy"])
+    # A second run on the same name replaces the first only when asked.
+    again = ["train", *flags, "--seed", "1", "--out", str(tmp_path), "--data-dir", str(REAL_ROOT)]
+    assert main([*again, "--overwrite"]) == 0
+    assert json.loads((tmp_path / "tiny.json").read_text())["config"]["seed"] == 1
+
+
+def test_train_keeps_a_saved_network_unless_overwrite(tmp_path, capsys):
+    (tmp_path / "scratch.npz").write_bytes(b"an earlier network")
+    (tmp_path / "only-card.json").write_text("{}")
+    for name in ("scratch", "only-card"):
+        assert main(["train", "--out", str(tmp_path), "--name", name]) == 2
+        assert capsys.readouterr() == (
+            "",
+            f"error: {tmp_path / name}.npz already holds a saved model; replace it with --overwrite, "
+            "or choose another --name\n",
+        )
+    assert (tmp_path / "scratch.npz").read_bytes() == b"an earlier network"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["only-card.json", "scratch.npz"]
 
 
 def test_command_line_mistakes(tmp_path, capsys):

@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="runs", help="folder for the .npz and .json; the shipped one is in models/ (default: runs)"
     )
     train.add_argument("--data-dir", metavar="DIR", help="data root (default: as handwriting.data)")
+    train.add_argument("--overwrite", action="store_true", help="replace a network already saved under --out/--name")
 
     evaluate = commands.add_parser("evaluate", help="score a saved network on its dataset's test split")
     evaluate.add_argument("network", help="a .npz written by `train` (its .json card beside it)")
@@ -149,6 +150,10 @@ def train(args: argparse.Namespace) -> None:
     )
     if min(config.hidden, default=1) < 1 or config.epochs < 1 or config.batch_size < 1 or config.lr <= 0:
         raise UserError("--hidden sizes, --epochs and --batch-size must be at least 1, and --lr above 0")
+    path = Path(args.out) / f"{args.name}.npz"
+    # Refused before the data is read and the minutes of training spent, not after.
+    if not args.overwrite and (path.exists() or path.with_suffix(".json").exists()):
+        raise UserError(f"{path} already holds a saved model; replace it with --overwrite, or choose another --name")
     spec = get_spec("mnist")
     data = load(spec, args.data_dir)
     train_split, test_split = data.splits["train"], data.splits["test"]
@@ -200,7 +205,6 @@ def train(args: argparse.Namespace) -> None:
         seconds=time.perf_counter() - start,
         test_accuracy=history[-1]["test_accuracy"],
     )
-    path = Path(args.out) / f"{args.name}.npz"
     save(path, net, card)
     print(f"test accuracy {card['test_accuracy']:.2%}; saved {path} and {path.with_suffix('.json')}")
 
