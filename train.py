@@ -9,7 +9,8 @@ After every epoch it saves, as one commit (a run killed at any instant resumes e
 runs/<name>.pdparams (the kept weights), .json (how to rebuild the model, every epoch's metrics),
 .log.jsonl (one JSON line per epoch), .curves.png, and runs/<name>.run/ (what --resume needs).
 A name that already holds a run is refused unless --resume or --overwrite; two train.py on one
-name at once are refused too.
+name at once are refused too. Ctrl-C or `kill PID` (SIGTERM) stops a run with one line saying which
+epoch is saved and how to resume; the exit status is 130 after Ctrl-C, 143 after SIGTERM.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from handwriting.config import (
     TrainConfig,
 )
 from handwriting.data.registry import DATASETS
-from handwriting.errors import UserError, run_at_the_edge
+from handwriting.errors import UserError, interrupt_on_sigterm, run_at_the_edge
 from handwriting.runtime import quiet_paddle_import_warnings
 
 DEFAULTS = "(default: %(default)s)"
@@ -108,9 +109,10 @@ def saved_settings(options: dict) -> dict:
 
 
 def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
-    from handwriting.engine import fit
+    from handwriting.engine import fit  # imports Paddle, which takes over SIGTERM
     from handwriting.runs import RunFiles
 
+    interrupt_on_sigterm()  # `kill PID` now stops the run as Ctrl-C does, with exit status 143
     if args.val_size < 0:
         raise UserError(f"--val-size must not be negative, got {args.val_size}")
     for flag in ("epochs", "batch_size", "max_steps"):

@@ -339,7 +339,7 @@ def fit(
     written to ``<out>/<name>.json``).
     """
     run = RunFiles(config.out, config.run_name)  # refuses a --name that is not a plain file name
-    with claimed(run, resume, overwrite, log):
+    with claimed(run, resume, overwrite):
         if config.augment not in AUGMENTATIONS:
             raise UserError(f"unknown --augment {config.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
         entry, spec = model_entry(config.model), get_spec(config.dataset)
@@ -384,9 +384,10 @@ def fit(
 
 
 @contextlib.contextmanager
-def claimed(run: RunFiles, resume: bool, overwrite: bool, log) -> Iterator[None]:
+def claimed(run: RunFiles, resume: bool, overwrite: bool) -> Iterator[None]:
     """Hold ``run`` while the block trains it: its lock (one process per run name), a fresh Paddle
-    name scope, no saved run replaced by accident, and what was saved said if Ctrl-C ends it."""
+    name scope, no saved run replaced by accident; if Ctrl-C ends it, the KeyboardInterrupt's
+    message says what was saved (``interrupted: runs/cnn is saved up to epoch 3; continue with: ...``)."""
     # Paddle names parameters and optimizer accumulators from process-wide counters
     # ("linear_0.w_0_moment1_0"); a fresh name scope makes a saved optimizer state load
     # into any later run, in this process or another.
@@ -398,6 +399,7 @@ def claimed(run: RunFiles, resume: bool, overwrite: bool, log) -> Iterator[None]
             )
         try:
             yield
-        except KeyboardInterrupt:
-            log(f"interrupted: {run.saved_so_far()}")
+        except KeyboardInterrupt as interruption:  # Ctrl-C, or SIGTERM where the tool made it one
+            # Said once, by whoever catches it: train.py's edge prints it as its one line.
+            interruption.args = (f"interrupted: {run.saved_so_far()}",)
             raise

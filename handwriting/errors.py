@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
 from typing import Callable
 
@@ -18,6 +19,24 @@ class UserError(Exception):
 
 class DataError(UserError):
     """A dataset file is missing, corrupt, or could not be fetched."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``) as an interruption: the run stops the way Ctrl-C stops it."""
+
+
+def interrupt_on_sigterm() -> None:
+    """From now on SIGTERM raises ``Terminated`` in the main thread, as SIGINT raises KeyboardInterrupt.
+
+    Call it after Paddle is imported: Paddle's import installs a C++ handler for SIGTERM that
+    prints a stack trace ("FatalError: Termination signal is detected") and aborts, so the tool
+    could neither say what it saved nor exit with the status a shell expects.
+    """
+
+    def terminate(signum, frame):
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 def describe_os_error(error: OSError) -> str:
@@ -48,17 +67,18 @@ def run_at_the_edge(work: Callable[[], None], interrupted: str) -> int:
     """Run a command-line tool's ``work`` and turn what the user can fix into an exit status.
 
     A ``UserError`` becomes one ``error: ...`` line on stderr and status 2; Ctrl-C prints
-    ``interrupted`` and gives 130; a closed pipe (``| head``) ends quietly with 141, as a shell's
-    own tools do. Anything else is a bug and raises with its traceback.
+    ``interrupted`` (or the interruption's own message, such as what ``engine.fit`` saved) and
+    gives 130, or 143 (128 + SIGTERM) when it was ``Terminated``; a closed pipe (``| head``) ends
+    quietly with 141, as a shell's own tools do. Anything else is a bug and raises with its traceback.
     """
     try:
         work()
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(interrupted, file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interruption:
+        print(str(interruption) or interrupted, file=sys.stderr)
+        return 128 + signal.SIGTERM if isinstance(interruption, Terminated) else 128 + signal.SIGINT
     except BrokenPipeError:  # `... | head`: the reader has gone; say nothing more to it
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

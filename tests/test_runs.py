@@ -6,6 +6,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -136,6 +138,44 @@ def test_killed_before_the_first_commit_leaves_no_run_to_resume(tmp_path, tiny):
     fit(TrainConfig(**SETTINGS, out=str(out)), data=tiny, log=quiet)  # a fresh start needs no --overwrite
     fit(TrainConfig(**SETTINGS, out=str(tmp_path / "straight")), data=tiny, log=quiet)
     assert_same(settle(out, "mlp-sigmoid"), settle(tmp_path / "straight", "mlp-sigmoid"))
+
+
+TRAIN_PY = textwrap.dedent(
+    """
+    import sys
+    import train
+    from handwriting.data import registry
+    from tests.conftest import make_synthetic
+
+    made = make_synthetic()  # the files the `tiny` fixture wrote, registered in this process too
+    registry.DATASETS[made.spec.name] = made.spec
+    sys.exit(train.main(sys.argv[1:]))
+    """
+)
+
+
+@pytest.mark.parametrize("signal_number,status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_train_py_stopped_by_kill_or_ctrl_c_says_once_what_it_saved(tmp_path, tiny, signal_number, status):
+    out, name = tmp_path / "models", "stopped"
+    flags = ["--model", "mlp-sigmoid", "--dataset", "synth", "--epochs", "10000", "--batch-size", "8"]
+    command = [sys.executable, "-u", "-c", TRAIN_PY, *flags, "--max-steps", "2", "--out", str(out), "--name", name]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:  # training for minutes: stopped after its first epoch is saved
+            if line.startswith("epoch 1/"):
+                break
+        process.send_signal(signal_number)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    saved = len(json.loads((out / f"{name}.json").read_text())["epochs"])
+    assert process.returncode == status, stderr[-2000:]
+    assert "Traceback" not in stderr and "FatalError" not in stderr  # Paddle's own SIGTERM handler is gone
+    resume = f"python train.py --out {shlex.quote(str(out))} --name {name} --resume"
+    assert re.findall("interrupted.*", stderr) == [f"interrupted: {out / name} is saved up to epoch {saved}; "
+                                                   f"continue with: {resume}"]  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- one run per name
