@@ -10,6 +10,7 @@ training metrics, ``infer.py`` and ``handwriting.evaluate`` share.
 from __future__ import annotations
 
 import inspect
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -19,6 +20,11 @@ from paddle import nn
 from handwriting.errors import UserError
 
 InShape = tuple[int, int, int]  # (channels, height, width)
+
+# Paddle 3's BatchNorm2D warns on every training forward that it "now always tracks global mean
+# and variance" — a note about a change of its defaults, not about our use (we want exactly that).
+# Hidden here, by its exact text, so a training run's output stays readable.
+warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
 
 
 @dataclass(frozen=True)
