@@ -21,7 +21,7 @@ from pathlib import Path
 
 # Only Paddle- and OpenCV-free modules at the top: --help answers at once.
 from handwriting.config import BACKEND_NAMES, DEVICES, PREPROCESS_NAMES
-from handwriting.errors import UserError, describe_os_error, run_at_the_edge
+from handwriting.errors import UserError, counted, describe_os_error, run_at_the_edge
 from handwriting.runtime import quiet_paddle_import_warnings
 
 
@@ -139,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.save_preprocessed:
                 count = save_frames(saved, args.save_preprocessed)
-                print(f"saved {count} preprocessed 28x28 pictures to {args.save_preprocessed}", file=sys.stderr)
+                print(
+                    f"saved {counted(count, 'preprocessed 28x28 picture')} to {args.save_preprocessed}", file=sys.stderr
+                )
             writing = args.show
             if keep:
                 model_name = Path(args.model).name if args.model else type(backend).default_model
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                 if len(items) > len(shown):
                     title += f" (first {len(shown)} of {len(items)})"
                 plot_predictions(shown, args.show, title)
-                print(f"drew {len(shown)} pictures into {args.show}", file=sys.stderr)
+                print(f"drew {counted(len(shown), 'picture')} into {args.show}", file=sys.stderr)
         except OSError as error:
             raise UserError(f"cannot write {writing}: {describe_os_error(error)}") from None
         if failed:

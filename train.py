@@ -30,7 +30,7 @@ from handwriting.config import (
     TrainConfig,
 )
 from handwriting.data.registry import DATASETS
-from handwriting.errors import UserError, interrupt_on_sigterm, run_at_the_edge
+from handwriting.errors import UserError, counted, interrupt_on_sigterm, run_at_the_edge
 from handwriting.runtime import quiet_paddle_import_warnings
 
 DEFAULTS = "(default: %(default)s)"
@@ -130,7 +130,7 @@ def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
     card = fit(config, resume=args.resume, overwrite=args.overwrite)
     weights = RunFiles(config.out, config.run_name).weights
     print(
-        f"test accuracy {card['test_accuracy']:.4f} after {len(card['epochs'])} epochs; saved {weights}\n"
+        f"test accuracy {card['test_accuracy']:.4f} after {counted(len(card['epochs']), 'epoch')}; saved {weights}\n"
         f"try it: python infer.py work/ --model {shlex.quote(str(weights))}"
     )
 

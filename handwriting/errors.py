@@ -56,6 +56,11 @@ def describe_os_error(error: OSError) -> str:
     return error.strerror or str(error)
 
 
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun``, the noun plural unless the count is one: "1 epoch", "3 pictures"."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
 def one_line(error: BaseException, most: int = 120) -> str:
     """An exception's message on one line of at most ``most`` characters (a library's message can
     hold line breaks and whole byte strings)."""

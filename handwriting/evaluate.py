@@ -117,7 +117,9 @@ def evaluate_checkpoint(
 
 def main(argv: list[str] | None = None) -> int:
     quiet_paddle_import_warnings()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m handwriting.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("checkpoint", help="a .pdparams written by train.py (its .json card must sit beside it)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--data-dir", metavar="DIR", help="data root (default: as handwriting.data)")

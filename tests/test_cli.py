@@ -197,3 +197,9 @@ def test_inference_imports_no_training_code():
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_counts_are_said_in_the_right_number():
+    from handwriting.errors import counted
+
+    assert [counted(n, "epoch") for n in (0, 1, 2, 1000)] == ["0 epochs", "1 epoch", "2 epochs", "1,000 epochs"]
