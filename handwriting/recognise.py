@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import functools
 import glob
+import json
 import multiprocessing
 import os
 import stat
@@ -156,6 +157,26 @@ class PaddleBackend:
             return np.eye(len(self.classes), dtype=np.float32)[predicted.numpy()]
 
 
+def _numpy_backend_hint(checkpoint: str | os.PathLike) -> str:
+    """What to do with a Paddle checkpoint given to --backend numpy: convert it when the bridge can
+    (its card, beside it, names a fully connected model), else run it with Paddle."""
+    from handwriting.bridge import MLP_MODELS
+
+    card = Path(checkpoint).with_suffix(".json")
+    try:
+        name = (
+            json.loads(card.read_text(encoding="utf-8"))["model"]["name"] if card.stat().st_size < 1_000_000 else None
+        )
+    except (OSError, ValueError, KeyError, TypeError):  # no card, or not one: no model name to go by
+        name = None
+    if name in MLP_MODELS:
+        return f"run it with --backend paddle, or convert it with python -m handwriting.bridge {checkpoint}"
+    model = f"a {name!r} model" if isinstance(name, str) else "its model"
+    return (
+        f"{model} runs with --backend paddle (the NumPy backend runs only {', '.join(MLP_MODELS)} and scratch networks)"
+    )
+
+
 class NumpyBackend:
     """A NumPy network (``python -m handwriting.scratch train``, or a Paddle MLP converted by
     ``python -m handwriting.bridge``), run by NumPy alone — no framework at all."""
@@ -172,10 +193,7 @@ class NumpyBackend:
         if device == "gpu":
             raise UserError("--backend numpy runs on the CPU; leave out --device gpu")
         if Path(network_file).suffix == ".pdparams":
-            raise UserError(
-                f"{network_file} is a Paddle checkpoint: run it with --backend paddle, or convert an MLP with "
-                f"python -m handwriting.bridge {network_file}"
-            )
+            raise UserError(f"{network_file} is a Paddle checkpoint: {_numpy_backend_hint(network_file)}")
         self.net, self.card = load(network_file)  # the whole card checked: its inputs, classes, network
         first = next(layer for layer in self.net.layers if layer.params)
         if first.params["weight"].shape[0] != MNIST_SIZE * MNIST_SIZE:

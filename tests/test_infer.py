@@ -246,12 +246,18 @@ def test_both_backends_see_the_same_frames(tmp_path, capsys):
 
 
 def test_backends_refuse_each_others_files(tmp_path, capsys):
-    cnn, scratch = ROOT / "models/cnn.pdparams", ROOT / "models/scratch.npz"
+    cnn, mlp, scratch = (ROOT / "models" / name for name in ("cnn.pdparams", "mlp.pdparams", "scratch.npz"))
     status, out, err = run(capsys, WORK / "example_0.png", "--backend", "numpy", "--model", cnn)
     assert (status, out) == (2, "")
+    assert err == (  # the bridge converts only fully connected models: no hint to try it on a CNN
+        f"error: {cnn} is a Paddle checkpoint: a 'cnn' model runs with --backend paddle "
+        "(the NumPy backend runs only mlp, mlp-sigmoid and scratch networks)\n"
+    )
+    status, out, err = run(capsys, WORK / "example_0.png", "--backend", "numpy", "--model", mlp)
+    assert (status, out) == (2, "")
     assert err == (
-        f"error: {cnn} is a Paddle checkpoint: run it with --backend paddle, "
-        f"or convert an MLP with python -m handwriting.bridge {cnn}\n"
+        f"error: {mlp} is a Paddle checkpoint: run it with --backend paddle, "
+        f"or convert it with python -m handwriting.bridge {mlp}\n"
     )
     status, out, err = run(capsys, WORK / "example_0.png", "--model", scratch)
     assert (status, out, err) == (2, "", f"error: {scratch} is a NumPy network: run it with --backend numpy\n")
