@@ -94,12 +94,31 @@ def test_fetch_failure_exits_2_with_one_line(synthetic, capsys):
     assert err[-1].startswith("error: could not get synthetic digits") and "offline" in err[-1]
 
 
-def test_list(isolated_data_root, capsys):
+def test_list_says_which_datasets_are_there_verified(synthetic, isolated_data_root, tmp_path, capsys):
+    """Each dataset with whether its files are all there and verified, missing, or partly bad."""
+    folder = isolated_data_root / synthetic.spec.name
+    folder.mkdir(parents=True)
+    for name, data in synthetic.contents.items():
+        (folder / name).write_bytes(data)
     assert main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    columns = [column.strip() for column in lines[0].split("  ") if column.strip()]
-    assert columns == ["mnist", "MNIST handwritten digits (10 classes)", str(isolated_data_root / "mnist")]
+    assert (
+        "mnist        MNIST handwritten digits (10 classes): not fetched: python -m handwriting.data fetch mnist"
+        in lines
+    )
+    assert f"synth        {synthetic.spec.title} (10 classes): all 4 files verified in {folder}" in lines
     assert lines[-1] == f"data folder: {isolated_data_root}"
+
+    (folder / "t10k-labels-idx1-ubyte").write_bytes(b"not labels")  # one file bad
+    assert main(["list", "--data-dir", str(isolated_data_root)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    fetch = "python -m handwriting.data fetch synth"
+    assert f"synth        {synthetic.spec.title} (10 classes): 1 of 4 files missing or bad: {fetch}" in lines
+
+    assert main(["list", "--data-dir", str(tmp_path / "elsewhere")]) == 0  # --data-dir is where it looks
+    lines = capsys.readouterr().out.splitlines()
+    assert f"synth        {synthetic.spec.title} (10 classes): not fetched: {fetch}" in lines
+    assert lines[-1] == f"data folder: {tmp_path / 'elsewhere'}"
 
 
 def test_module_runs_as_a_program_without_a_traceback(tmp_path):
