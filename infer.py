@@ -153,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as error:
             raise UserError(f"cannot write {writing}: {describe_os_error(error)}") from None
         if failed:
-            print(f"{failed} of {len(items)} inputs were not recognised (see the lines above)", file=sys.stderr)
+            verb = "was" if failed == 1 else "were"
+            print(
+                f"{failed} of {counted(len(items), 'input')} {verb} not recognised (see the lines above)",
+                file=sys.stderr,
+            )
 
     status = run_at_the_edge(work, interrupted="interrupted")
     return status if status else (1 if failed else 0)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.errors import UserError, run_at_the_edge
+from handwriting.errors import UserError, counted, run_at_the_edge
 from handwriting.preprocess.pixels import NORMALISATION
 from handwriting.runtime import quiet_paddle_import_warnings
 from handwriting.scratch.files import load as load_scratch
@@ -86,7 +86,9 @@ def scratch_to_paddle(network_file: str | os.PathLike):
     options = card["network"]
     in_features = options.get("in_features", 784)  # a card without it has mlp's default, 28 * 28
     if in_features != math.prod(IN_SHAPE):
-        raise UserError(f"{network_file} takes {in_features} inputs; the Paddle MLPs take MNIST's 1x28x28 = 784 pixels")
+        raise UserError(
+            f"{network_file} takes {counted(in_features, 'input')}; the Paddle MLPs take MNIST's 1x28x28 = 784 pixels"
+        )
     model_options = {
         "hidden": list(options["hidden"]),
         "activation": options.get("activation", "sigmoid"),

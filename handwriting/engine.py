@@ -32,7 +32,7 @@ from handwriting.config import AUGMENTATIONS, OPTIMIZERS, RESUME_MAY_CHANGE, SCH
 from handwriting.data import DatasetSpec, get_spec, load
 from handwriting.data.loader import make_loader
 from handwriting.data.store import LoadedDataset, SplitArrays
-from handwriting.errors import UserError
+from handwriting.errors import UserError, counted
 from handwriting.models import (
     InShape,
     ModelEntry,
@@ -274,7 +274,7 @@ def restore(saved: tuple[dict, dict, dict], model, optimizer, card: dict, config
             if config.lr_schedule == "constant"
             else f"its {config.lr_schedule} schedule ends there; train longer in a new run (--name, --epochs)"
         )
-        log(f"{config.run_name} already has {done} epochs; {more}")
+        log(f"{config.run_name} already has {counted(done, 'epoch')}; {more}")
     else:
         log(f"resuming {config.run_name} after epoch {done}")
     return done

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.errors import UserError, run_at_the_edge
+from handwriting.errors import UserError, counted, run_at_the_edge
 from handwriting.runtime import quiet_paddle_import_warnings
 
 
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report, indent=2))
             return
         print(f"{report['checkpoint']}: {report['model']} on {report['dataset']} test set")
-        print(f"accuracy {report['accuracy']:.4%} ({report['errors']} errors in {report['test_images']:,})")
+        print(f"accuracy {report['accuracy']:.4%} ({counted(report['errors'], 'error')} in {report['test_images']:,})")
         print(
             "per class: " + "  ".join(f"{label}:{value:.2%}" for label, value in report["per_class_accuracy"].items())
         )

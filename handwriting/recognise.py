@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from handwriting.errors import UserError, describe_os_error, one_line
+from handwriting.errors import UserError, counted, describe_os_error, one_line
 from handwriting.preprocess import MNIST_SIZE, PREPROCESSORS, PictureError, normalize, read_picture, shrunk
 from handwriting.runtime import available_cores
 
@@ -196,9 +196,10 @@ class NumpyBackend:
             raise UserError(f"{network_file} is a Paddle checkpoint: {_numpy_backend_hint(network_file)}")
         self.net, self.card = load(network_file)  # the whole card checked: its inputs, classes, network
         first = next(layer for layer in self.net.layers if layer.params)
-        if first.params["weight"].shape[0] != MNIST_SIZE * MNIST_SIZE:
+        inputs = first.params["weight"].shape[0]
+        if inputs != MNIST_SIZE * MNIST_SIZE:
             raise UserError(
-                f"{network_file}: its network takes {first.params['weight'].shape[0]} inputs; infer.py prepares "
+                f"{network_file}: its network takes {counted(inputs, 'input')}; infer.py prepares "
                 f"pictures as {MNIST_SIZE}x{MNIST_SIZE} = {MNIST_SIZE * MNIST_SIZE}"
             )
         self.classes: list[str] = list(self.card["classes"])

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from handwriting.atomic import write_bytes
-from handwriting.errors import UserError, describe_os_error, one_line
+from handwriting.errors import UserError, counted, describe_os_error, one_line
 
 
 class WeightsError(UserError):
@@ -117,7 +117,7 @@ class _Array:
         ):
             raise _Refused("an array state numpy would not have written")
         if len(data) != math.prod(shape) * dtype.dtype.itemsize:
-            raise _Refused(f"an array of shape {list(shape)} with {len(data)} bytes of data")
+            raise _Refused(f"an array of shape {list(shape)} with {counted(len(data), 'byte')} of data")
         self.parts = (shape, dtype.dtype, fortran_order, data)
 
     def build(self) -> np.ndarray:

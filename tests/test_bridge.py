@@ -117,7 +117,7 @@ def test_a_numpy_net_for_other_than_784_pixels_is_refused(tmp_path, capsys):
     save(tmp_path / "wide", mlp(**options), network_card(options, "minus-one-to-one", list("0123456789")))
     assert main([str(tmp_path / "wide.npz"), "--out", str(tmp_path / "never")]) == 2
     assert capsys.readouterr().err == (
-        f"error: {tmp_path / 'wide.npz'} takes 1024 inputs; the Paddle MLPs take MNIST's 1x28x28 = 784 pixels\n"
+        f"error: {tmp_path / 'wide.npz'} takes 1,024 inputs; the Paddle MLPs take MNIST's 1x28x28 = 784 pixels\n"
     )
     assert sorted(path.name for path in tmp_path.iterdir()) == ["wide.json", "wide.npz"]
 

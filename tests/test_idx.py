@@ -62,9 +62,9 @@ def test_truncated_header_is_rejected():
         parse_idx(idx_bytes(IMAGES)[:9], source="x")
 
 
-@pytest.mark.parametrize("data", [b"", b"\x00\x00"])
-def test_empty_or_tiny_file_is_rejected(data):
-    with pytest.raises(IdxError, match="too short"):
+@pytest.mark.parametrize("data,size", [(b"", "0 bytes"), (b"\x00", "1 byte"), (b"\x00\x00", "2 bytes")])
+def test_empty_or_tiny_file_is_rejected(data, size):
+    with pytest.raises(IdxError, match=f"^x: {size} is too short"):
         parse_idx(data, source="x")
 
 

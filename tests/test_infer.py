@@ -299,7 +299,7 @@ def test_one_bad_picture_never_stops_the_others(pictures, capsys):
     assert [line.split(": ")[0] for line in out.splitlines()] == [str(folder / "three.png"), str(folder / "eight.jpg")]
     assert list(error_lines(err)) == [str(bad)]
     assert error_lines(err)[str(bad)].startswith("damaged or truncated picture (TypeError: 'IFDRational'")
-    assert "1 of 3 inputs were not recognised" in err
+    assert "1 of 3 inputs was not recognised" in err
 
 
 def test_paths_the_system_refuses_each_get_one_line(pictures, tmp_path, monkeypatch, capsys):

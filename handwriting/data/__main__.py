@@ -15,7 +15,7 @@ import numpy as np
 
 from handwriting.data.registry import DATASETS, get_spec
 from handwriting.data.store import DEFAULT_ROOT, ENV_VAR, check_cache, data_root, dataset_dir, ensure, load
-from handwriting.errors import run_at_the_edge
+from handwriting.errors import counted, run_at_the_edge
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,7 +75,7 @@ def print_info(report: dict) -> None:
         print(f"  {name:<26} sha256 {file['sha256']}  verified")
     for split_name, split in report["splits"].items():
         shape = "x".join(str(size) for size in split["image_shape"])
-        print(f"{split_name}: {split['count']} images of {shape}")
+        print(f"{split_name}: {counted(split['count'], 'image')} of {shape}")
         print("  per class: " + "  ".join(f"{label}:{count}" for label, count in split["per_class"].items()))
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.errors import DataError, describe_os_error
+from handwriting.errors import DataError, counted, describe_os_error
 
 # Element type byte -> big-endian NumPy dtype.
 IDX_DTYPES = {
@@ -71,7 +71,9 @@ def parse_idx(data: bytes, ndim: int | None = None, source: str = "<bytes>") -> 
     (``uint8`` for the image and label files of all the MNIST family).
     """
     if len(data) < 4:
-        raise IdxError(f"{source}: {len(data)} bytes is too short for an IDX header (empty or truncated file)")
+        raise IdxError(
+            f"{source}: {counted(len(data), 'byte')} is too short for an IDX header (empty or truncated file)"
+        )
     zero0, zero1, type_code, dims = data[0], data[1], data[2], data[3]
     if zero0 != 0 or zero1 != 0 or type_code not in IDX_DTYPES:
         raise IdxError(

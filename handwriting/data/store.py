@@ -24,7 +24,7 @@ from handwriting.atomic import write_bytes
 from handwriting.data.idx import parse_idx, read_bytes
 from handwriting.data.registry import DatasetSpec, IdxFile
 from handwriting.data.sources import Log, SourceUnavailable
-from handwriting.errors import DataError
+from handwriting.errors import DataError, counted
 
 ENV_VAR = "HANDWRITING_DATA"
 DEFAULT_ROOT = "~/.cache/paddle/dataset"  # Paddle's own DATA_HOME
@@ -221,8 +221,8 @@ def load(
         labels = verified[split.labels.name].array.astype(np.int64)
         if len(images) != len(labels):
             raise DataError(
-                f"{verified[split.images.name].path} holds {len(images)} images but "
-                f"{verified[split.labels.name].path} holds {len(labels)} labels"
+                f"{verified[split.images.name].path} holds {counted(len(images), 'image')} but "
+                f"{verified[split.labels.name].path} holds {counted(len(labels), 'label')}"
             )
         if labels.size and (labels.min() < 0 or labels.max() >= spec.num_classes):
             raise DataError(f"{verified[split.labels.name].path}: labels outside 0..{spec.num_classes - 1}")

@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from handwriting.errors import UserError, run_at_the_edge
+from handwriting.errors import UserError, counted, run_at_the_edge
 from handwriting.scratch.losses import LOSSES
 from handwriting.scratch.net import ACTIVATIONS
 from handwriting.scratch.optim import OPTIMIZERS
@@ -165,7 +165,7 @@ def train(args: argparse.Namespace) -> None:
     widths = [options["in_features"], *options["hidden"], options["num_classes"]]
     print(
         f"{'-'.join(map(str, widths))} {config.activation}, {config.loss}, {config.optimizer} "
-        f"lr {config.lr}, batch {config.batch_size}, {per_epoch:,} images an epoch"
+        f"lr {config.lr}, batch {config.batch_size}, {counted(per_epoch, 'image')} an epoch"
     )
     bar = None  # one progress bar per epoch, made on its first batch
 

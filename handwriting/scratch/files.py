@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from handwriting.atomic import write_bytes
-from handwriting.errors import UserError, describe_os_error, one_line
+from handwriting.errors import UserError, counted, describe_os_error, one_line
 from handwriting.scratch.layers import Sequential
 from handwriting.scratch.net import ACTIVATIONS, mlp
 
@@ -162,7 +162,9 @@ def check_card(card: Any, card_path: str | os.PathLike = "the card") -> dict:
     if not isinstance(classes, list) or not classes or not all(isinstance(label, str) for label in classes):
         raise wrong(f'"classes" is {_shown(classes)}, not a list of class labels (strings)')
     if len(classes) != widths[-1]:
-        raise wrong(f'"classes" has {len(classes)} labels for a network with {widths[-1]} outputs')
+        raise wrong(
+            f'"classes" has {counted(len(classes), "label")} for a network with {counted(widths[-1], "output")}'
+        )
     dataset = card.get("dataset", {})
     if not isinstance(dataset, dict) or not isinstance(dataset.get("name", ""), str):
         raise wrong(f'"dataset" is {_shown(dataset)}, not an object with the dataset\'s "name"')
