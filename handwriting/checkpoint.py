@@ -26,7 +26,7 @@ import paddle
 from handwriting.atomic import write_bytes
 from handwriting.errors import UserError, describe_os_error, one_line
 from handwriting.models import MODELS, build_model, model_entry, resolved_options
-from handwriting.weights import WeightsError, read_state
+from handwriting.weights import WeightsError, read_state, state_from_bytes
 
 MAX_SIDE = 4096  # an input side or channel count larger than this is not a picture model of ours
 MAX_CLASSES = 100_000
@@ -219,13 +219,17 @@ def load_model(path: str | os.PathLike) -> tuple[paddle.nn.Layer, dict]:
     card = read_card(card_file)
     name, options, in_shape, classes = describe_model(card, card_file)
     recorded = card.get("weights_sha256")  # train.py's cards have it; older and converted ones may not
-    if isinstance(recorded, str) and recorded != sha256_of(_read_bytes(weights)):
+    data = _read_bytes(weights)  # read once: the bytes checked are the bytes loaded
+    if isinstance(recorded, str) and recorded != sha256_of(data):
         raise CheckpointError(
             f"{weights} is not the weights its card {card_file.name} was saved with: a train.py run is saving it "
             f"now, or stopped while saving it (finish that with: python train.py --out {weights.parent} "
             f"--name {stem(weights).name} --resume), or the file was replaced"
         )
-    state = _read_weights(weights)
+    try:
+        state = state_from_bytes(data, weights)
+    except WeightsError as error:
+        raise CheckpointError(str(error)) from None
     with paddle.LazyGuard():  # shapes only, no memory: the card cannot ask for more than the file holds
         skeleton = _build(name, options, in_shape, classes, card_file)
     detail = state_mismatch(skeleton.state_dict(), state)

@@ -42,7 +42,7 @@ from pathlib import Path
 from handwriting.atomic import write_bytes
 from handwriting.checkpoint import card_path, read_card, save_card, sha256_of
 from handwriting.errors import UserError, describe_os_error
-from handwriting.weights import WeightsError, read_state, state_bytes
+from handwriting.weights import WeightsError, state_bytes, state_from_bytes
 
 STEPS = ("weights", "optimizer", "card", "published", "log", "curves", "pruned")
 KILL_VARIABLE = "HANDWRITING_KILL_AT"
@@ -273,10 +273,10 @@ class RunFiles:
                     f"--resume: {path} is not the file {self.card.name} saved after epoch {epoch} (its SHA-256 "
                     "differs); the run cannot continue exactly — start it again with --overwrite"
                 )
-            contents[key] = path
+            contents[key] = (data, path)  # the bytes just checked are the bytes loaded: no second read
         try:
-            weights = read_state(contents["weights"], "checkpoint")
-            optimizer = read_state(contents["optimizer"], "optimizer state")
+            weights = state_from_bytes(*contents["weights"], "checkpoint")
+            optimizer = state_from_bytes(*contents["optimizer"], "optimizer state")
         except WeightsError as error:
             raise RunError(f"--resume: {error}") from None
         self.run_id = run_id

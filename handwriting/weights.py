@@ -213,16 +213,10 @@ def read_state(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, A
         if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or a device would block or never end
             raise WeightsError(f"{path}: not a regular file; give the .pdparams train.py wrote")
         with open(path, "rb") as handle:
-            head = handle.read(9)
-            handle.seek(0)
-            if _is_safetensors(head):
-                state = _read_safetensors(handle.read(), path)
-            elif head[:1] == b"\x80":  # pickle protocol 2 and later, as paddle.save writes
-                data = handle.read()
-                _check_opcodes(data)
-                state = _DataOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
-            else:
+            if not _known_format(handle.read(9)):  # refused before reading the rest of a large file
                 raise WeightsError(f"{path}: not a Paddle {what} (neither paddle.save's format nor safetensors)")
+            handle.seek(0)
+            data = handle.read()
     except WeightsError:
         raise
     except FileNotFoundError:
@@ -231,12 +225,37 @@ def read_state(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, A
         raise WeightsError(f"{path}: is a directory; give the .pdparams train.py wrote") from None
     except OSError as error:
         raise WeightsError(f"{path}: cannot read this {what}: {describe_os_error(error)}") from None
+    except MemoryError as error:  # a file too large to hold: the file's fault, as any decoding failure
+        problem = f"{type(error).__name__}: {one_line(error)}"
+        raise WeightsError(f"{path}: not a readable Paddle {what} ({problem})") from None
+    return state_from_bytes(data, path, what)
+
+
+def state_from_bytes(data: bytes, path: str | os.PathLike, what: str = "checkpoint") -> dict[str, Any]:
+    """``read_state`` for a file's bytes already in memory (``path`` names it in errors): callers
+    that check a file's SHA-256 parse the very bytes they checked, not a second read of the file."""
+    path = Path(path)
+    try:
+        if _is_safetensors(data[:9]):
+            state = _read_safetensors(data, path)
+        elif data[:1] == b"\x80":  # pickle protocol 2 and later, as paddle.save writes
+            _check_opcodes(data)
+            state = _DataOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
+        else:
+            raise WeightsError(f"{path}: not a Paddle {what} (neither paddle.save's format nor safetensors)")
+    except WeightsError:
+        raise
     except _Refused as error:
         raise WeightsError(f"{path}: refused, not plain weights: {error}; it was not loaded") from None
     except Exception as error:  # noqa: BLE001 - any failure to decode untrusted bytes is the file's fault
         problem = f"{type(error).__name__}: {one_line(error)}"
         raise WeightsError(f"{path}: not a readable Paddle {what} ({problem})") from None
     return _plain_state(state, path, what)
+
+
+def _known_format(head: bytes) -> bool:
+    """Whether a file's first 9 bytes start safetensors or a pickle of protocol 2 or later."""
+    return _is_safetensors(head) or head[:1] == b"\x80"
 
 
 def _read_safetensors(data: bytes, path: Path) -> dict[str, np.ndarray]:
