@@ -42,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--model", default=base.model, choices=MODEL_NAMES, help=f"which network {DEFAULTS}")
     add("--dataset", default=base.dataset, choices=sorted(DATASETS), help=f"training data {DEFAULTS}")
+    add(
+        "--model-option",
+        dest="model_options",
+        action="append",
+        type=model_option,
+        metavar="KEY=VALUE",
+        help="a constructor argument of the model, repeatable: --model-option width=32 (default: the model's own)",
+    )
     add("--epochs", type=int, default=base.epochs, help=f"passes over the training set {DEFAULTS}")
     add("--batch-size", type=int, default=base.batch_size, help=f"images per step {DEFAULTS}")
     add("--lr", type=float, default=base.lr, help=f"learning rate (peak rate for onecycle) {DEFAULTS}")
@@ -70,6 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
     add("--resume", action="store_true", help="continue the run saved under --out/--name after its last epoch")
     add("--overwrite", action="store_true", help="replace a run already saved under --out/--name")
     return parser
+
+
+def model_option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` -> (key, value); the value is read as JSON when it can be (32, 0.5, [64, 32]),
+    else kept as text (relu)."""
+    import json
+
+    key, equals, value = text.partition("=")
+    if not equals or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE such as width=32, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
 
 
 def given_flags(argv: list[str] | None) -> set[str]:
@@ -124,6 +146,7 @@ def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
     if args.resume and args.overwrite:
         raise UserError("--resume continues a run and --overwrite replaces it: give one of them")
     options = {key: value for key, value in vars(args).items() if key not in ("resume", "overwrite")}
+    options["model_options"] = dict(args.model_options or [])
     if args.resume:  # the run's own settings, for every flag not given on this command line
         options.update({key: value for key, value in saved_settings(options).items() if key not in given})
     config = TrainConfig(**options)

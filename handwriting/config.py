@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 MODEL_NAMES = ("linreg", "softmax", "mlp-sigmoid", "mlp", "lenet5", "cnn")  # in their registry's order
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "onecycle")
-AUGMENTATIONS = ("none", "rotate10", "affine")
+AUGMENTATIONS = ("none", "rotate10", "affine", "flip-shift")
 DEVICES = ("auto", "cpu", "gpu")
-PREPROCESS_NAMES = ("mnist", "naive")
+PREPROCESS_NAMES = ("mnist", "emnist", "fill", "naive")
 BACKEND_NAMES = ("paddle", "numpy")
 
 # Settings that may differ when a run is resumed: where it runs and reads data, not what it computes.

@@ -27,7 +27,7 @@ import paddle.nn.functional as F
 from tqdm import tqdm
 
 from handwriting import checkpoint
-from handwriting.augment import random_affine, rotated_copies
+from handwriting.augment import BATCH_AUGMENTATIONS, rotated_copies
 from handwriting.config import AUGMENTATIONS, OPTIMIZERS, RESUME_MAY_CHANGE, SCHEDULES, TrainConfig
 from handwriting.data import DatasetSpec, get_spec, load
 from handwriting.data.loader import make_loader
@@ -86,8 +86,8 @@ def train_one_epoch(
     for step, (images, labels) in enumerate(bar):  # images [N, 1, H, W] in [-1, 1], labels [N] int64
         if step >= steps:
             break
-        if config.augment == "affine":
-            images = random_affine(images)
+        if config.augment in BATCH_AUGMENTATIONS:
+            images = BATCH_AUGMENTATIONS[config.augment](images)
         loss, right = loss_and_correct(task, model(images), labels, num_classes)
         loss.backward()
         optimizer.step()
@@ -204,6 +204,7 @@ def new_card(
         },
         "classes": list(spec.classes),
         "normalisation": NORMALISATION,
+        "framing": spec.framing,  # how infer.py frames a picture for this model, as its data was framed
         "dataset": {
             "name": spec.name,
             "sha256": data.checksums,

@@ -83,7 +83,8 @@ def test_info_never_fetches(fetchable, capsys):
 
 def test_unknown_dataset(capsys):
     assert main(["info", "nope"]) == 2
-    assert "unknown dataset 'nope'; choose one of: mnist" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "unknown dataset 'nope'; choose one of: emnist-balanced," in error and "fashion-mnist, mnist" in error
 
 
 def test_fetch_failure_exits_2_with_one_line(synthetic, capsys):
@@ -155,7 +156,7 @@ def test_a_closed_pipe_ends_quietly():
 ROOT = Path(__file__).resolve().parent.parent
 HELP = [
     (["train.py", "--help"], "--model {linreg,softmax,mlp-sigmoid,mlp,lenet5,cnn}"),
-    (["infer.py", "--help"], "--preprocess {mnist,naive}"),
+    (["infer.py", "--help"], "--preprocess {auto,mnist,emnist,fill,naive}"),
     (["-m", "handwriting.evaluate", "--help"], "--out-dir DIR"),
 ]
 

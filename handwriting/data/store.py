@@ -15,16 +15,16 @@ import hashlib
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from handwriting.atomic import write_bytes
 from handwriting.data.idx import parse_idx, read_bytes
-from handwriting.data.registry import DatasetSpec, IdxFile
+from handwriting.data.registry import DatasetSpec, IdxFile, classes_from_mapping
 from handwriting.data.sources import Log, SourceUnavailable
-from handwriting.errors import DataError, counted
+from handwriting.errors import DataError, counted, describe_os_error
 
 ENV_VAR = "HANDWRITING_DATA"
 DEFAULT_ROOT = "~/.cache/paddle/dataset"  # Paddle's own DATA_HOME
@@ -42,8 +42,8 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
 
 
 def dataset_dir(spec: DatasetSpec, data_dir: str | os.PathLike | None = None) -> Path:
-    """Where ``spec``'s files are cached: ``<root>/<name>``."""
-    return data_root(data_dir) / spec.name
+    """Where ``spec``'s files are cached: ``<root>/<name>`` (``<root>/emnist`` for EMNIST's splits)."""
+    return data_root(data_dir) / spec.cache_folder
 
 
 def find_cached(directory: Path, file: IdxFile) -> Path | None:
@@ -54,49 +54,129 @@ def find_cached(directory: Path, file: IdxFile) -> Path | None:
     return None
 
 
-def check_bytes(data: bytes, file: IdxFile, source: str) -> np.ndarray:
-    """Parse the decompressed bytes of ``file`` and prove they are the official ones.
+# EMNIST's files have no published SHA-256: the first fetch records them here, in the dataset's
+# cache folder, in `sha256sum`'s format, and every later load checks the files against it.
+RECORDED_SUMS = "sha256sums.txt"
 
-    Structural problems (truncation, wrong magic, wrong shape) are reported first because
-    they say more than a checksum mismatch. Returns the array; raises ``DataError``.
+
+def recorded_sums(directory: Path) -> dict[str, str]:
+    """File name -> SHA-256 recorded by an earlier fetch in ``directory`` ({} when none)."""
+    try:
+        lines = (directory / RECORDED_SUMS).read_text(encoding="ascii").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    sums = {}
+    for line in lines:
+        digest, _, name = line.partition("  ")
+        if len(digest) == 64 and name:
+            sums[name] = digest
+    return sums
+
+
+def record_sums(directory: Path, new: dict[str, str]) -> None:
+    """Add ``new`` (file name -> SHA-256) to ``directory``'s record, written atomically."""
+    sums = recorded_sums(directory) | new
+    text = "".join(f"{digest}  {name}\n" for name, digest in sorted(sums.items()))
+    write_bytes(directory / RECORDED_SUMS, text.encode("ascii"))
+
+
+def expected_sha256(file: IdxFile, recorded: dict[str, str]) -> str | None:
+    """The SHA-256 ``file`` must have: the published one, else the one recorded at its first fetch."""
+    return file.sha256 or recorded.get(file.name)
+
+
+def check_bytes(data: bytes, file: IdxFile, source: str, expected: str | None) -> tuple[np.ndarray, str]:
+    """Parse the decompressed bytes of ``file`` and prove they are the right ones -> (array, SHA-256).
+
+    Structural problems (truncation, wrong magic, wrong shape — the official counts) are reported
+    first because they say more than a checksum mismatch. ``expected`` None (a file whose SHA-256
+    is not known yet) checks the structure only. Raises ``DataError``.
     """
     array = parse_idx(data, ndim=file.ndim, source=source)
     if array.shape != file.shape:
         raise DataError(f"{source}: shape {list(array.shape)}, but {file.name} has {list(file.shape)}")
     digest = hashlib.sha256(data).hexdigest()
-    if digest != file.sha256:
-        raise DataError(
-            f"{source}: SHA-256 {digest[:16]}… is not that of the official {file.name} ({file.sha256[:16]}…)"
-        )
-    return array
+    if expected is not None and digest != expected:
+        whose = "the official" if expected == file.sha256 else "the recorded (at its first fetch)"
+        raise DataError(f"{source}: SHA-256 {digest[:16]}… is not that of {whose} {file.name} ({expected[:16]}…)")
+    return array, digest
+
+
+def check_mapping(text_bytes: bytes, spec: DatasetSpec, source: str) -> None:
+    """Prove a label mapping file (EMNIST's) names ``spec``'s classes in order; ``DataError`` if not."""
+    try:
+        classes, first = classes_from_mapping(text_bytes.decode("ascii"), source)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise DataError(f"{source}: not a label mapping ({error})") from None
+    if (classes, first) != (spec.classes, spec.first_label):
+        raise DataError(f"{source}: its classes {' '.join(classes)} are not {spec.name}'s ({' '.join(spec.classes)})")
 
 
 @dataclass
 class Verified:
-    """A file that passed verification: where it is and its contents as an array."""
+    """A file that passed verification: where it is, its contents as an array (None for a mapping),
+    and the SHA-256 of its decompressed bytes."""
 
     path: Path
-    array: np.ndarray
+    array: np.ndarray | None
+    sha256: str = ""
 
 
 def check_cache(spec: DatasetSpec, directory: Path) -> tuple[dict[str, Verified], dict[str, str]]:
-    """Verify every file of ``spec`` found in ``directory``.
+    """Verify every file of ``spec`` found in ``directory`` (and its label mapping, if it has one).
 
-    Returns ``(good, problems)``: the verified files by name, and for each missing or
-    corrupt file a one-line description of what is wrong with it.
+    Returns ``(good, problems)``: the verified files by name, and for each missing, corrupt or
+    not yet verified file a one-line description of what is wrong with it.
     """
     good: dict[str, Verified] = {}
     problems: dict[str, str] = {}
+    recorded = recorded_sums(directory)
     for file in spec.files:
         path = find_cached(directory, file)
+        expected = expected_sha256(file, recorded)
         if path is None:
             problems[file.name] = f"{directory / file.name}: missing (neither raw nor .gz)"
+        elif expected is None:
+            problems[file.name] = f"{path}: not verified yet"
+        else:
+            try:
+                data = read_bytes(path)
+                good[file.name] = Verified(path, *check_bytes(data, file, str(path), expected))
+            except DataError as error:
+                problems[file.name] = str(error)
+    if spec.mapping:
+        path = directory / spec.mapping
+        try:
+            check_mapping(path.read_bytes(), spec, str(path))
+            good[spec.mapping] = Verified(path, None)
+        except FileNotFoundError:
+            problems[spec.mapping] = f"{path}: missing"
+        except OSError as error:
+            problems[spec.mapping] = f"{path}: cannot read it ({describe_os_error(error)})"
+        except DataError as error:
+            problems[spec.mapping] = str(error)
+    return good, problems
+
+
+def adopt_unverified(spec: DatasetSpec, directory: Path, good: dict[str, Verified], log: Log) -> None:
+    """Files with no known SHA-256 (EMNIST's) that someone put into ``directory``: check their
+    structure and counts, and record their SHA-256 so later loads verify them. Adds to ``good``."""
+    recorded = recorded_sums(directory)
+    adopted = {}
+    for file in spec.files:
+        path = find_cached(directory, file)
+        if file.name in good or path is None or expected_sha256(file, recorded) is not None:
             continue
         try:
-            good[file.name] = Verified(path, check_bytes(read_bytes(path), file, str(path)))
+            array, digest = check_bytes(read_bytes(path), file, str(path), None)
         except DataError as error:
-            problems[file.name] = str(error)
-    return good, problems
+            log(f"{error}; it will be replaced")
+            continue
+        good[file.name] = Verified(path, array, digest)
+        adopted[file.name] = digest
+    if adopted:
+        record_sums(directory, adopted)
+        log(f"checked and recorded the SHA-256 of {counted(len(adopted), 'file')} found in {directory}")
 
 
 def ensure(
@@ -113,11 +193,16 @@ def ensure(
     good, problems = check_cache(spec, directory)
     if not problems:
         return good, []
-    missing = {file.name: file for file in spec.files if file.name in problems}
-    for name, file in missing.items():
-        if find_cached(directory, file) is not None:
+    adopt_unverified(spec, directory, good, log)
+    wanted = [file.name for file in spec.files] + ([spec.mapping] if spec.mapping else [])
+    missing = [name for name in wanted if name not in good]
+    if not missing:
+        return good, []
+    files = {file.name: file for file in spec.files}
+    for name in missing:
+        if name in files and find_cached(directory, files[name]) is not None and name in problems:
             log(f"{problems[name]}; it will be replaced")
-    attempts = [f"files in {directory} ({len(missing)} of {len(spec.files)} missing or corrupt)"]
+    attempts = [f"files in {directory} ({len(missing)} of {len(wanted)} missing or corrupt)"]
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -131,23 +216,33 @@ def ensure(
             with tempfile.TemporaryDirectory(dir=directory, prefix=".fetch-") as scratch:
                 delivered = source.fetch(list(missing), Path(scratch), log)
                 rejected = []
+                new_sums = {}
                 for name, path in delivered.items():
-                    file = missing[name]
                     try:
                         data = read_bytes(path)  # decompressed: the cache always holds raw files
-                        array = check_bytes(data, file, f"{source.label}'s {name}")
+                        if name == spec.mapping:
+                            check_mapping(data, spec, f"{source.label}'s {name}")
+                            array, digest = None, ""
+                        else:
+                            file = files[name]
+                            expected = expected_sha256(file, recorded_sums(directory))
+                            array, digest = check_bytes(data, file, f"{source.label}'s {name}", expected)
                     except DataError as error:
                         rejected.append(str(error))
                         log(f"rejected: {error}")
                         continue
                     target = directory / name
-                    old = find_cached(directory, file)
+                    old = find_cached(directory, files[name]) if name in files else None
                     write_bytes(target, data)
                     if old is not None and old != target:
                         old.unlink()  # a corrupt .gz would otherwise sit beside the good raw file
-                    good[name] = Verified(target, array)
+                    if name in files and files[name].sha256 is None:
+                        new_sums[name] = digest
+                    good[name] = Verified(target, array, digest)
                     fetched.append(name)
-                    del missing[name]
+                    missing.remove(name)
+                if new_sums:
+                    record_sums(directory, new_sums)
         except SourceUnavailable as error:
             attempts.append(f"{source.label}: {error}")
             log(f"{source.label}: {error}")
@@ -162,9 +257,11 @@ def ensure(
             f"{source.label}: " + ("; ".join(rejected) if rejected else f"does not carry {', '.join(missing)}")
         )
 
+    by_hand = [hint for hint in (source.by_hand() for source in spec.sources) if hint]
+    either = f"{' or '.join(by_hand)}, or " if by_hand else ""
     raise DataError(
         f"could not get {spec.title}: tried " + "; ".join(attempts) + ". "
-        f"Put the official files ({', '.join(missing)}, raw or .gz) into {directory} and run again"
+        f"Put {either}the official files ({', '.join(missing)}; raw or .gz) into {directory} and run again"
     )
 
 
@@ -187,11 +284,12 @@ class LoadedDataset:
     directory: Path
     splits: dict[str, SplitArrays]
     paths: dict[str, Path]  # file name -> the verified file it was read from
+    recorded: dict[str, str] = field(default_factory=dict)  # SHA-256s recorded at a first fetch (EMNIST)
 
     @property
     def checksums(self) -> dict[str, str]:
         """File name -> SHA-256 of its decompressed contents (all verified)."""
-        return {file.name: file.sha256 for file in self.spec.files}
+        return {file.name: file.sha256 or self.recorded[file.name] for file in self.spec.files}
 
 
 def load(
@@ -205,6 +303,10 @@ def load(
     With ``download=False`` nothing is written: a missing or corrupt file is a
     ``DataError`` naming it (this is what ``info`` uses).
     """
+    if spec.csv_prefix is not None:  # CSV files are read where they are, never cached or fetched
+        from handwriting.data.csvfiles import load_csv
+
+        return load_csv(spec)
     directory = dataset_dir(spec, data_dir)
     if download:
         verified, _ = ensure(spec, data_dir, log)
@@ -218,13 +320,17 @@ def load(
     splits = {}
     for split_name, split in spec.splits.items():
         images = verified[split.images.name].array
-        labels = verified[split.labels.name].array.astype(np.int64)
+        if spec.transposed:  # stored column by column: [N, W, H] -> upright [N, H, W]
+            images = np.ascontiguousarray(images.transpose(0, 2, 1))
+        labels = verified[split.labels.name].array.astype(np.int64) - spec.first_label
         if len(images) != len(labels):
             raise DataError(
                 f"{verified[split.images.name].path} holds {counted(len(images), 'image')} but "
                 f"{verified[split.labels.name].path} holds {counted(len(labels), 'label')}"
             )
         if labels.size and (labels.min() < 0 or labels.max() >= spec.num_classes):
-            raise DataError(f"{verified[split.labels.name].path}: labels outside 0..{spec.num_classes - 1}")
+            first, last = spec.first_label, spec.first_label + spec.num_classes - 1
+            raise DataError(f"{verified[split.labels.name].path}: labels outside {first}..{last}")
         splits[split_name] = SplitArrays(images, labels)
-    return LoadedDataset(spec, directory, splits, {name: item.path for name, item in verified.items()})
+    recorded = {file.name: verified[file.name].sha256 for file in spec.files if file.sha256 is None}
+    return LoadedDataset(spec, directory, splits, {name: item.path for name, item in verified.items()}, recorded)
