@@ -1,4 +1,4 @@
-"""Recognise handwritten digits in your own pictures.
+"""Recognise handwritten digits — or letters, or clothes: what the model learned — in your own pictures.
 
     python infer.py work/example_0.png              # work/example_0.png: 0 (100.0%)
     python infer.py work/ --topk 3                  # every picture under work/, with runners-up
@@ -6,8 +6,9 @@
     python infer.py work/ --show grid.png           # the pictures and what the model read, as a PNG
 
 Any picture Pillow reads (PNG, JPEG, BMP, GIF, WebP, TIFF), dark ink on light paper or light on
-dark, any size: each is turned into what MNIST digits look like (cropped to the ink, scaled to a
-20 px box, centred by centre of mass in 28x28) before the model sees it. Exit status: 0 when every
+dark, any size: each is cleaned up and framed as the model's training data was (its card says which:
+MNIST's 20 px box centred by centre of mass, EMNIST's glyph centred in its square, Fashion-MNIST's
+longest side 28 px) before the model sees it. Exit status: 0 when every
 picture was read, 1 when some could not be (each gets one line saying why), 2 for usage errors.
 """
 
@@ -40,10 +41,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save-preprocessed", metavar="DIR", help="save the 28x28 each picture became, as PNGs")
     parser.add_argument(
         "--preprocess",
-        choices=sorted(PREPROCESS_NAMES),
-        default="mnist",
-        help="mnist: crop, scale and centre as MNIST was made; naive: the Paddle tutorial's squash-and-invert "
-        "(default: mnist)",
+        choices=("auto", *PREPROCESS_NAMES),
+        default="auto",
+        help="auto: clean the picture up, then frame it as the model's training data was (its card says: mnist, "
+        "emnist or fill); mnist: crop, 20 px box, centre of mass as MNIST; emnist: crop, centre in a square as "
+        "EMNIST; fill: longest side 28 px as Fashion-MNIST; naive: the Paddle tutorial's squash-and-invert "
+        "(default: auto)",
     )
     parser.add_argument(
         "--backend",
@@ -145,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             writing = args.show
             if keep:
                 model_name = Path(args.model).name if args.model else type(backend).default_model
-                title = f"{model_name} ({args.backend}), --preprocess {args.preprocess}"
+                recipe = args.preprocess if args.preprocess != "auto" else f"auto ({backend.framing})"
+                title = f"{model_name} ({args.backend}), --preprocess {recipe}"
                 if len(items) > len(shown):
                     title += f" (first {len(shown)} of {len(items)})"
                 plot_predictions(shown, args.show, title)

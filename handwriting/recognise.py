@@ -136,6 +136,7 @@ class PaddleBackend:
                 f"infer.py prepares pictures as [1, {MNIST_SIZE}, {MNIST_SIZE}]"
             )
         self.classes: list[str] = list(self.card["classes"])
+        self.framing = card_framing(self.card, checkpoint)
         self.task: str = self.card["model"]["task"]
         self.has_confidence = self.task == "classify"
 
@@ -155,6 +156,20 @@ class PaddleBackend:
                 return paddle.nn.functional.softmax(outputs, axis=1).numpy()
             predicted, _ = decide(self.task, outputs, len(self.classes))
             return np.eye(len(self.classes), dtype=np.float32)[predicted.numpy()]
+
+
+def card_framing(card: dict, path: str | os.PathLike) -> str:
+    """How pictures are framed for this model: its card's "framing" (what its data was trained on),
+    else its dataset's, else MNIST's (cards written before datasets had framings)."""
+    from handwriting.data.registry import DATASETS
+    from handwriting.preprocess.frame import FRAMINGS
+
+    dataset = card.get("dataset")
+    name = dataset.get("name") if isinstance(dataset, dict) else None
+    framing = card.get("framing") or (DATASETS[name].framing if name in DATASETS else "mnist")
+    if framing not in FRAMINGS:
+        raise UserError(f"{path}: its card names the framing {framing!r}; this version knows {', '.join(FRAMINGS)}")
+    return framing
 
 
 def _numpy_backend_hint(checkpoint: str | os.PathLike) -> str:
@@ -203,6 +218,7 @@ class NumpyBackend:
                 f"pictures as {MNIST_SIZE}x{MNIST_SIZE} = {MNIST_SIZE * MNIST_SIZE}"
             )
         self.classes: list[str] = list(self.card["classes"])
+        self.framing = card_framing(self.card, network_file)
         self.scale = INPUTS[self.card["inputs"]]
         self.sigmoid_output = bool(self.card["network"].get("sigmoid_output"))
 
@@ -293,7 +309,7 @@ def start_workers(count: int | None = None) -> ProcessPoolExecutor:
 def recognise(
     items: Iterable[Item | str],
     backend,
-    preprocess: str = "mnist",
+    preprocess: str = "auto",
     topk: int = 1,
     batch_size: int = 256,
     pool: ProcessPoolExecutor | None = None,
@@ -307,8 +323,10 @@ def recognise(
     small NumPy and OpenCV calls, too short for threads to overlap under the GIL. (Processes are
     the caller's choice: a script that starts them needs the ``if __name__ == "__main__":`` guard.)
     """
+    if preprocess == "auto":  # the framing of the data the model learned from (its card says)
+        preprocess = getattr(backend, "framing", "mnist")
     if preprocess not in PREPROCESSORS:
-        raise UserError(f"unknown --preprocess {preprocess!r}; choose one of: {', '.join(PREPROCESSORS)}")
+        raise UserError(f"unknown --preprocess {preprocess!r}; choose auto or one of: {', '.join(PREPROCESSORS)}")
     items = [item if isinstance(item, Item) else Item(str(item)) for item in items]
     prepare_one = functools.partial(_prepare_item, preprocess=preprocess, keep_pictures=keep_pictures)
     batches = [items[start : start + batch_size] for start in range(0, len(items), batch_size)]

@@ -1,15 +1,16 @@
-"""Framing: a digit's ink placed in a 28x28 frame the way a dataset placed its own digits.
+"""Framing: a character's ink placed in a 28x28 frame the way a dataset placed its own.
 
-The model learns the framing along with the digits, so a user's picture must be framed exactly as
-the training set was. A framing is one function, uint8 ink [H, W] (ink high, background 0, as
-``recipes.ink_of`` cleans it) -> uint8 [28, 28]:
+The model learns the framing along with the characters, so a user's picture must be framed exactly
+as the training set was; a checkpoint's card names its data's framing and ``infer.py`` applies it.
+A framing is one function, uint8 ink [H, W] (ink high, background 0, as ``recipes.ink_of`` cleans
+it) -> uint8 [28, 28], and an entry in ``FRAMINGS``:
 
-    frame_mnist   crop to the ink; scale its longest side to 20 px keeping the aspect ratio (strokes
-                  first made as wide as MNIST's when it shrinks); centre of mass on pixel (14, 14)
-
-Cleaning (``recipes.ink_of``) and framing are separate functions, so another dataset's recipe
-(EMNIST's: crop, centre in a square with 2 px padding, downsample to 28x28) is one more framing
-function here, applied to the same ``ink_of``, and one more entry in ``recipes.PREPROCESSORS``.
+    mnist    crop to the ink; scale its longest side to 20 px keeping the aspect ratio (strokes
+             first made as wide as MNIST's when it shrinks); centre of mass on pixel (14, 14)
+    emnist   EMNIST's (Cohen et al., 2017) from NIST's 128x128 glyphs: crop to the ink, centre it
+             by its box in a square with 2 px of padding, Gaussian blur (sigma 1), downsample to
+             28x28 — no 20 px box, no centre of mass
+    fill     Fashion-MNIST's: crop to the object, longest side 28 px, centred by its box
 """
 
 from __future__ import annotations
@@ -67,6 +68,47 @@ def frame_mnist(ink: np.ndarray) -> np.ndarray:
     return placed_by_centre_of_mass(crop)
 
 
+# EMNIST's framing, at the scale of NIST's 128x128 glyph pictures.
+NIST_SIDE = 128  # px: the square a glyph is framed in before the downsampling to 28x28
+EMNIST_PADDING = 2  # px round the glyph's longest side, at that scale
+EMNIST_BLUR_SIGMA = 1.0  # px, at that scale
+# The glyph's longest side in the 28x28 frame: 28 * 124 / 128 = 27.1 px. EMNIST's strokes are
+# made MNIST-wide for that size, as frame_mnist does for its 20 px (a fine pen would fade to grey).
+EMNIST_GLYPH = MNIST_SIZE * (NIST_SIDE - 2 * EMNIST_PADDING) / NIST_SIDE
+
+
+def frame_emnist(ink: np.ndarray) -> np.ndarray:
+    """uint8 ink [H, W] (ink high, background 0) -> uint8 [28, 28] in EMNIST's geometry.
+
+    The ink's box is scaled so that its longest side plus 2 px of padding on each side is NIST's
+    128 px square, centred in that square by its box (aspect ratio kept), blurred with a sigma-1
+    Gaussian and downsampled to 28x28 with bicubic interpolation, as EMNIST's converter did.
+    """
+    crop = cropped_to_ink(ink)
+    crop = resized_longest(crop, NIST_SIDE - 2 * EMNIST_PADDING)
+    crop = with_mnist_stroke_width(crop, pixels_per_mnist_pixel=NIST_SIDE / MNIST_SIZE)
+    square = placed_by_box(crop, NIST_SIDE)
+    square = cv2.GaussianBlur(square, (0, 0), EMNIST_BLUR_SIGMA)
+    frame = cv2.resize(square.astype(np.float32), (MNIST_SIZE, MNIST_SIZE), interpolation=cv2.INTER_CUBIC)
+    return np.clip(np.rint(frame), 0, 255).astype(np.uint8)  # bicubic rings a little past 0..255
+
+
+def frame_fill(ink: np.ndarray) -> np.ndarray:
+    """uint8 ink [H, W] -> uint8 [28, 28]: the ink's longest side scaled to 28 px (aspect ratio
+    kept) and centred by its box — how Fashion-MNIST framed its product photos."""
+    return placed_by_box(resized_longest(cropped_to_ink(ink), MNIST_SIZE), MNIST_SIZE)
+
+
+def placed_by_box(crop: np.ndarray, side: int) -> np.ndarray:
+    """uint8 [h, w], h and w <= side -> uint8 [side, side] with the crop's box in the middle
+    (the odd pixel, if any, goes below and to the right)."""
+    height, width = crop.shape
+    square = np.zeros((side, side), dtype=np.uint8)
+    top, left = (side - height) // 2, (side - width) // 2
+    square[top : top + height, left : left + width] = crop
+    return square
+
+
 def placed_by_centre_of_mass(crop: np.ndarray) -> np.ndarray:
     """uint8 ink [h, w], h and w <= 28 -> uint8 [28, 28] with the ink's centre of mass on pixel
     (14, 14), rounded to whole pixels, moved only as far as the frame allows."""
@@ -103,6 +145,9 @@ def with_mnist_stroke_width(crop: np.ndarray, pixels_per_mnist_pixel: float) -> 
         if shrink >= 1:
             crop = cv2.erode(crop, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (shrink + 1, shrink + 1)))
     return crop
+
+
+FRAMINGS = {"mnist": frame_mnist, "emnist": frame_emnist, "fill": frame_fill}
 
 
 # Stroke width is estimated two ways, as 2 * area / perimeter: here on a clean digit enlarged

@@ -1,8 +1,9 @@
 """The recipes ``infer.py --preprocess`` offers: a grey picture -> a 28x28 frame.
 
 ``to_mnist`` is the clean-up (``ink_of``: a digital drawing or a photo, each its own module)
-followed by MNIST's framing (``frame.frame_mnist``). ``naive`` is the Paddle tutorial's recipe,
-kept to show what MNIST's geometry is worth.
+followed by MNIST's framing (``frame.frame_mnist``); ``to_emnist`` and ``to_fill`` are the same
+clean-up followed by EMNIST's and Fashion-MNIST's framings. ``infer.py`` picks the one its model's
+card names. ``naive`` is the Paddle tutorial's recipe, kept to show what the framing is worth.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from handwriting.preprocess.drawing import drawing_ink
 from handwriting.preprocess.filters import shrunk
-from handwriting.preprocess.frame import frame_mnist
+from handwriting.preprocess.frame import frame_emnist, frame_fill, frame_mnist
 from handwriting.preprocess.photo import photo_ink
 from handwriting.preprocess.pixels import MNIST_SIZE
 from handwriting.preprocess.read import WORKING_SIDE
@@ -27,6 +28,16 @@ def to_mnist(grey: np.ndarray) -> np.ndarray:
     ``NoInkError`` when there is nothing that looks like handwriting (it does not guess).
     """
     return frame_mnist(ink_of(grey))
+
+
+def to_emnist(grey: np.ndarray) -> np.ndarray:
+    """uint8 grey picture [H, W] -> uint8 [28, 28]: the same clean-up, framed as EMNIST's glyphs."""
+    return frame_emnist(ink_of(grey))
+
+
+def to_fill(grey: np.ndarray) -> np.ndarray:
+    """uint8 grey picture [H, W] -> uint8 [28, 28]: the same clean-up, framed as Fashion-MNIST's."""
+    return frame_fill(ink_of(grey))
 
 
 def ink_of(grey: np.ndarray) -> np.ndarray:
@@ -46,7 +57,13 @@ def naive(grey: np.ndarray) -> np.ndarray:
     return 255 - cv2.resize(grey, (MNIST_SIZE, MNIST_SIZE), interpolation=cv2.INTER_AREA)
 
 
-PREPROCESSORS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"mnist": to_mnist, "naive": naive}
+# By name: each framing of ``frame.FRAMINGS`` after the clean-up, and the tutorial's recipe.
+PREPROCESSORS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "mnist": to_mnist,
+    "emnist": to_emnist,
+    "fill": to_fill,
+    "naive": naive,
+}
 
 
 def _checked_grey(grey: np.ndarray) -> np.ndarray:
