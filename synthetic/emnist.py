@@ -48,16 +48,22 @@ def mapping_text(split: str) -> str:
 
 
 def glyph(character: str, rng: np.random.Generator) -> np.ndarray:
-    """uint8 [28, 28], upright: ``character`` in white on black, filling most of the frame as
-    EMNIST's glyphs do, a little jittered."""
-    canvas = np.zeros((SIDE * 4, SIDE * 4), dtype=np.uint8)  # drawn 4x larger, then reduced
-    scale = rng.uniform(3.3, 3.9)
-    thickness = int(rng.integers(7, 11))
-    (width, height), _ = cv2.getTextSize(character, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    left = (canvas.shape[1] - width) // 2 + int(rng.integers(-4, 5))
-    bottom = (canvas.shape[0] + height) // 2 + int(rng.integers(-4, 5))
-    cv2.putText(canvas, character, (left, bottom), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thickness, cv2.LINE_AA)
-    return cv2.resize(canvas, (SIDE, SIDE), interpolation=cv2.INTER_AREA)
+    """uint8 [28, 28], upright: ``character`` in white on black, framed as EMNIST's glyphs are
+    (its box centred, its longest side 24-27 px), a little jittered in size, place and stroke."""
+    canvas = np.zeros((SIDE * 8, SIDE * 8), dtype=np.uint8)
+    thickness = int(rng.integers(14, 22))
+    cv2.putText(canvas, character, (40, 170), cv2.FONT_HERSHEY_SIMPLEX, 6, 255, thickness, cv2.LINE_AA)
+    rows, columns = np.nonzero(canvas)
+    crop = canvas[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
+    longest = rng.uniform(24, 27)
+    scale = longest / max(crop.shape)
+    height, width = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
+    small = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+    frame = np.zeros((SIDE, SIDE), dtype=np.uint8)
+    top = int(np.clip((SIDE - height) // 2 + rng.integers(-1, 2), 0, SIDE - height))
+    left = int(np.clip((SIDE - width) // 2 + rng.integers(-1, 2), 0, SIDE - width))
+    frame[top : top + height, left : left + width] = small
+    return frame
 
 
 def split_arrays(split: str, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
