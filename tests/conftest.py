@@ -107,14 +107,26 @@ def isolated_data_root(tmp_path, monkeypatch):
     return root
 
 
-@pytest.fixture(scope="session")
-def real_mnist():
-    """The real MNIST from the user's data folder; the test is skipped when it is not there."""
-    spec = get_spec("mnist")
+def real_dataset(name: str):
+    """A real dataset from the user's data folder; the test is skipped, saying how to fetch it,
+    when it is not there."""
+    spec = get_spec(name)
     _, problems = check_cache(spec, dataset_dir(spec, REAL_ROOT))
     if problems:
         pytest.skip(
-            f"real MNIST not in {dataset_dir(spec, REAL_ROOT)} ({len(problems)} file(s) missing or bad); "
-            "run `python -m handwriting.data fetch mnist`"
+            f"real {name} not in {dataset_dir(spec, REAL_ROOT)} ({len(problems)} file(s) missing or bad); "
+            f"run `python -m handwriting.data fetch {name}`"
         )
     return load(spec, REAL_ROOT, download=False)
+
+
+@pytest.fixture(scope="session")
+def real_mnist():
+    """The real MNIST from the user's data folder; the test is skipped when it is not there."""
+    return real_dataset("mnist")
+
+
+@pytest.fixture(scope="session")
+def real_fashion():
+    """The real Fashion-MNIST (Debian's dataset-fashion-mnist has it); skipped when it is not there."""
+    return real_dataset("fashion-mnist")
