@@ -4,7 +4,7 @@
     python -m handwriting.evaluate models/cnn.pdparams --json   # one JSON object
 
 Reports accuracy and per-class accuracy, and draws the confusion matrix
-(``runs/<name>.confusion.png``) and a gallery of misclassified digits (``runs/<name>.errors.png``).
+(``runs/<name>.confusion.png``) and a gallery of misclassified images (``runs/<name>.errors.png``).
 They go to runs/ unless --out-dir says otherwise: never beside a shipped model unless asked
 (``--out-dir models`` redraws the ones in models/).
 """
@@ -99,7 +99,7 @@ def evaluate_checkpoint(
         test.images[shown],
         captions,
         errors_png,
-        f"{name}: {len(wrong)} of {len(truth):,} test digits misread (true→predicted, confidence)",
+        f"{name}: {len(wrong)} of {len(truth):,} test images misread (true→predicted, confidence)",
     )
     return {
         "checkpoint": str(path),

@@ -57,8 +57,11 @@ def plot_confusion(matrix, classes: list[str], path: str | os.PathLike, title: s
     figure, axis = plt.subplots(figsize=(size, size))
     # Log colour scale: the diagonal holds thousands, the mistakes a handful.
     axis.imshow(np.log1p(matrix), cmap="Blues")
-    axis.set_xticks(range(len(classes)), classes)
-    axis.set_yticks(range(len(classes)), classes)
+    long_names = max(len(name) for name in classes) > 3  # "T-shirt/top" must not overlap its neighbour
+    axis.set_xticks(
+        range(len(classes)), classes, rotation=90 if long_names else 0, fontsize=8 if len(classes) > 20 else None
+    )
+    axis.set_yticks(range(len(classes)), classes, fontsize=8 if len(classes) > 20 else None)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
     if len(classes) <= 20:
