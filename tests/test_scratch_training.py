@@ -176,8 +176,10 @@ def test_command_line_trains_saves_and_evaluates(real_mnist, tmp_path, capsys):
     status = main(["train", *flags, "--out", str(tmp_path), "--data-dir", str(REAL_ROOT)])
     assert status == 0
     out = capsys.readouterr().out
-    assert "784-32-10 sigmoid" in out and "epoch   1" in out and "saved" in out
+    assert "mnist: 784-32-10 sigmoid" in out and "epoch   1" in out and "saved" in out
+    assert (tmp_path / "tiny.curves.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     card = json.loads((tmp_path / "tiny.json").read_text())
+    assert card["dataset"]["name"] == "mnist" and card["classes"] == list("0123456789")
     assert card["network"] == {
         "hidden": [32], "activation": "sigmoid", "num_classes": 10, "in_features": 784, "dropout": 0.0,
         "bias": True, "sigmoid_output": False,

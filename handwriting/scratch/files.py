@@ -30,6 +30,8 @@ FORMAT = "handwriting.scratch/1"
 NOT_A_CARD = f"not the card of a NumPy network ({FORMAT})"
 MAX_PARAMETERS = 50_000_000  # weights a card may describe: far beyond any MLP here (the largest: 0.9 M)
 MAX_HIDDEN_LAYERS = 64  # the articles' nets have one; a card asking for a million is not ours
+# The classes of a card written before cards named them: every network then was trained on MNIST.
+DIGITS = [str(digit) for digit in range(10)]
 
 
 class ScratchFileError(UserError):
@@ -43,14 +45,14 @@ def network_card(net_options: dict, inputs: str, classes: list[str], **extra) ->
 
 def save(path: str | os.PathLike, net: Sequential, card: dict) -> None:
     """Write ``<path>.npz`` (the parameters) and ``<path>.json`` (the card), each atomically."""
-    path = _weights_path(path)
+    path = weights_path(path)
     buffer = io.BytesIO()
     np.savez(buffer, **net.state_dict())
     write_bytes(path, buffer.getvalue())
     write_bytes(path.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
 
 
-def _weights_path(path: str | os.PathLike) -> Path:
+def weights_path(path: str | os.PathLike) -> Path:
     """``dir/a.b``, ``dir/a.b.npz`` or ``dir/a.b.json`` -> ``dir/a.b.npz``: a name's own dots are
     kept (``Path.with_suffix`` would make ``dir/a.b`` into ``dir/a.npz``, another network)."""
     path = Path(path)
@@ -60,13 +62,19 @@ def _weights_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".npz")
 
 
+def network_stem(path: str | os.PathLike) -> str:
+    """A network's name without folder or suffix, its dots kept: ``models/a.b.npz`` -> ``a.b``."""
+    return weights_path(path).name.removesuffix(".npz")
+
+
 def load(path: str | os.PathLike) -> tuple[Sequential, dict]:
     """Rebuild the network a card describes and fill it from the ``.npz`` beside it (eval mode).
 
     The whole card is checked before anything is built (``check_card``): a card from someone
-    else, or edited by hand, gives a ``ScratchFileError`` naming the field that is wrong.
+    else, or edited by hand, gives a ``ScratchFileError`` naming the field that is wrong. The card
+    is returned as read, with the digits as "classes" when an older card names none.
     """
-    weights = _weights_path(path)
+    weights = weights_path(path)
     card_path = weights.with_suffix(".json")
     for needed in (weights, card_path):
         _check_is_file(needed)
@@ -87,7 +95,7 @@ def load(path: str | os.PathLike) -> tuple[Sequential, dict]:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, TypeError) as error:
         raise ScratchFileError(f"{weights}: does not fit the network its card describes ({error})") from None
     net.eval()
-    return net, card
+    return net, {**card, "classes": card.get("classes", DIGITS)}
 
 
 # The options ``mlp`` takes from a card, each with a check of its JSON value and what it must be.
@@ -127,8 +135,9 @@ def check_card(card: Any, card_path: str | os.PathLike = "the card") -> dict:
 
     Checks everything ``load`` and ``infer.py --backend numpy`` rely on: the format, the network's
     options (known names, types, ranges, at most ``MAX_PARAMETERS`` weights), the input scaling,
-    and the class labels (strings, one per output of the network). Raises ``ScratchFileError``
-    naming the first field that is wrong.
+    and the class labels (strings, one per output of the network; a card without them is one
+    written before cards named them, for MNIST's ten digits). Raises ``ScratchFileError`` naming
+    the first field that is wrong.
     """
     from handwriting.scratch.train import INPUTS
 
@@ -158,7 +167,9 @@ def check_card(card: Any, card_path: str | os.PathLike = "the card") -> dict:
         raise wrong(f'"network" describes layers {widths}: more than {MAX_PARAMETERS:,} weights')
     if not _is_one_of(card.get("inputs"), INPUTS):
         raise wrong(f'"inputs" is {_shown(card.get("inputs"))}; it must be one of {", ".join(INPUTS)}')
-    classes = card.get("classes")
+    if "classes" not in card and widths[-1] != len(DIGITS):
+        raise wrong('"classes" is missing: only a network with 10 outputs is taken to read the digits 0-9')
+    classes = card.get("classes", DIGITS)
     if not isinstance(classes, list) or not classes or not all(isinstance(label, str) for label in classes):
         raise wrong(f'"classes" is {_shown(classes)}, not a list of class labels (strings)')
     if len(classes) != widths[-1]:
