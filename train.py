@@ -29,7 +29,7 @@ from handwriting.config import (
     SCHEDULES,
     TrainConfig,
 )
-from handwriting.data.registry import DATASETS
+from handwriting.data.registry import CSV_SCHEME, DATASETS
 from handwriting.errors import UserError, counted, interrupt_on_sigterm, run_at_the_edge
 from handwriting.runtime import quiet_paddle_import_warnings
 
@@ -41,7 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
     add("--model", default=base.model, choices=MODEL_NAMES, help=f"which network {DEFAULTS}")
-    add("--dataset", default=base.dataset, choices=sorted(DATASETS), help=f"training data {DEFAULTS}")
+    add(
+        "--dataset",
+        default=base.dataset,
+        type=dataset_name,
+        metavar="NAME",
+        help=f"training data: {', '.join(sorted(DATASETS))}, or csv:DIR/NAME for DIR/NAME_train.csv and _test.csv "
+        f"{DEFAULTS}",
+    )
     add(
         "--model-option",
         dest="model_options",
@@ -78,6 +85,25 @@ def build_parser() -> argparse.ArgumentParser:
     add("--resume", action="store_true", help="continue the run saved under --out/--name after its last epoch")
     add("--overwrite", action="store_true", help="replace a run already saved under --out/--name")
     return parser
+
+
+def dataset_name(text: str) -> str:
+    """--dataset's value: a registered dataset or ``csv:DIR/NAME``, checked by its form only (the
+    CSV files are read when training starts)."""
+    if text in DATASETS:
+        return text
+    if not text.startswith(CSV_SCHEME):
+        raise argparse.ArgumentTypeError(
+            f"unknown dataset {text!r}; choose one of {', '.join(sorted(DATASETS))}, "
+            "or csv:DIR/NAME for DIR/NAME_train.csv and _test.csv"
+        )
+    from handwriting.data.csvfiles import csv_prefix
+
+    try:
+        csv_prefix(text)
+    except UserError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def model_option(text: str) -> tuple[str, object]:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
+from pathlib import Path
 
 import numpy as np
 
+from handwriting.data.csvfiles import csv_stem, export_csv
 from handwriting.data.registry import DATASETS, get_spec
 from handwriting.data.store import DEFAULT_ROOT, ENV_VAR, check_cache, data_root, dataset_dir, ensure, load
 from handwriting.errors import counted, run_at_the_edge
@@ -34,10 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
         "registry. Every file is verified against the official SHA-256 before it is cached.",
     )
     info = commands.add_parser("info", help="show where a dataset is, its checksums and its counts per split and class")
-    for sub in (fetch, info):
+    export = commands.add_parser(
+        "export",
+        help="write a dataset as CSV files, one image a line: label,p0,...,p783 (fetched first if needed)",
+        description="Write DIR/<dataset>_train.csv and DIR/<dataset>_test.csv as the pure-Python article's files: "
+        "no header, the label then 28x28 pixels (0-255) a line, in the dataset's own label numbering and pixel "
+        "order. train.py --dataset csv:DIR/<dataset> reads them back into the same arrays.",
+    )
+    for sub in (fetch, info, export):
         sub.add_argument("dataset", help=f"dataset name ({', '.join(sorted(DATASETS))})")
         sub.add_argument("--data-dir", metavar="DIR", help=data_dir_help)
     info.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    export.add_argument("--csv", required=True, metavar="DIR", help="folder to write the CSV files into (created)")
+    export.add_argument("--overwrite", action="store_true", help="replace CSV files already there (default: refuse)")
     listing = commands.add_parser("list", help="list the datasets and whether each is in the data folder, verified")
     listing.add_argument("--data-dir", metavar="DIR", help=data_dir_help)
     return parser
@@ -107,6 +119,13 @@ def run(args: argparse.Namespace) -> None:
             print(json.dumps(report, indent=2))
         else:
             print_info(report)
+    elif args.command == "export":
+        spec = get_spec(args.dataset)
+        written = export_csv(spec, args.csv, args.data_dir, overwrite=args.overwrite)
+        for path, rows in written.items():
+            print(f"{spec.name}: wrote {counted(rows, 'row')} to {path}")
+        prefix = Path(args.csv).expanduser() / csv_stem(spec)
+        print(f"train on them: python train.py --dataset {shlex.quote(f'csv:{prefix}')}")
 
 
 def main(argv: list[str] | None = None) -> int:
