@@ -116,10 +116,10 @@ def test_export_writes_the_articles_files_and_reading_them_gives_the_same_arrays
     assert from_csv.paths == {"mnist_train.csv": train_csv, "mnist_test.csv": test_csv}
 
 
-def test_csv_name_is_kept_and_its_prefix_made_absolute(mnist_like, tmp_path, monkeypatch):
+def test_csv_name_and_prefix_are_made_absolute(mnist_like, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     spec = get_spec("csv:some/where/mnist")
-    assert spec.name == "csv:some/where/mnist" and spec.csv_prefix == str(tmp_path / "some/where/mnist")
+    assert spec.name == f"csv:{tmp_path}/some/where/mnist" and spec.csv_prefix == str(tmp_path / "some/where/mnist")
     assert spec.title == "CSV files some/where/mnist_*.csv (as mnist)" and spec.sources == ()
     assert get_spec("csv:~/x/mnist").csv_prefix == str(Path("~/x/mnist").expanduser())
 

