@@ -104,21 +104,21 @@ def test_list_says_which_datasets_are_there_verified(synthetic, isolated_data_ro
     assert main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert (
-        "mnist        MNIST handwritten digits (10 classes): not fetched: python -m handwriting.data fetch mnist"
+        "mnist            MNIST handwritten digits (10 classes): not fetched: python -m handwriting.data fetch mnist"
         in lines
     )
-    assert f"synth        {synthetic.spec.title} (10 classes): all 4 files verified in {folder}" in lines
+    assert f"synth            {synthetic.spec.title} (10 classes): all 4 files verified in {folder}" in lines
     assert lines[-1] == f"data folder: {isolated_data_root}"
 
     (folder / "t10k-labels-idx1-ubyte").write_bytes(b"not labels")  # one file bad
     assert main(["list", "--data-dir", str(isolated_data_root)]) == 0
     lines = capsys.readouterr().out.splitlines()
     fetch = "python -m handwriting.data fetch synth"
-    assert f"synth        {synthetic.spec.title} (10 classes): 1 of 4 files missing or bad: {fetch}" in lines
+    assert f"synth            {synthetic.spec.title} (10 classes): 1 of 4 files missing or bad: {fetch}" in lines
 
     assert main(["list", "--data-dir", str(tmp_path / "elsewhere")]) == 0  # --data-dir is where it looks
     lines = capsys.readouterr().out.splitlines()
-    assert f"synth        {synthetic.spec.title} (10 classes): not fetched: {fetch}" in lines
+    assert f"synth            {synthetic.spec.title} (10 classes): not fetched: {fetch}" in lines
     assert lines[-1] == f"data folder: {tmp_path / 'elsewhere'}"
 
 
