@@ -79,11 +79,22 @@ def test_the_redrawn_bench_writes_what_it_prints(real_mnist, tmp_path):
     assert len(results["misread_mnist"]) == 20 - results["recipes"]["mnist"]["right"]
 
 
+def test_the_fashion_photos_bench_writes_what_it_prints(real_fashion, tmp_path):
+    out = tmp_path / "results"
+    done = run_bench("fashion_photos", "--count", "20", "--data-dir", str(REAL_ROOT), "--out", str(out), cwd=tmp_path)
+    results = json.loads((out / "fashion_photos.json").read_text())
+    assert (results["count"], results["seed"], results["model"]) == (20, 2024, "models/fashion-cnn.pdparams")
+    assert sorted(results["right"]) == ["direct", "fill", "mnist", "naive"]
+    for right in results["right"].values():
+        assert f"| {right / 20:.1%} | 20 |" in done.stdout
+    assert (out / "fashion_photos.md").read_text().strip() == done.stdout.strip()
+
+
 def test_every_bench_names_the_machine_its_results_come_from():
     from bench.machine import cores, describe_machine
 
     line = describe_machine("hypothesis")  # '<CPU>, 2 cores, Python 3.11.7, NumPy 2.4.6, Paddle 3.3.1, hypothesis 6.1'
     assert f", {cores()} cores, Python " in line and ", NumPy " in line and ", hypothesis " in line
     benches = [path for path in (ROOT / "bench").glob("*.py") if path.name != "machine.py"]
-    assert len(benches) == 9
+    assert len(benches) == 10
     assert [path.name for path in benches if "describe_machine(" not in path.read_text()] == []
