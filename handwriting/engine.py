@@ -190,6 +190,17 @@ def seed_epoch(seed: int, epoch: int) -> None:
     paddle.seed(seed * 100_003 + epoch)
 
 
+def build_with_options(config: TrainConfig, num_classes: int, in_shape: InShape):
+    """The run's model; a --model-option value the model cannot take (width=abc) is one line."""
+    try:
+        return build_model(config.model, num_classes=num_classes, in_shape=in_shape, **config.model_options)
+    except (TypeError, ValueError) as error:
+        if not config.model_options:
+            raise  # no option of the user's: a bug
+        options = " ".join(f"{key}={value!r}" for key, value in config.model_options.items())
+        raise UserError(f"--model-option {options}: {config.model} cannot be built with it ({error})") from None
+
+
 def new_card(
     config: TrainConfig, entry: ModelEntry, spec: DatasetSpec, data: LoadedDataset, splits: Splits, model, device: str
 ) -> dict:
@@ -344,6 +355,9 @@ def fit(
         if config.augment not in AUGMENTATIONS:
             raise UserError(f"unknown --augment {config.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
         entry, spec = model_entry(config.model), get_spec(config.dataset)
+        resolved_options(config.model, **config.model_options)  # an unknown --model-option: one line, now
+        if config.augment == "flip-shift" and spec.framing != "fill":
+            log(f"note: --augment flip-shift mirrors pictures; {spec.name} holds characters, which a mirror changes")
         title = config.model if config.run_name == config.model else f"{config.run_name} ({config.model})"
         title = f"{title} on {spec.name}"
         saved = saved_state(config, run, title) if resume else None
@@ -354,9 +368,7 @@ def fit(
         # Seeded in this order (the first weights, then the data order); each epoch reseeds below.
         paddle.seed(config.seed)
         np.random.seed(config.seed)
-        model = build_model(
-            config.model, num_classes=spec.num_classes, in_shape=splits.in_shape, **config.model_options
-        )
+        model = build_with_options(config, spec.num_classes, splits.in_shape)
         loader = make_loader(splits.train, config.batch_size, shuffle=True, seed=config.seed)
         steps = min(len(loader), config.max_steps) if config.max_steps else len(loader)
         optimizer, schedule = make_optimizer(config, model, steps)

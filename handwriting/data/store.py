@@ -97,8 +97,13 @@ def check_bytes(data: bytes, file: IdxFile, source: str, expected: str | None) -
         raise DataError(f"{source}: shape {list(array.shape)}, but {file.name} has {list(file.shape)}")
     digest = hashlib.sha256(data).hexdigest()
     if expected is not None and digest != expected:
-        whose = "the official" if expected == file.sha256 else "the recorded (at its first fetch)"
-        raise DataError(f"{source}: SHA-256 {digest[:16]}… is not that of {whose} {file.name} ({expected[:16]}…)")
+        if expected == file.sha256:
+            official = f"the official {file.name} ({expected[:16]}…)"
+            raise DataError(f"{source}: SHA-256 {digest[:16]}… is not that of {official}")
+        raise DataError(
+            f"{source}: SHA-256 {digest[:16]}… is not the one recorded in {RECORDED_SUMS} when {file.name} was first "
+            f"fetched ({expected[:16]}…); fetch it again (a file replaced on purpose: delete that line first)"
+        )
     return array, digest
 
 
@@ -193,14 +198,19 @@ def ensure(
     good, problems = check_cache(spec, directory)
     if not problems:
         return good, []
-    adopt_unverified(spec, directory, good, log)
+    # Files put there by hand with no known SHA-256 are checked and recorded — unless a verified
+    # archive of the dataset is there too: then it is the authority and they come out of it.
+    if not any(source.kept_in(directory) for source in spec.sources):
+        adopt_unverified(spec, directory, good, log)
     wanted = [file.name for file in spec.files] + ([spec.mapping] if spec.mapping else [])
     missing = [name for name in wanted if name not in good]
     if not missing:
         return good, []
     files = {file.name: file for file in spec.files}
+    recorded = recorded_sums(directory)
     for name in missing:
-        if name in files and find_cached(directory, files[name]) is not None and name in problems:
+        known = name in files and expected_sha256(files[name], recorded) is not None
+        if known and find_cached(directory, files[name]) is not None:
             log(f"{problems[name]}; it will be replaced")
     attempts = [f"files in {directory} ({len(missing)} of {len(wanted)} missing or corrupt)"]
     try:
@@ -224,9 +234,10 @@ def ensure(
                             check_mapping(data, spec, f"{source.label}'s {name}")
                             array, digest = None, ""
                         else:
+                            # No official SHA-256 (EMNIST's): the source vouches for the file (the
+                            # archive's MD5), its structure is checked, and it is recorded anew.
                             file = files[name]
-                            expected = expected_sha256(file, recorded_sums(directory))
-                            array, digest = check_bytes(data, file, f"{source.label}'s {name}", expected)
+                            array, digest = check_bytes(data, file, f"{source.label}'s {name}", file.sha256)
                     except DataError as error:
                         rejected.append(str(error))
                         log(f"rejected: {error}")
