@@ -65,6 +65,7 @@ def paddle_to_scratch(checkpoint: str | os.PathLike) -> tuple[Sequential, dict]:
         card["classes"],
         converted_from=str(checkpoint),
         dataset=card.get("dataset", {}),
+        framing=card.get("framing", "mnist"),  # how infer.py frames pictures for it, as for the original
         test_accuracy=card.get("test_accuracy"),
     )
     return net, scratch_card
@@ -106,6 +107,7 @@ def scratch_to_paddle(network_file: str | os.PathLike):
         "model": {"name": "mlp", "task": "classify", "options": model_options, "in_shape": IN_SHAPE},
         "classes": card["classes"],
         "normalisation": NORMALISATION,
+        "framing": card.get("framing", "mnist"),
         "dataset": card.get("dataset", {}),
         "config": {"name": Path(network_file).stem},
         "converted_from": str(network_file),

@@ -28,8 +28,10 @@ from typing import Callable
 
 import numpy as np
 
+from handwriting.data.registry import DATASETS
 from handwriting.errors import UserError, counted, describe_os_error, one_line
 from handwriting.preprocess import MNIST_SIZE, PREPROCESSORS, PictureError, normalize, read_picture, shrunk
+from handwriting.preprocess.frame import FRAMINGS
 from handwriting.runtime import available_cores
 
 # ----------------------------------------------------------------------------- finding inputs
@@ -161,9 +163,6 @@ class PaddleBackend:
 def card_framing(card: dict, path: str | os.PathLike) -> str:
     """How pictures are framed for this model: its card's "framing" (what its data was trained on),
     else its dataset's, else MNIST's (cards written before datasets had framings)."""
-    from handwriting.data.registry import DATASETS
-    from handwriting.preprocess.frame import FRAMINGS
-
     dataset = card.get("dataset")
     name = dataset.get("name") if isinstance(dataset, dict) else None
     framing = card.get("framing") or (DATASETS[name].framing if name in DATASETS else "mnist")

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from handwriting import runtime
-from handwriting.augment import random_affine, rotated_copies, warp
+from handwriting.augment import random_affine, random_flip_shift, rotated_copies, warp
 from handwriting.checkpoint import load_model
 from handwriting.config import TrainConfig
 from handwriting.data.store import SplitArrays, dataset_dir, load
@@ -65,6 +65,24 @@ def test_random_affine_keeps_shape_range_and_is_seeded():
     assert first.min() >= -1.0001 and first.max() <= 1.0001
     np.testing.assert_array_equal(first, second)
     assert not np.allclose(first[0], first[1])  # each image gets its own transform
+
+
+def test_flip_shift_mirrors_about_half_and_shifts_at_most_two_pixels():
+    pixels = np.zeros((28, 28), dtype=np.uint8)
+    pixels[6:22, 8:10] = pixels[6:8, 8:18] = 255  # a 'Γ', not symmetric left to right
+    images = paddle.to_tensor(np.repeat(normalize(pixels)[None, None], 64, axis=0))  # [64, 1, 28, 28]
+    paddle.seed(3)
+    unshifted = random_flip_shift(images, shift_pixels=0.0).numpy()
+    original, mirrored = images.numpy()[0], images.numpy()[0][:, :, ::-1]
+    is_original = [np.allclose(image, original, atol=1e-5) for image in unshifted]
+    is_mirrored = [np.allclose(image, mirrored, atol=1e-5) for image in unshifted]
+    assert all(a != b for a, b in zip(is_original, is_mirrored))  # each one exactly one of the two
+    assert 16 <= sum(is_mirrored) <= 48
+    shifted = random_flip_shift(images).numpy()
+    ink = [np.argwhere(image[0] > 0) for image in shifted]
+    rows = np.array([points[:, 0].mean() for points in ink])
+    start = np.argwhere(original[0] > 0)[:, 0].mean()
+    assert np.abs(rows - start).max() <= 2.01 and np.abs(rows - start).max() > 0.5
 
 
 def test_rotated_copies_triple_the_split_and_rotate_by_ten_degrees():

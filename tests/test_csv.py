@@ -307,3 +307,22 @@ def test_training_on_the_csv_export_equals_training_on_the_idx_files(mnist_like,
     (tmp_path / "csv" / "mnist_test.csv").write_bytes((tmp_path / "csv" / "mnist_test.csv").read_bytes() + b"\n")
     assert evaluate_module.main([checkpoint]) == 2
     assert "was trained on different" in capsys.readouterr().err
+
+
+def test_a_first_line_with_a_bad_label_is_an_error_not_a_header(mnist_like, tmp_path):
+    """Only words where the numbers go make a header; a data line whose label is broken is named."""
+    assert export("mnist", tmp_path) == 0
+    train_csv = tmp_path / "mnist_train.csv"
+    lines = train_csv.read_text().splitlines()
+    train_csv.write_text("\n".join(["x" + lines[0][1:], *lines[1:]]) + "\n")
+    with pytest.raises(DataError, match=r"mnist_train.csv line 1: the label is 'x\S*', not a whole number"):
+        load(get_spec(f"csv:{tmp_path}/mnist"))
+
+
+def test_a_tab_separated_file_is_one_short_line(mnist_like, tmp_path):
+    assert export("mnist", tmp_path) == 0
+    train_csv = tmp_path / "mnist_train.csv"
+    train_csv.write_text(train_csv.read_text().replace(",", "\t"))
+    with pytest.raises(DataError) as raised:
+        load(get_spec(f"csv:{tmp_path}/mnist"))
+    assert len(str(raised.value)) < 200

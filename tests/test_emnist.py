@@ -139,8 +139,8 @@ def quiet(message: str) -> None:
 
 def test_the_registry_holds_the_six_splits_with_their_official_counts_and_classes():
     sizes = {
-        split: (get_spec(f"emnist-{split}").num_classes, train, test)
-        for split, (_, _, train, test, _) in EMNIST_SPLITS.items()
+        split: (get_spec(f"emnist-{split}").num_classes, facts.train, facts.test)
+        for split, facts in EMNIST_SPLITS.items()
     }
     assert sizes == {
         "byclass": (62, 697_932, 116_323),
@@ -350,10 +350,11 @@ def letter_picture(path: Path, letter: str) -> None:
 def test_fetch_info_train_evaluate_infer_on_the_official_letters_split(monkeypatch, tmp_path, capsys):
     """The acceptance: the letters split at its official size (124,800 + 20,800), fetched from a
     local URL, described, trained for one short epoch, scored, and read from a user's picture."""
-    data, _ = archive_bytes({"letters": EMNIST_SPLITS["letters"][2:4]})
+    official = (EMNIST_SPLITS["letters"].train, EMNIST_SPLITS["letters"].test)
+    data, _ = archive_bytes({"letters": official})
     server = ArchiveServer(data)
     try:
-        emnist_like(monkeypatch, data, server.url, {"letters": EMNIST_SPLITS["letters"][2:4]})
+        emnist_like(monkeypatch, data, server.url, {"letters": official})
         assert data_cli.main(["fetch", "emnist-letters"]) == 0
         assert "fetched 5 file(s); all 5 verified" in capsys.readouterr().out  # 4 IDX + the mapping
 

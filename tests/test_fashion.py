@@ -86,6 +86,21 @@ def test_a_failing_apt_get_is_one_line(tmp_path, monkeypatch):
         DebianPackage("dataset-fashion-mnist", "usr/share/datasets/fashion-mnist").fetch(FILES, tmp_path, log)
 
 
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+    reason="Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)",
+)
+def test_fetch_takes_the_installed_debian_files_and_verifies_them(isolated_data_root):
+    from handwriting.data import ensure
+
+    messages = []
+    verified, fetched = ensure(get_spec("fashion-mnist"), log=messages.append)
+    assert sorted(fetched) == sorted(file.name for file in get_spec("fashion-mnist").files)
+    assert all(message.startswith("copying /usr/share/datasets/fashion-mnist/") for message in messages)
+    assert verified["t10k-labels-idx1-ubyte"].array[:3].tolist() == [9, 2, 1]
+    assert (isolated_data_root / "fashion-mnist" / "train-images-idx3-ubyte").stat().st_size == 47_040_016
+
+
 # ----------------------------------------------------------------------------- the real files
 
 

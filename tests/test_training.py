@@ -203,6 +203,23 @@ def test_train_script_rejects_bad_flags(capsys):
     )
 
 
+def test_model_options_are_built_recorded_and_refused_in_one_line(tmp_path, tiny, capsys):
+    flags = ["--dataset", "synth", "--model", "cnn", "--epochs", "1", "--max-steps", "1", "--out", str(tmp_path)]
+    assert train_script.main([*flags, "--model-option", "width=4", "--model-option", "dropout=0.5"]) == 0
+    card = json.loads((tmp_path / "cnn.json").read_text())
+    assert card["model"]["options"] == {"width": 4, "dropout": 0.5}
+    capsys.readouterr()
+    assert train_script.main([*flags, "--name", "b", "--model-option", "bogus=1"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "bogus" in error and not (tmp_path / "b.json").exists()
+    assert train_script.main([*flags, "--name", "c", "--model-option", "width=abc"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: --model-option width='abc': cnn cannot be built with it") and error.count("\n") == 1
+    with pytest.raises(SystemExit):
+        train_script.main([*flags, "--model-option", "width"])  # not KEY=VALUE: argparse says so
+    assert "expected KEY=VALUE such as width=32" in capsys.readouterr().err
+
+
 def test_validation_split_keeps_the_best_epoch(tmp_path, tiny):
     card = fit(config(tmp_path, epochs=4, lr=0.05, val_size=10), data=tiny, log=quiet)
     accuracies = [epoch["val_accuracy"] for epoch in card["epochs"]]

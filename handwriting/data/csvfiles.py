@@ -151,7 +151,9 @@ def read_lines(path: Path, stem: str) -> CsvLines:
     if not lines:
         raise DataError(f"{path}: the file is empty; expected one image a line: label,p0,...,p783")
     first_number = 1
-    if not INTEGER.fullmatch(lines[0].split(",", 1)[0]):  # a header such as "label,1x1,1x2,..."
+    # A header such as "label,1x1,1x2,...": words where the numbers go, not one bad label.
+    first_fields = lines[0].split(",")
+    if first_bad_field(first_fields[:1]) is not None and first_bad_field(first_fields[1:]) is not None:
         lines.pop(0)
         first_number = 2
         if not lines:
@@ -181,7 +183,9 @@ def parse_integers(csv: CsvLines, start: int, texts: list[str], count: int) -> n
         bad = first_bad_field(fields)
         if bad is not None:
             what = "the label" if bad == 0 else f"pixel {bad - 1}"
-            raise DataError(f"{csv.where(start + offset)}: {what} is {fields[bad].strip()!r}, not a whole number")
+            value = fields[bad].strip()
+            shown = repr(value) if len(value) <= 20 else repr(value[:20]) + "…"  # a tab-separated line is one field
+            raise DataError(f"{csv.where(start + offset)}: {what} is {shown}, not a whole number")
     raise DataError(f"{csv.path} lines {csv.first_number + start}..: cannot read them as numbers")
 
 

