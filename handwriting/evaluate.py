@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.errors import UserError, counted, run_at_the_edge
+from handwriting.errors import counted, run_at_the_edge
 from handwriting.runtime import quiet_paddle_import_warnings
 
 
@@ -54,22 +54,15 @@ def evaluate_checkpoint(
     """Evaluate the checkpoint at ``path``; write the two PNGs into ``out_dir``; return the report."""
     from handwriting.checkpoint import load_model
     from handwriting.checkpoint import stem as checkpoint_stem
-    from handwriting.data import get_spec, load
+    from handwriting.data.store import load_for_card
     from handwriting.reports import plot_confusion, plot_gallery
     from handwriting.runtime import use_all_cores
 
     use_all_cores()
     path = Path(path)
     model, card = load_model(path)
-    dataset = card.get("dataset")
-    if not isinstance(dataset, dict) or not isinstance(dataset.get("name"), str):
-        raise UserError(f"{path}: its card does not say which dataset it was trained on, so it cannot be scored")
-    spec = get_spec(dataset["name"])
-    if len(card["classes"]) != spec.num_classes:
-        raise UserError(f"{path}: its card has {len(card['classes'])} classes, {spec.name} has {spec.num_classes}")
-    data = load(spec, data_dir)
-    if dataset.get("sha256") and dataset["sha256"] != data.checksums:
-        raise UserError(f"{path} was trained on different {spec.name} files than the ones in {data.directory}")
+    data = load_for_card(card, path, data_dir)
+    spec = data.spec
     test = data.splits["test"]
     classes = card["classes"]
     predicted, confidence = predict(model, card["model"]["task"], test.images, len(classes))

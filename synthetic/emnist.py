@@ -26,6 +26,8 @@ import zipfile
 import cv2
 import numpy as np
 
+from handwriting.data.idx import idx_bytes
+
 SIDE = 28
 
 # The official mappings, as lines (label, ascii codes...).
@@ -81,12 +83,6 @@ def split_arrays(split: str, count: int, seed: int) -> tuple[np.ndarray, np.ndar
             cache[variant] = glyph(characters[int(label)], rng)
         images[index] = cache[variant]
     return images, labels
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """The IDX encoding of a uint8 array (header + body), as the official files are."""
-    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
-    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
 
 
 def archive_bytes(counts: dict[str, tuple[int, int]], seed: int = 0) -> tuple[bytes, dict]:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from handwriting.data import get_spec, load, registry
+from handwriting.data.idx import idx_bytes
 from handwriting.data.registry import DatasetSpec, IdxFile, Split
 from handwriting.data.sources import Source, SourceUnavailable
 from handwriting.data.store import DEFAULT_ROOT, check_cache, dataset_dir
@@ -19,12 +20,6 @@ from handwriting.data.store import DEFAULT_ROOT, check_cache, dataset_dir
 # The autouse fixture below points HANDWRITING_DATA at an empty folder; real MNIST is looked
 # for where the user keeps it (read once, at import, before any test changes the variable).
 REAL_ROOT = os.environ.get("HANDWRITING_DATA") or DEFAULT_ROOT
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """The IDX encoding of a uint8 array (header + body), as the official files are."""
-    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
-    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
 
 
 @dataclass

@@ -106,14 +106,18 @@ def read_idx(path: str | Path, ndim: int | None = None) -> np.ndarray:
     return parse_idx(read_bytes(path), ndim=ndim, source=str(path))
 
 
-def write_idx(path: str | Path, array: np.ndarray, compress: bool = False) -> None:
-    """Write ``array`` as an IDX file (gzipped if ``compress``). Used to make test data."""
+def idx_bytes(array: np.ndarray) -> bytes:
+    """The IDX encoding of ``array`` (header + big-endian body), as the official files hold it."""
     array = np.asarray(array)
     codes = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
     code = codes.get(array.dtype.newbyteorder("="))
     if code is None:
         raise ValueError(f"IDX cannot store dtype {array.dtype}")
     header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
-    body = array.astype(IDX_DTYPES[code]).tobytes()
-    data = header + body
+    return header + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
+
+
+def write_idx(path: str | Path, array: np.ndarray, compress: bool = False) -> None:
+    """Write ``array`` as an IDX file (gzipped if ``compress``). Used to make test data."""
+    data = idx_bytes(array)
     Path(path).write_bytes(gzip.compress(data) if compress else data)

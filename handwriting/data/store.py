@@ -24,7 +24,7 @@ from handwriting.atomic import write_bytes
 from handwriting.data.idx import parse_idx, read_bytes
 from handwriting.data.registry import DatasetSpec, IdxFile, classes_from_mapping
 from handwriting.data.sources import Log, SourceUnavailable
-from handwriting.errors import DataError, counted, describe_os_error
+from handwriting.errors import DataError, UserError, counted, describe_os_error
 
 ENV_VAR = "HANDWRITING_DATA"
 DEFAULT_ROOT = "~/.cache/paddle/dataset"  # Paddle's own DATA_HOME
@@ -345,3 +345,32 @@ def load(
         splits[split_name] = SplitArrays(images, labels)
     recorded = {file.name: verified[file.name].sha256 for file in spec.files if file.sha256 is None}
     return LoadedDataset(spec, directory, splits, {name: item.path for name, item in verified.items()}, recorded)
+
+
+def load_for_card(
+    card: dict, owner: str | os.PathLike, data_dir: str | os.PathLike | None = None, default: str | None = None
+) -> LoadedDataset:
+    """The dataset a checkpoint's card says it learned from, loaded and checked against the card.
+
+    ``owner`` names the checkpoint in messages; ``default`` is the dataset of cards that name none
+    (the NumPy net's oldest, MNIST's), else such a card is refused. Raises ``UserError`` when the
+    dataset is unknown, has another number of classes than the card, or its files are not the
+    ones the model was trained on (their SHA-256s differ from the card's).
+    """
+    from handwriting.data.registry import get_spec
+
+    dataset = card.get("dataset")
+    name = dataset.get("name", default) if isinstance(dataset, dict) else default
+    if not isinstance(name, str):
+        raise UserError(f"{owner}: its card does not say which dataset it was trained on, so it cannot be scored")
+    spec = get_spec(name)
+    classes = card["classes"]
+    if len(classes) != spec.num_classes:
+        raise UserError(
+            f"{owner}: its card has {len(classes)} classes ({classes[0]!r} first), "
+            f"{spec.name} has {spec.num_classes} ({spec.classes[0]!r} first)"
+        )
+    data = load(spec, data_dir)
+    if isinstance(dataset, dict) and dataset.get("sha256") and dataset["sha256"] != data.checksums:
+        raise UserError(f"{owner} was trained on different {spec.name} files than the ones in {data.directory}")
+    return data

@@ -26,24 +26,11 @@ MOST_COLUMNS = 6  # samples side by side in the picture; more go on further rows
 
 
 def network_dataset(card: dict, network: str | os.PathLike, data_dir: str | os.PathLike | None = None):
-    """A network's card (as ``files.load`` returns it) -> its dataset, loaded (``LoadedDataset``).
+    """A network's card (as ``files.load`` returns it) -> its dataset, loaded (``LoadedDataset``);
+    a card that names none is MNIST's. ``UserError`` as ``handwriting.data.store.load_for_card``."""
+    from handwriting.data.store import load_for_card
 
-    Raises ``UserError`` when the dataset is not one this version knows, when its number of
-    classes is not the network's, or when its files are not the ones the network was trained on.
-    """
-    from handwriting.data import get_spec, load
-
-    dataset = card.get("dataset", {})
-    spec = get_spec(dataset.get("name", "mnist"))
-    if len(card["classes"]) != spec.num_classes:
-        raise UserError(
-            f"{network}: its card has {len(card['classes'])} classes ({card['classes'][0]!r} first), "
-            f"{spec.name} has {spec.num_classes} ({spec.classes[0]!r} first)"
-        )
-    data = load(spec, data_dir)
-    if dataset.get("sha256") and dataset["sha256"] != data.checksums:
-        raise UserError(f"{network} was trained on different {spec.name} files than the ones in {data.directory}")
-    return data
+    return load_for_card(card, network, data_dir, default="mnist")
 
 
 @dataclass
