@@ -110,3 +110,32 @@ def test_the_real_files_are_read_in_order(real_fashion):
     assert train.labels[:10].tolist() == [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]
     assert test.labels[:10].tolist() == [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]
     assert np.bincount(test.labels).tolist() == [1000] * 10
+
+
+# ----------------------------------------------------------------------------- the shipped model
+
+
+def test_the_shipped_model_is_what_its_card_says(real_fashion):
+    """models/fashion-cnn: Fashion-MNIST's classes and framing, trained on the official files, and
+    it still scores on the real test set exactly what its card recorded when it was trained."""
+    import json
+
+    from handwriting.recognise import PaddleBackend
+
+    card = json.loads((ROOT / "models" / "fashion-cnn.json").read_text())
+    spec = get_spec("fashion-mnist")
+    assert card["classes"] == list(spec.classes) and card["framing"] == "fill"
+    assert card["dataset"]["sha256"] == {file.name: file.sha256 for file in spec.files}
+    backend = PaddleBackend(ROOT / "models" / "fashion-cnn.pdparams", device="cpu")
+    assert backend.framing == "fill"
+    test = real_fashion.splits["test"]
+    right = sum(
+        int(
+            (
+                backend.probabilities(test.images[start : start + 2000]).argmax(axis=1)
+                == test.labels[start : start + 2000]
+            ).sum()
+        )
+        for start in range(0, len(test), 2000)
+    )
+    assert abs(right - round(card["test_accuracy"] * len(test))) <= 1  # float32 ties may fall either way
