@@ -84,8 +84,10 @@ def evaluate_checkpoint(
     plot_confusion(matrix, classes, confusion_png, f"{name}: {accuracy:.2%} on {len(truth):,} test images")
     # The most confident mistakes first: they say the most about what the model gets wrong.
     shown = wrong[np.argsort(-np.nan_to_num(confidence[wrong], nan=0.0))][:gallery_size]
+    between = "\n→" if max(len(label) for label in classes) > 3 else "→"  # "T-shirt/top": two lines
     captions = [
-        f"{classes[truth[i]]}→{classes[predicted[i]]}" + ("" if np.isnan(confidence[i]) else f" {confidence[i]:.0%}")
+        f"{classes[truth[i]]}{between}{classes[predicted[i]]}"
+        + ("" if np.isnan(confidence[i]) else f" {confidence[i]:.0%}")
         for i in shown
     ]
     plot_gallery(

@@ -82,7 +82,11 @@ def plot_gallery(images, captions: list[str], path: str | os.PathLike, title: st
     plt = _pyplot()
     count = max(1, len(images))
     rows = -(-count // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.35), squeeze=False)
+    # Room for the captions: "Shirt\n→T-shirt/top 99%" needs a wider column and a taller row than "4→9 99%".
+    lines = [caption.splitlines() or [""] for caption in captions] or [[""]]
+    column_width = max(1.1, 0.065 * max(len(line) for caption in lines for line in caption))
+    row_height = 1.2 + 0.14 * max(len(caption) for caption in lines)
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * column_width, rows * row_height), squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < len(images):
