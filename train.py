@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         type=model_option,
         metavar="KEY=VALUE",
-        help="a constructor argument of the model, repeatable: --model-option width=32 (default: the model's own)",
+        help="a constructor argument of the model, repeatable: --model-option width=32 (cnn: width, dropout; mlp, "
+        "mlp-sigmoid: hidden, activation, dropout) (default: the model's own)",
     )
     add("--epochs", type=int, default=base.epochs, help=f"passes over the training set {DEFAULTS}")
     add("--batch-size", type=int, default=base.batch_size, help=f"images per step {DEFAULTS}")
@@ -67,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--augment",
         default=base.augment,
         choices=AUGMENTATIONS,
-        help=f"rotate10: add the articles' +-10 degree copies; affine: random rotate/scale/shear/shift {DEFAULTS}",
+        help="rotate10: add the articles' +-10 degree copies; affine: random rotate/scale/shear/shift; flip-shift: "
+        f"random mirror and shift, for clothes (a mirror changes a character) {DEFAULTS}",
     )
     add("--seed", type=int, default=base.seed, help=f"seed for weights, shuffling and dropout {DEFAULTS}")
     add("--data-dir", metavar="DIR", help="data root (default: $HANDWRITING_DATA, else ~/.cache/paddle/dataset)")

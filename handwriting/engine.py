@@ -32,7 +32,7 @@ from handwriting.config import AUGMENTATIONS, OPTIMIZERS, RESUME_MAY_CHANGE, SCH
 from handwriting.data import DatasetSpec, get_spec, load
 from handwriting.data.loader import make_loader
 from handwriting.data.store import LoadedDataset, SplitArrays
-from handwriting.errors import UserError, counted
+from handwriting.errors import UserError, counted, one_line
 from handwriting.models import (
     InShape,
     ModelEntry,
@@ -191,14 +191,22 @@ def seed_epoch(seed: int, epoch: int) -> None:
 
 
 def build_with_options(config: TrainConfig, num_classes: int, in_shape: InShape):
-    """The run's model; a --model-option value the model cannot take (width=abc) is one line."""
+    """The run's model; a --model-option value the model cannot take (width=abc, width=0,
+    dropout=1.5) is one line. With options, the model is also run once on a blank batch, because
+    some bad values (a zero width) are refused only when a layer first computes."""
+    if not config.model_options:
+        return build_model(config.model, num_classes=num_classes, in_shape=in_shape)
     try:
-        return build_model(config.model, num_classes=num_classes, in_shape=in_shape, **config.model_options)
-    except (TypeError, ValueError) as error:
-        if not config.model_options:
-            raise  # no option of the user's: a bug
+        model = build_model(config.model, num_classes=num_classes, in_shape=in_shape, **config.model_options)
+        model.eval()
+        with paddle.no_grad():
+            model(paddle.zeros([2, *in_shape]))
+        model.train()
+        return model
+    except (TypeError, ValueError, AssertionError) as error:
         options = " ".join(f"{key}={value!r}" for key, value in config.model_options.items())
-        raise UserError(f"--model-option {options}: {config.model} cannot be built with it ({error})") from None
+        reason = one_line(error).split(" (at /")[0]  # Paddle appends the C++ source line
+        raise UserError(f"--model-option {options}: {config.model} cannot be built with it ({reason})") from None
 
 
 def new_card(

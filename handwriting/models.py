@@ -73,6 +73,13 @@ def resolved_options(name: str, **options) -> dict:
     Checkpoint cards store these, so a model is rebuilt exactly even after a default changes.
     """
     signature = inspect.signature(model_entry(name).build)
+    own = [key for key in signature.parameters if key not in ("num_classes", "in_shape")]
+    for key in options:
+        if key in ("num_classes", "in_shape"):
+            listed = ", ".join(own)
+            raise UserError(f"model {name!r}: {key} comes from the dataset, not an option; its options: {listed}")
+        if key not in own:
+            raise UserError(f"model {name!r} has no option {key!r}; its options: {', '.join(own) or 'none'}")
     try:
         bound = signature.bind(**options)
     except TypeError as error:

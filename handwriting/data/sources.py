@@ -321,7 +321,8 @@ class ZipArchive(Source):
         return f"the archive {self.archive} ({self.address})"
 
     def by_hand(self) -> str:
-        return f"the archive {self.archive} from {self.address} (MD5 {self.md5})"
+        mirror = f", or set {self.url_variable} to a mirror's address," if self.url_variable else ""
+        return f"the archive {self.archive} from {self.address} (MD5 {self.md5}){mirror}"
 
     def kept_in(self, cache: Path) -> bool:
         return (cache / self.archive).is_file()

@@ -272,7 +272,7 @@ def ensure(
     either = f"{' or '.join(by_hand)}, or " if by_hand else ""
     raise DataError(
         f"could not get {spec.title}: tried " + "; ".join(attempts) + ". "
-        f"Put {either}the official files ({', '.join(missing)}; raw or .gz) into {directory} and run again"
+        f"Put {either}the official files ({', '.join(missing)}; raw or .gz) into {directory} itself and run again"
     )
 
 
