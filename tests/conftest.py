@@ -61,6 +61,27 @@ class FakeSource(Source):
         return delivered
 
 
+def synthetic_dataset(name: str, title: str, classes: tuple[str, ...], arrays: dict, **spec_fields) -> Synthetic:
+    """A ``Synthetic`` dataset from its four arrays (keyed by MNIST's file names), its files' SHA-256s
+    and shapes taken from their IDX bytes; ``spec_fields`` go to the ``DatasetSpec`` (framing, ...)."""
+    contents = {file_name: idx_bytes(array) for file_name, array in arrays.items()}
+    files = {
+        file_name: IdxFile(file_name, hashlib.sha256(data).hexdigest(), arrays[file_name].shape)
+        for file_name, data in contents.items()
+    }
+    spec = DatasetSpec(
+        name=name,
+        title=title,
+        classes=classes,
+        splits={
+            "train": Split(files["train-images-idx3-ubyte"], files["train-labels-idx1-ubyte"]),
+            "test": Split(files["t10k-images-idx3-ubyte"], files["t10k-labels-idx1-ubyte"]),
+        },
+        **spec_fields,
+    )
+    return Synthetic(spec, contents, arrays)
+
+
 def make_synthetic(name: str = "synth", n_train: int = 30, n_test: int = 12, seed: int = 0) -> Synthetic:
     rng = np.random.default_rng(seed)
     arrays = {
@@ -69,21 +90,7 @@ def make_synthetic(name: str = "synth", n_train: int = 30, n_test: int = 12, see
         "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
         "t10k-labels-idx1-ubyte": (np.arange(n_test, dtype=np.uint8) * 3) % 10,
     }
-    contents = {file_name: idx_bytes(array) for file_name, array in arrays.items()}
-    files = {
-        file_name: IdxFile(file_name, hashlib.sha256(data).hexdigest(), arrays[file_name].shape)
-        for file_name, data in contents.items()
-    }
-    spec = DatasetSpec(
-        name=name,
-        title="synthetic digits",
-        classes=tuple(str(digit) for digit in range(10)),
-        splits={
-            "train": Split(files["train-images-idx3-ubyte"], files["train-labels-idx1-ubyte"]),
-            "test": Split(files["t10k-images-idx3-ubyte"], files["t10k-labels-idx1-ubyte"]),
-        },
-    )
-    return Synthetic(spec, contents, arrays)
+    return synthetic_dataset(name, "synthetic digits", tuple(str(digit) for digit in range(10)), arrays)
 
 
 @pytest.fixture

@@ -15,10 +15,9 @@ import train as train_script
 from handwriting import evaluate as evaluate_module
 from handwriting.data import __main__ as data_cli
 from handwriting.data import csvfiles, get_spec, load, registry
-from handwriting.data.registry import DatasetSpec, IdxFile, Split
 from handwriting.errors import DataError, UserError
 from handwriting.weights import read_state
-from tests.conftest import Synthetic, idx_bytes, make_synthetic
+from tests.conftest import Synthetic, make_synthetic, synthetic_dataset
 
 
 @pytest.fixture
@@ -41,24 +40,12 @@ def letters_like(monkeypatch, isolated_data_root) -> Synthetic:
         "t10k-images-idx3-ubyte": rng.integers(0, 256, (13, 28, 28), dtype=np.uint8),
         "t10k-labels-idx1-ubyte": (np.arange(13) * 2 % 26 + 1).astype(np.uint8),
     }
-    contents = {name: idx_bytes(array) for name, array in arrays.items()}
-    files = {
-        name: IdxFile(name, hashlib.sha256(data).hexdigest(), arrays[name].shape) for name, data in contents.items()
-    }
-    spec = DatasetSpec(
-        name="synth-letters",
-        title="synthetic letters",
-        classes=tuple(f"{letter}/{letter.upper()}" for letter in string.ascii_lowercase),
-        splits={
-            "train": Split(files["train-images-idx3-ubyte"], files["train-labels-idx1-ubyte"]),
-            "test": Split(files["t10k-images-idx3-ubyte"], files["t10k-labels-idx1-ubyte"]),
-        },
-        framing="emnist",
-        transposed=True,
-        first_label=1,
+    classes = tuple(f"{letter}/{letter.upper()}" for letter in string.ascii_lowercase)
+    made = synthetic_dataset(
+        "synth-letters", "synthetic letters", classes, arrays, framing="emnist", transposed=True, first_label=1
     )
+    spec = made.spec
     monkeypatch.setitem(registry.DATASETS, spec.name, spec)  # removed again after the test
-    made = Synthetic(spec, contents, arrays)
     made.write(isolated_data_root / spec.name)
     return made
 

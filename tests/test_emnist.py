@@ -11,8 +11,10 @@ import dataclasses
 import gzip
 import hashlib
 import http.server
+import io
 import re
 import threading
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -265,17 +267,9 @@ def test_a_downloaded_archive_with_the_wrong_md5_is_deleted(small_archive, monke
 def test_the_archive_is_the_authority_over_files_put_there_by_hand(small_archive, monkeypatch, isolated_data_root):
     """A damaged .gz put there by hand: with the archive beside it, the archive's file replaces it;
     adopted when alone, its recorded SHA-256 gives way once the archive is there."""
-    import zipfile
-    from io import BytesIO
-
     data, made = small_archive
     emnist_like(monkeypatch, data, "http://127.0.0.1:9/unreachable.zip", SMALL)
-    folder = isolated_data_root / "emnist"
-    folder.mkdir(parents=True)
-    with zipfile.ZipFile(BytesIO(data)) as archive:
-        for member in archive.namelist():
-            if "letters" in member:
-                (folder / Path(member).name).write_bytes(archive.read(member))
+    folder = put_by_hand(data, isolated_data_root / "emnist", "letters")
     images = folder / "emnist-letters-test-images-idx3-ubyte.gz"
     raw = bytearray(gzip.decompress(images.read_bytes()))
     raw[-1] ^= 0xFF  # one pixel changed: the structure is still right
@@ -289,18 +283,20 @@ def test_the_archive_is_the_authority_over_files_put_there_by_hand(small_archive
     assert loaded.checksums["emnist-letters-test-images-idx3-ubyte"] in (folder / RECORDED_SUMS).read_text()
 
 
-def test_files_put_there_by_hand_are_checked_and_recorded(small_archive, monkeypatch, isolated_data_root):
-    import zipfile
-    from io import BytesIO
+def put_by_hand(archive_data: bytes, folder: Path, split: str) -> Path:
+    """Copy a split's .gz files and mapping out of the archive into ``folder``, as a person would."""
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(io.BytesIO(archive_data)) as archive:
+        for member in archive.namelist():
+            if f"-{split}-" in member:
+                (folder / Path(member).name).write_bytes(archive.read(member))
+    return folder
 
+
+def test_files_put_there_by_hand_are_checked_and_recorded(small_archive, monkeypatch, isolated_data_root):
     data, made = small_archive
     emnist_like(monkeypatch, data, "http://127.0.0.1:9/unreachable.zip", SMALL)
-    folder = isolated_data_root / "emnist"
-    folder.mkdir(parents=True)
-    with zipfile.ZipFile(BytesIO(data)) as archive:
-        for member in archive.namelist():
-            if "letters" in member:
-                (folder / Path(member).name).write_bytes(archive.read(member))  # the .gz files and the mapping
+    folder = put_by_hand(data, isolated_data_root / "emnist", "letters")  # the .gz files and the mapping
     loaded = load(get_spec("emnist-letters"), log=quiet)
     assert np.array_equal(loaded.splits["test"].images, made[("letters", "test")][0])
     assert len((folder / RECORDED_SUMS).read_text().splitlines()) == 4

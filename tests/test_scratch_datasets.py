@@ -3,7 +3,6 @@ and ``show`` — on a synthetic 26-class dataset in the IDX layout, so every tes
 
 from __future__ import annotations
 
-import hashlib
 import json
 import string
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from PIL import Image
 
 from handwriting.data import registry
-from handwriting.data.registry import DatasetSpec, IdxFile, Split
+from handwriting.data.registry import DatasetSpec
 from handwriting.data.store import dataset_dir
 from handwriting.errors import UserError
 from handwriting.scratch import SoftmaxCrossEntropy, mlp
@@ -21,7 +20,7 @@ from handwriting.scratch.__main__ import main
 from handwriting.scratch.files import DIGITS, ScratchFileError, load, network_card, save
 from handwriting.scratch.samples import read_samples
 from handwriting.scratch.train import INPUTS, ScratchConfig, fit
-from tests.conftest import idx_bytes
+from tests.conftest import synthetic_dataset
 
 LETTERS = tuple(f"{letter}/{letter.upper()}" for letter in string.ascii_lowercase)  # as EMNIST letters: "a/A" ...
 TRAIN_COUNT, TEST_COUNT = 78, 52  # three and two of each letter
@@ -39,25 +38,10 @@ def letters(isolated_data_root, monkeypatch) -> DatasetSpec:
         "t10k-images-idx3-ubyte": rng.integers(0, 256, (TEST_COUNT, 28, 28), dtype=np.uint8),
         "t10k-labels-idx1-ubyte": ((np.arange(TEST_COUNT) * 7) % len(LETTERS)).astype(np.uint8),  # shuffled
     }
-    contents = {name: idx_bytes(array) for name, array in arrays.items()}
-    files = {
-        name: IdxFile(name, hashlib.sha256(data).hexdigest(), arrays[name].shape) for name, data in contents.items()
-    }
-    spec = DatasetSpec(
-        name="synth-letters",
-        title="synthetic letters",
-        classes=LETTERS,
-        splits={
-            "train": Split(files["train-images-idx3-ubyte"], files["train-labels-idx1-ubyte"]),
-            "test": Split(files["t10k-images-idx3-ubyte"], files["t10k-labels-idx1-ubyte"]),
-        },
-    )
-    monkeypatch.setitem(registry.DATASETS, spec.name, spec)
-    folder = dataset_dir(spec, isolated_data_root)
-    folder.mkdir(parents=True)
-    for name, data in contents.items():
-        (folder / name).write_bytes(data)
-    return spec
+    made = synthetic_dataset("synth-letters", "synthetic letters", LETTERS, arrays)
+    monkeypatch.setitem(registry.DATASETS, made.spec.name, made.spec)
+    made.write(dataset_dir(made.spec, isolated_data_root))
+    return made.spec
 
 
 @pytest.fixture
