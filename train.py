@@ -4,6 +4,7 @@
     python train.py --model mlp --epochs 20 --lr 0.001 --optimizer adam --lr-schedule constant
     python train.py --model cnn --max-steps 20 --epochs 1 --name smoke   # a quick smoke run
     python train.py --resume               # continue runs/cnn after its last finished epoch
+    python train.py --finetune models/cnn.pdparams --pictures my_digits/   # learn your misreads
 
 After every epoch it saves, as one commit (a run killed at any instant resumes exactly):
 runs/<name>.pdparams (the kept weights), .json (how to rebuild the model, every epoch's metrics),
@@ -31,6 +32,9 @@ from handwriting.config import (
 )
 from handwriting.data.registry import CSV_SCHEME, DATASETS
 from handwriting.errors import UserError, counted, interrupt_on_sigterm, run_at_the_edge
+from handwriting.finetune import DEFAULT_BATCH as FINETUNE_BATCH
+from handwriting.finetune import DEFAULT_LR as FINETUNE_LR
+from handwriting.finetune import DEFAULT_STEPS as FINETUNE_STEPS
 from handwriting.runtime import quiet_paddle_import_warnings
 
 DEFAULTS = "(default: %(default)s)"
@@ -85,6 +89,24 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"hold out the last N training images and keep the epoch that scores best on them {DEFAULTS}",
     )
     add("--resume", action="store_true", help="continue the run saved under --out/--name after its last epoch")
+    add(
+        "--finetune",
+        metavar="CHECKPOINT",
+        help="instead of training from scratch, teach this trained model your own --pictures, with replay of its "
+        "training data so it forgets nothing (default: off)",
+    )
+    add(
+        "--pictures",
+        metavar="DIR",
+        help="--finetune's labelled pictures: DIR/7/photo.jpg or DIR/7_photo.jpg (default: none)",
+    )
+    add(
+        "--steps",
+        type=int,
+        default=FINETUNE_STEPS,
+        metavar="N",
+        help=f"--finetune's steps; its --lr is {FINETUNE_LR} and --batch-size {FINETUNE_BATCH} unless given {DEFAULTS}",
+    )
     add("--overwrite", action="store_true", help="replace a run already saved under --out/--name")
     return parser
 
@@ -158,10 +180,44 @@ def saved_settings(options: dict) -> dict:
     return settings
 
 
+def finetune(args: argparse.Namespace, given: set[str]) -> None:
+    """--finetune: teach a trained model the pictures in --pictures (``handwriting.finetune``)."""
+    from handwriting.finetune import finetune as run_finetune
+
+    interrupt_on_sigterm()
+    if not args.pictures:
+        raise UserError("--finetune needs --pictures DIR: your pictures, in label folders (7/a.jpg) or named 7_a.jpg")
+    if args.resume:
+        raise UserError("--finetune starts from a checkpoint; it cannot be resumed (run it again)")
+    card, weights = run_finetune(
+        args.finetune,
+        args.pictures,
+        out=args.out,
+        name=args.name,
+        steps=args.steps,
+        lr=args.lr if "lr" in given else FINETUNE_LR,
+        batch_size=args.batch_size if "batch_size" in given else FINETUNE_BATCH,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        overwrite=args.overwrite,
+    )
+    tuned = card["finetune"]
+    print(
+        f"{tuned['read_right_after']} of {tuned['count']} of your pictures read right "
+        f"(was {tuned['read_right_before']}); "
+        f"test accuracy {tuned['test_accuracy_after']:.2%} (was {tuned['test_accuracy_before']:.2%}); saved {weights}\n"
+        f"try it: python infer.py {shlex.quote(str(args.pictures))} --model {shlex.quote(str(weights))}"
+    )
+
+
 def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
     from handwriting.engine import fit  # imports Paddle, which takes over SIGTERM
     from handwriting.runs import RunFiles
 
+    if args.finetune:
+        return finetune(args, given)
+    if args.pictures:
+        raise UserError("--pictures is for --finetune CHECKPOINT; give both")
     interrupt_on_sigterm()  # `kill PID` now stops the run as Ctrl-C does, with exit status 143
     if args.val_size < 0:
         raise UserError(f"--val-size must not be negative, got {args.val_size}")
@@ -173,7 +229,11 @@ def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
         raise UserError(f"--lr must be positive, got {args.lr}")
     if args.resume and args.overwrite:
         raise UserError("--resume continues a run and --overwrite replaces it: give one of them")
-    options = {key: value for key, value in vars(args).items() if key not in ("resume", "overwrite")}
+    options = {
+        key: value
+        for key, value in vars(args).items()
+        if key not in ("resume", "overwrite", "finetune", "pictures", "steps")
+    }
     options["model_options"] = dict(args.model_options or [])
     if args.resume:  # the run's own settings, for every flag not given on this command line
         options.update({key: value for key, value in saved_settings(options).items() if key not in given})

@@ -3,6 +3,8 @@
 ``affine``     every batch gets fresh random small rotations, scalings, shears and shifts,
                computed on the batch tensor (one ``affine_grid`` + ``grid_sample``), so it costs
                a few milliseconds a step and is reproducible from Paddle's seed.
+``distort``    ``affine`` plus a sine-wave wobble (a shaky hand), an elastic warp, a wider,
+               narrower or softer pen and sensor noise, all on the batch tensor, in one ``grid_sample``.
 ``flip-shift`` every batch: each picture mirrored left-right with probability 1/2 and shifted by
                up to 2 pixels each way — for clothes (Fashion-MNIST), where a mirrored shoe is still
                a shoe; never for characters, where a mirrored ``b`` is a ``d``.
@@ -32,15 +34,17 @@ def warp(images: paddle.Tensor, theta: paddle.Tensor) -> paddle.Tensor:
     return F.grid_sample(images + 1.0, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1.0
 
 
-def random_affine(
-    images: paddle.Tensor,
+def affine_theta(
+    count: int,
+    height: int,
+    width: int,
     degrees: float = 10.0,
     scale: float = 0.1,
     shear: float = 0.1,
     shift_pixels: float = 2.0,
 ) -> paddle.Tensor:
-    """Randomly rotate (±degrees), scale (1±scale), shear (±shear) and shift (±shift_pixels) each image."""
-    count, _, height, width = images.shape
+    """Random affine maps [count, 2, 3] for ``affine_grid``: rotate (±degrees), scale (1±scale),
+    shear (±shear) and shift (±shift_pixels)."""
 
     def uniform(low, high):
         return paddle.rand([count]) * (high - low) + low
@@ -53,14 +57,86 @@ def random_affine(
     shift_x = uniform(-shift_pixels, shift_pixels) * (2 / width)
     shift_y = uniform(-shift_pixels, shift_pixels) * (2 / height)
     cos, sin = paddle.cos(angle) / zoom, paddle.sin(angle) / zoom
-    theta = paddle.stack(
+    return paddle.stack(
         [
             paddle.stack([cos, -sin + slant * cos, shift_x], axis=1),
             paddle.stack([sin, cos + slant * sin, shift_y], axis=1),
         ],
         axis=1,
     )  # [N, 2, 3]
-    return warp(images, theta)
+
+
+def random_affine(images: paddle.Tensor, **ranges) -> paddle.Tensor:
+    """Randomly rotate, scale, shear and shift each image [N, 1, H, W] (``affine_theta``'s ranges)."""
+    count, _, height, width = images.shape
+    return warp(images, affine_theta(count, height, width, **ranges))
+
+
+# ``distort``'s ranges. Each picture gets all of the geometry and, independently, a pen change
+# and noise with these probabilities; a third of them stay as clean as ``affine`` leaves them.
+WAVE_PIXELS = 2.0  # a shaky hand: rows (and columns) shifted by up to this many pixels along a sine
+WAVE_PERIODS = (8.0, 20.0)  # rows per wave
+ELASTIC_PIXELS = 1.0  # a smooth random warp (4x4 control points) moving ink by about this much
+PEN_CHANGE = 0.3  # a wider pen (3x3 dilation), a narrower one (half a 3x3 erosion) or a soft one
+PEN_BLUR_SIGMA = 1.0  # the soft pen (or an out-of-focus photo): a Gaussian blur of this sigma, in pixels
+NOISE = 0.3  # Gaussian noise, sigma up to 0.3 of full scale
+NOISE_SIGMA = 0.3
+
+
+def gaussian_kernel(sigma: float, size: int) -> paddle.Tensor:
+    """A normalised 2-D Gaussian as a conv2d weight [1, 1, size, size]."""
+    offsets = paddle.arange(size, dtype="float32") - (size - 1) / 2
+    line = paddle.exp(-(offsets**2) / (2 * sigma**2))
+    kernel = line[:, None] * line[None, :]
+    return (kernel / kernel.sum()).reshape([1, 1, size, size])
+
+
+def random_distort(images: paddle.Tensor) -> paddle.Tensor:
+    """``affine`` plus the ways real hands and pens differ: a sine-wave wobble of rows and columns,
+    an elastic warp, a wider, narrower or softer pen, and sensor noise. images [N, 1, H, W] in [-1, 1].
+
+    The geometry is one ``grid_sample``: the affine grid plus the wave and elastic offsets.
+    """
+    count, _, height, width = images.shape
+
+    def uniform(shape, low, high):
+        return paddle.rand(shape) * (high - low) + low
+
+    grid = F.affine_grid(affine_theta(count, height, width), images.shape, align_corners=False)  # [N, H, W, 2]
+    # The wave: each row slides sideways by A sin(2 pi row / period + phase), each column up and down
+    # likewise, with its own A, period and phase per picture. Grid units: 2 / size per pixel.
+    rows = paddle.arange(height, dtype="float32").reshape([1, height, 1])
+    columns = paddle.arange(width, dtype="float32").reshape([1, 1, width])
+
+    def wave(positions, size):
+        amplitude = uniform([count, 1, 1], 0.0, WAVE_PIXELS) * (2 / size)
+        period = uniform([count, 1, 1], *WAVE_PERIODS)
+        phase = uniform([count, 1, 1], 0.0, 2 * math.pi)
+        return amplitude * paddle.sin(positions * (2 * math.pi) / period + phase)
+
+    shift_x = wave(rows, width).expand([count, height, width])  # [N, H, W]
+    shift_y = wave(columns, height).expand([count, height, width])
+    # The elastic warp: random offsets at 4x4 control points, smoothly interpolated to every pixel.
+    control = paddle.randn([count, 2, 4, 4]) * (ELASTIC_PIXELS * 2 / max(height, width))
+    elastic = F.interpolate(control, size=[height, width], mode="bicubic", align_corners=True)  # [N, 2, H, W]
+    offsets = paddle.stack([shift_x, shift_y], axis=-1) + elastic.transpose([0, 2, 3, 1])
+    out = F.grid_sample(images + 1.0, grid + offsets, mode="bilinear", padding_mode="zeros", align_corners=False) - 1.0
+
+    # The pen: max-pooling widens white ink on black; its negative on the negative narrows it.
+    wider = F.max_pool2d(out, 3, stride=1, padding=1)
+    narrower = (out - F.max_pool2d(-out, 3, stride=1, padding=1)) / 2
+    softer = F.conv2d(F.pad(out + 1.0, [2, 2, 2, 2]), gaussian_kernel(PEN_BLUR_SIGMA, 5)) - 1.0  # 0 pads as background
+    pen = paddle.rand([count, 1, 1, 1])
+    out = paddle.where(
+        pen < PEN_CHANGE / 3,
+        wider,
+        paddle.where(pen < 2 * PEN_CHANGE / 3, narrower, paddle.where(pen < PEN_CHANGE, softer, out)),
+    )
+
+    noisy = paddle.rand([count, 1, 1, 1]) < NOISE
+    sigma = uniform([count, 1, 1, 1], 0.0, 2 * NOISE_SIGMA)  # [-1, 1] spans 2 units
+    noise = paddle.randn(out.shape) * sigma * noisy.astype("float32")
+    return paddle.clip(out + noise, -1.0, 1.0)
 
 
 def random_flip_shift(images: paddle.Tensor, shift_pixels: float = 2.0) -> paddle.Tensor:
@@ -77,7 +153,7 @@ def random_flip_shift(images: paddle.Tensor, shift_pixels: float = 2.0) -> paddl
 
 
 # The augmentations applied to every training batch, by --augment name.
-BATCH_AUGMENTATIONS = {"affine": random_affine, "flip-shift": random_flip_shift}
+BATCH_AUGMENTATIONS = {"affine": random_affine, "distort": random_distort, "flip-shift": random_flip_shift}
 
 
 def rotated_copies(split: SplitArrays, degrees: tuple[float, ...] = ROTATE10_DEGREES) -> SplitArrays:

@@ -243,8 +243,9 @@ class CNN(nn.Layer):
         return self.classifier(self.features(images))
 
 
-def summary(model: nn.Layer, in_shape: InShape = (1, 28, 28)) -> str:
-    """A Keras-style table of layers, output shapes and parameter counts, as text."""
+def layer_rows(model: nn.Layer, in_shape: InShape = (1, 28, 28)) -> list[tuple[str, list[int], int]]:
+    """(layer type, output shape [1, ...] for one image, parameter count) of each leaf layer, in
+    the order the forward pass runs them (found by running it once on a blank image)."""
     rows = []
     hooks = []
 
@@ -262,7 +263,67 @@ def summary(model: nn.Layer, in_shape: InShape = (1, 28, 28)) -> str:
     model.train(was_training)
     for hook in hooks:
         hook.remove()
+    return rows
+
+
+def summary(model: nn.Layer, in_shape: InShape = (1, 28, 28)) -> str:
+    """A Keras-style table of layers, output shapes and parameter counts, as text."""
     lines = [f"{'layer':<14}{'output shape':<22}{'parameters':>12}", "-" * 48]
-    lines += [f"{name:<14}{str(shape):<22}{count:>12,}" for name, shape, count in rows]
+    lines += [f"{name:<14}{str(shape):<22}{count:>12,}" for name, shape, count in layer_rows(model, in_shape)]
     lines += ["-" * 48, f"{'total':<36}{count_parameters(model):>12,}"]
     return "\n".join(lines)
+
+
+def model_for(what: str) -> tuple[nn.Layer, InShape, str]:
+    """A registered model's name (built for MNIST) or a checkpoint's path -> (model, input shape, title)."""
+    from pathlib import Path
+
+    if what in MODELS:
+        return build_model(what), (1, 28, 28), f"{what} (for MNIST: 10 classes, 1x28x28)"
+    if Path(what).suffix != ".pdparams":
+        raise UserError(f"{what!r} is neither a model ({', '.join(MODELS)}) nor a .pdparams checkpoint")
+    from handwriting.checkpoint import card_path, describe_model, read_card
+
+    name, options, in_shape, classes = describe_model(read_card(card_path(what)), what)
+    model = build_model(name, num_classes=len(classes), in_shape=tuple(in_shape), **options)
+    return model, tuple(in_shape), f"{Path(what).name}: {name}, {len(classes)} classes, {'x'.join(map(str, in_shape))}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m handwriting.models draw|summary MODEL``."""
+    import argparse
+
+    from handwriting.errors import run_at_the_edge
+    from handwriting.runtime import quiet_paddle_import_warnings
+
+    quiet_paddle_import_warnings()
+    parser = argparse.ArgumentParser(
+        prog="python -m handwriting.models",
+        description="Show a model's layers: as text (summary) or as a diagram (draw), as Keras' plot_model does.",
+    )
+    parser.add_argument("command", choices=("draw", "summary"), help="draw: a PNG diagram; summary: the text table")
+    parser.add_argument("model", help=f"a model name ({', '.join(MODELS)}) or a checkpoint (.pdparams, card beside it)")
+    parser.add_argument("--out", metavar="PNG", help="draw: where the diagram goes (default: runs/<model>.model.png)")
+    args = parser.parse_args(argv)
+
+    def work() -> None:
+        from pathlib import Path
+
+        model, in_shape, title = model_for(args.model)
+        print(title)
+        print(summary(model, in_shape))
+        if args.command == "draw":
+            from handwriting.reports import plot_model
+
+            out = Path(args.out) if args.out else Path("runs") / f"{Path(args.model).stem}.model.png"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            plot_model(layer_rows(model, in_shape), [1, *in_shape], count_parameters(model), out, title)
+            print(f"wrote {out}")
+
+    return run_at_the_edge(work, interrupted="interrupted")
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

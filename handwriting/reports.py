@@ -93,7 +93,7 @@ def plot_gallery(images, captions: list[str], path: str | os.PathLike, title: st
             axis.imshow(images[index], cmap="gray", vmin=0, vmax=255)
             axis.set_title(captions[index], fontsize=7)
     if title:
-        figure.suptitle(title)
+        figure.suptitle(title, y=1.0 + 0.03 * (row_height > 1.4))  # above two-line captions
     _save_figure(figure, Path(path))
     plt.close(figure)
 
@@ -128,5 +128,50 @@ def plot_predictions(results, path: str | os.PathLike, title: str = "", columns:
         frame_axis.set_title(f"→ {result.label}{confidence}", fontsize=9, fontweight="bold")
     if title:
         figure.suptitle(title, fontsize=10)
+    _save_figure(figure, Path(path))
+    plt.close(figure)
+
+
+# Box colours of the model diagram, by the kind of layer.
+LAYER_COLOURS = {
+    "Conv2D": "#cfe2f3",
+    "Linear": "#d9ead3",
+    "BatchNorm2D": "#fff2cc",
+    "MaxPool2D": "#f4cccc",
+    "AvgPool2D": "#f4cccc",
+    "Dropout": "#eeeeee",
+    "Flatten": "#eeeeee",
+}
+
+
+def plot_model(rows, in_shape: list[int], total: int, path: str | os.PathLike, title: str = "") -> None:
+    """A diagram of a model, one box per layer from input to output, as Keras' ``plot_model``:
+    each box names the layer, its output shape and its parameters. ``rows`` are
+    ``models.layer_rows``'s (type, output shape, parameters)."""
+    plt = _pyplot()
+    from matplotlib.patches import FancyBboxPatch
+
+    boxes = [("Input", in_shape, 0), *rows]
+    height = 0.55 * len(boxes) + 0.8
+    figure, axis = plt.subplots(figsize=(4.6, height))
+    axis.set_xlim(0, 1)
+    axis.set_ylim(-len(boxes) - 0.1, 0.6)
+    axis.axis("off")
+    for index, (name, shape, parameters) in enumerate(boxes):
+        y = -index
+        colour = "#ffffff" if name == "Input" else LAYER_COLOURS.get(name, "#ead1dc")  # activations: pink
+        axis.add_patch(
+            FancyBboxPatch((0.08, y - 0.32), 0.84, 0.64, boxstyle="round,pad=0.02", facecolor=colour, edgecolor="#444")
+        )
+        detail = f"{'x'.join(str(size) for size in shape[1:])}" + (f"   {parameters:,} params" if parameters else "")
+        axis.text(0.5, y + 0.1, name, ha="center", va="center", fontsize=9, fontweight="bold")
+        axis.text(0.5, y - 0.15, detail, ha="center", va="center", fontsize=8, color="#333")
+        if index:
+            axis.annotate(
+                "", xy=(0.5, y + 0.34), xytext=(0.5, y + 0.66), arrowprops={"arrowstyle": "->", "color": "#444"}
+            )
+    axis.text(0.5, -len(boxes) + 0.2, f"total: {total:,} parameters", ha="center", va="center", fontsize=9)
+    if title:
+        axis.set_title(title, fontsize=9)
     _save_figure(figure, Path(path))
     plt.close(figure)
