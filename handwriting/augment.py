@@ -72,8 +72,11 @@ def random_affine(images: paddle.Tensor, **ranges) -> paddle.Tensor:
     return warp(images, affine_theta(count, height, width, **ranges))
 
 
-# ``distort``'s ranges. Each picture gets all of the geometry and, independently, a pen change
-# and noise with these probabilities; a third of them stay as clean as ``affine`` leaves them.
+# ``distort``'s ranges. Every picture gets ``affine``'s geometry; a share of them (the damaged ones)
+# also gets the wave and the elastic warp, and, independently, a pen change and noise with these
+# probabilities. The other pictures stay as clean as ``affine`` leaves them: a model trained on
+# damaged pictures alone reads clean ones less well (99.35% after the same 18 epochs, against 99.67%).
+DAMAGED_SHARE = 0.5
 WAVE_PIXELS = 2.0  # a shaky hand: rows (and columns) shifted by up to this many pixels along a sine
 WAVE_PERIODS = (8.0, 20.0)  # rows per wave
 ELASTIC_PIXELS = 1.0  # a smooth random warp (4x4 control points) moving ink by about this much
@@ -92,8 +95,9 @@ def gaussian_kernel(sigma: float, size: int) -> paddle.Tensor:
 
 
 def random_distort(images: paddle.Tensor) -> paddle.Tensor:
-    """``affine`` plus the ways real hands and pens differ: a sine-wave wobble of rows and columns,
-    an elastic warp, a wider, narrower or softer pen, and sensor noise. images [N, 1, H, W] in [-1, 1].
+    """``affine`` plus, on ``DAMAGED_SHARE`` of the pictures, the ways real hands and pens differ: a
+    sine-wave wobble of rows and columns, an elastic warp, a wider, narrower or softer pen, and
+    sensor noise. images [N, 1, H, W] in [-1, 1].
 
     The geometry is one ``grid_sample``: the affine grid plus the wave and elastic offsets.
     """
@@ -119,23 +123,24 @@ def random_distort(images: paddle.Tensor) -> paddle.Tensor:
     # The elastic warp: random offsets at 4x4 control points, smoothly interpolated to every pixel.
     control = paddle.randn([count, 2, 4, 4]) * (ELASTIC_PIXELS * 2 / max(height, width))
     elastic = F.interpolate(control, size=[height, width], mode="bicubic", align_corners=True)  # [N, 2, H, W]
-    offsets = paddle.stack([shift_x, shift_y], axis=-1) + elastic.transpose([0, 2, 3, 1])
+    damaged = (paddle.rand([count, 1, 1, 1]) < DAMAGED_SHARE).astype("float32")  # [N, 1, 1, 1]: 1 or 0
+    offsets = (paddle.stack([shift_x, shift_y], axis=-1) + elastic.transpose([0, 2, 3, 1])) * damaged
     out = F.grid_sample(images + 1.0, grid + offsets, mode="bilinear", padding_mode="zeros", align_corners=False) - 1.0
 
     # The pen: max-pooling widens white ink on black; its negative on the negative narrows it.
     wider = F.max_pool2d(out, 3, stride=1, padding=1)
     narrower = (out - F.max_pool2d(-out, 3, stride=1, padding=1)) / 2
     softer = F.conv2d(F.pad(out + 1.0, [2, 2, 2, 2]), gaussian_kernel(PEN_BLUR_SIGMA, 5)) - 1.0  # 0 pads as background
-    pen = paddle.rand([count, 1, 1, 1])
+    pen = paddle.where(damaged > 0, paddle.rand([count, 1, 1, 1]), paddle.ones([count, 1, 1, 1]))  # 1: no change
     out = paddle.where(
         pen < PEN_CHANGE / 3,
         wider,
         paddle.where(pen < 2 * PEN_CHANGE / 3, narrower, paddle.where(pen < PEN_CHANGE, softer, out)),
     )
 
-    noisy = paddle.rand([count, 1, 1, 1]) < NOISE
+    noisy = (paddle.rand([count, 1, 1, 1]) < NOISE).astype("float32") * damaged
     sigma = uniform([count, 1, 1, 1], 0.0, 2 * NOISE_SIGMA)  # [-1, 1] spans 2 units
-    noise = paddle.randn(out.shape) * sigma * noisy.astype("float32")
+    noise = paddle.randn(out.shape) * sigma * noisy
     return paddle.clip(out + noise, -1.0, 1.0)
 
 

@@ -132,7 +132,7 @@ def _fractal(rng: np.random.Generator, size: int, decay: float) -> np.ndarray:
 # ----------------------------------------------------------------------------- the article's
 
 
-@register("broken", "article", "two 2 px gaps cut across the ink at random angles")
+@register("broken", "article", "two gaps, each a 6 px cut 2 px wide through the ink at a random angle")
 def broken(images, rng):
     def cut(index, image):
         ink_rows, ink_columns = np.nonzero(image > 0.5)
@@ -143,8 +143,8 @@ def broken(images, rng):
             pick = rng.integers(len(ink_rows))  # the gap passes through a pixel of the stroke
             y, x = float(ink_rows[pick]), float(ink_columns[pick])
             angle = rng.uniform(0, np.pi)
-            dx, dy = 40 * np.cos(angle), 40 * np.sin(angle)
-            cv2.line(out, (int(x - dx), int(y - dy)), (int(x + dx), int(y + dy)), 0.0, thickness=2)
+            dx, dy = 3 * np.cos(angle), 3 * np.sin(angle)  # a short cut: a gap, not a stroke erased
+            cv2.line(out, (round(x - dx), round(y - dy)), (round(x + dx), round(y + dy)), 0.0, thickness=2)
         return out
 
     return _each(images, cut)

@@ -78,7 +78,8 @@ def plot_confusion(matrix, classes: list[str], path: str | os.PathLike, title: s
 
 
 def plot_gallery(images, captions: list[str], path: str | os.PathLike, title: str = "", columns: int = 10) -> None:
-    """A grid of grey images ([N, H, W] uint8, white ink on black) with a caption under each."""
+    """A grid of grey images ([N, H, W] uint8, white ink on black) with a caption under each; a
+    None in a list of images leaves its cell empty."""
     plt = _pyplot()
     count = max(1, len(images))
     rows = -(-count // columns)
@@ -89,7 +90,7 @@ def plot_gallery(images, captions: list[str], path: str | os.PathLike, title: st
     figure, axes = plt.subplots(rows, columns, figsize=(columns * column_width, rows * row_height), squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
-        if index < len(images):
+        if index < len(images) and images[index] is not None:
             axis.imshow(images[index], cmap="gray", vmin=0, vmax=255)
             axis.set_title(captions[index], fontsize=7)
     if title:

@@ -67,7 +67,7 @@ def test_random_affine_keeps_shape_range_and_is_seeded():
     assert not np.allclose(first[0], first[1])  # each image gets its own transform
 
 
-def test_distort_keeps_shape_and_range_is_seeded_and_varies_pen_and_noise():
+def test_distort_keeps_shape_and_range_is_seeded_and_damages_about_half():
     images = paddle.concat([bar_image()] * 64)
     paddle.seed(7)
     first = random_distort(images).numpy()
@@ -78,18 +78,20 @@ def test_distort_keeps_shape_and_range_is_seeded_and_varies_pen_and_noise():
     ink = (first > 0).sum(axis=(1, 2, 3))  # pixels brighter than mid-grey, per picture
     assert ink.max() > 1.4 * np.median(ink) and ink.min() < 0.8 * np.median(ink)  # wider and narrower pens
     background = first[:, 0, :4, :4].std(axis=(1, 2))  # a corner far from the bar: noise or nothing
-    assert (background > 0.05).sum() >= 5 and (background < 1e-6).sum() >= 20
+    assert (background > 0.05).sum() >= 3 and (background < 1e-6).sum() >= 40
 
-    # The bar wobbles: its rows' centres leave a straight line by a pixel or so (a shaky hand),
-    # where the plain affine warp keeps them on one.
-    def wobble(pictures):
+    # Half the pictures (the damaged ones) wobble: their rows' centres leave a straight line by
+    # about a pixel (a shaky hand), where the plain affine warp keeps every picture's on one.
+    def wobble(pictures):  # per picture, the largest distance of a row's centre from the line
         weights = pictures[:, 0, 10:18] + 1  # [N, 8 rows, 28], background 0: rows the bar always crosses
         centres = (weights * np.arange(28)).sum(axis=2) / weights.sum(axis=2)  # [N, 8]
         rows = np.arange(8)
-        return np.median([np.abs(c - np.polyval(np.polyfit(rows, c, 1), rows)).max() for c in centres])
+        return np.array([np.abs(c - np.polyval(np.polyfit(rows, c, 1), rows)).max() for c in centres])
 
     paddle.seed(7)
-    assert wobble(first) > 0.4 > 0.1 > wobble(random_affine(images).numpy())
+    straight = wobble(random_affine(images).numpy())
+    assert straight.max() < 0.25
+    assert 0.25 < (wobble(first) > 0.25).mean() < 0.75
 
 
 def test_flip_shift_mirrors_about_half_and_shifts_at_most_two_pixels():
