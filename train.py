@@ -73,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=base.augment,
         choices=AUGMENTATIONS,
         help="rotate10: add the articles' +-10 degree copies; affine: random rotate/scale/shear/shift; distort: "
-        "affine, and on half the pictures a shaky hand, an elastic warp, another pen and noise; flip-shift: "
-        f"random mirror and shift, for clothes (a mirror changes a character) {DEFAULTS}",
+        "affine, and on half the pictures a shaky hand and an elastic warp, sometimes another pen or noise; "
+        f"flip-shift: random mirror and shift, for clothes (a mirror changes a character) {DEFAULTS}",
     )
     add("--seed", type=int, default=base.seed, help=f"seed for weights, shuffling and dropout {DEFAULTS}")
     add("--data-dir", metavar="DIR", help="data root (default: $HANDWRITING_DATA, else ~/.cache/paddle/dataset)")
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="--finetune's labelled pictures: DIR/7/photo.jpg or DIR/7_photo.jpg (default: none)",
     )
     add(
-        "--steps",
+        "--finetune-steps",
         type=int,
         default=FINETUNE_STEPS,
         metavar="N",
@@ -181,6 +181,25 @@ def saved_settings(options: dict) -> dict:
     return settings
 
 
+# What --finetune takes from the command line; every other flag belongs to training from scratch.
+FINETUNE_FLAGS = {
+    "finetune",
+    "pictures",
+    "finetune_steps",
+    "lr",
+    "batch_size",
+    "seed",
+    "data_dir",
+    "out",
+    "name",
+    "overwrite",
+}
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def finetune(args: argparse.Namespace, given: set[str]) -> None:
     """--finetune: teach a trained model the pictures in --pictures (``handwriting.finetune``)."""
     from handwriting.finetune import finetune as run_finetune
@@ -188,14 +207,17 @@ def finetune(args: argparse.Namespace, given: set[str]) -> None:
     interrupt_on_sigterm()
     if not args.pictures:
         raise UserError("--finetune needs --pictures DIR: your pictures, in label folders (7/a.jpg) or named 7_a.jpg")
-    if args.resume:
-        raise UserError("--finetune starts from a checkpoint; it cannot be resumed (run it again)")
+    unused = sorted(given - FINETUNE_FLAGS)
+    if unused:
+        raise UserError(
+            f"--finetune starts from the checkpoint's own model and data; it takes no {', '.join(map(flag, unused))}"
+        )
     card, weights = run_finetune(
         args.finetune,
         args.pictures,
         out=args.out,
         name=args.name,
-        steps=args.steps,
+        steps=args.finetune_steps,
         lr=args.lr if "lr" in given else FINETUNE_LR,
         batch_size=args.batch_size if "batch_size" in given else FINETUNE_BATCH,
         seed=args.seed,
@@ -217,8 +239,8 @@ def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
 
     if args.finetune:
         return finetune(args, given)
-    if args.pictures:
-        raise UserError("--pictures is for --finetune CHECKPOINT; give both")
+    if args.pictures or "finetune_steps" in given:
+        raise UserError(f"{'--pictures' if args.pictures else '--finetune-steps'} is for --finetune CHECKPOINT")
     interrupt_on_sigterm()  # `kill PID` now stops the run as Ctrl-C does, with exit status 143
     if args.val_size < 0:
         raise UserError(f"--val-size must not be negative, got {args.val_size}")
@@ -233,7 +255,7 @@ def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
     options = {
         key: value
         for key, value in vars(args).items()
-        if key not in ("resume", "overwrite", "finetune", "pictures", "steps")
+        if key not in ("resume", "overwrite", "finetune", "pictures", "finetune_steps")
     }
     options["model_options"] = dict(args.model_options or [])
     if args.resume:  # the run's own settings, for every flag not given on this command line

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.errors import UserError, run_at_the_edge
+from handwriting.errors import UserError, describe_os_error, run_at_the_edge
+from handwriting.preprocess.pixels import MNIST_SIZE
 from handwriting.runtime import quiet_paddle_import_warnings
 
 METHODS = ("auto", "inverse", "ascent")
@@ -109,12 +110,16 @@ class _Scorer:
     and the gradient of the chosen classes' log-probabilities with respect to x."""
 
     def __init__(self, backend):
+        from handwriting.scratch.layers import Sequential
+
         self.backend = backend
         self.net = getattr(backend, "net", None)  # a NumPy network, else a Paddle model
         if self.net is not None:
             # The NumPy net's own input scale (for 0 and 255), as a line through x = -1 and x = +1.
             low, high = backend.scale(np.array([0, 255], dtype=np.uint8))
             self.low, self.span = float(low), float(high - low)
+            if backend.sigmoid_output:  # a squared-error net: what went into its last sigmoid are its logits
+                self.net = Sequential(*self.net.layers[:-1])
 
     def gradient(self, x: np.ndarray, classes: np.ndarray) -> np.ndarray:
         """d sum_i log p(classes[i] | x_i) / dx, [N, 1, H, W]."""
@@ -124,13 +129,9 @@ class _Scorer:
             tensor = paddle.to_tensor(x.astype(np.float32), stop_gradient=False)
             log_p = paddle.nn.functional.log_softmax(self.backend.model(tensor), axis=1)
             chosen = paddle.take_along_axis(log_p, paddle.to_tensor(classes[:, None].astype(np.int64)), axis=1)
-            chosen.sum().backward()
-            return tensor.grad.numpy()
+            (grad,) = paddle.grad(chosen.sum(), tensor)  # the pictures' gradient only: no weight gradients pile up
+            return grad.numpy()
         inputs = (self.low + self.span * (x.reshape(len(x), -1) + 1) / 2).astype(np.float32)
-        if self.backend.sigmoid_output:  # a squared-error net: its outputs are not logits
-            raise UserError(
-                "ascent needs a network that returns logits; this one ends with a sigmoid: use --method inverse"
-            )
         logits = self.net.forward(inputs).astype(np.float64)
         probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities /= probabilities.sum(axis=1, keepdims=True)
@@ -141,6 +142,7 @@ class _Scorer:
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Each picture of x [N, 1, H, W] blurred (Gaussian, ``sigma`` pixels)."""
     import cv2
 
     return np.stack([cv2.GaussianBlur(picture[0], (0, 0), sigmaX=sigma)[None] for picture in x])
@@ -169,20 +171,22 @@ def gradient_ascent(backend, num_classes: int, shape: tuple[int, int], steps: in
 
 def numpy_twin(path: Path):
     """A NumPy ``Sequential`` equal to the model at ``path`` and whether it ends with a sigmoid, or
-    (None, False) when it has none (a CNN, a ReLU MLP converted is still not invertible)."""
+    (None, False) for a model with no NumPy twin (the CNNs). A ReLU MLP has one, which
+    ``invertible`` then refuses."""
     if path.suffix == ".npz":
         from handwriting.scratch.files import load
 
         net, card = load(path)
         return net, bool(card["network"].get("sigmoid_output"))
+    from handwriting.bridge import MLP_MODELS
     from handwriting.checkpoint import card_path, read_card
 
-    card = read_card(card_path(path))
-    if card.get("model", {}).get("name") not in ("mlp", "mlp-sigmoid"):
+    model = read_card(card_path(path)).get("model")
+    if not isinstance(model, dict) or model.get("name") not in MLP_MODELS:
         return None, False
     from handwriting.bridge import paddle_to_scratch
 
-    net, _ = paddle_to_scratch(path)
+    net, _ = paddle_to_scratch(path)  # loads the weights a second time: a fraction of a second for an MLP
     return net, False
 
 
@@ -197,7 +201,7 @@ def back_query(path: str | Path, method: str = "auto", steps: int = ASCENT_STEPS
     classes = list(backend.classes)
     if getattr(backend, "task", "classify") != "classify":
         raise UserError(f"{path}: a regression model has no class probabilities to ask backwards")
-    size = 28
+    size = MNIST_SIZE
     net, sigmoid_output = numpy_twin(path) if method in ("auto", "inverse") else (None, False)
     if method == "inverse" and (net is None or not invertible(net)):
         raise UserError(f"{path}: --method inverse needs a fully connected sigmoid network; use --method ascent")
@@ -212,6 +216,14 @@ def back_query(path: str | Path, method: str = "auto", steps: int = ASCENT_STEPS
     probabilities = backend.probabilities(pictures)
     predicted = probabilities.argmax(axis=1)
     return Queried(method, pictures, predicted, probabilities[np.arange(len(classes)), predicted]), classes
+
+
+def check_model_file(path: str) -> None:
+    """One line for a model path that is a folder or not there (the loaders say what is wrong inside one)."""
+    if Path(path).is_dir():
+        raise UserError(f"{path}: is a folder; give a model file (.pdparams or .npz)")
+    if not Path(path).is_file():
+        raise UserError(f"{path}: no such model file")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,21 +244,25 @@ def main(argv: list[str] | None = None) -> int:
         from handwriting.checkpoint import stem
         from handwriting.reports import plot_gallery
         from handwriting.runtime import use_all_cores
+        from handwriting.scratch.files import network_stem
 
-        if not Path(args.model).is_file():
-            raise UserError(f"{args.model}: no such model file")
-        if args.steps < 1:
-            raise UserError(f"--steps must be at least 1, got {args.steps}")
+        check_model_file(args.model)
+        if args.steps < 1 or args.seed < 0:
+            raise UserError(f"--steps must be at least 1 and --seed at least 0, got {args.steps} and {args.seed}")
         use_all_cores()
         queried, classes = back_query(args.model, args.method, args.steps, args.seed)
-        out = Path(args.out) if args.out else Path("runs") / f"{stem(args.model).name}.backquery.png"
-        out.parent.mkdir(parents=True, exist_ok=True)
+        name = network_stem(args.model) if Path(args.model).suffix == ".npz" else stem(args.model).name
+        out = Path(args.out) if args.out else Path("runs") / f"{name}.backquery.png"
         captions = [
             f"{label}\n→ {classes[p]} {c:.0%}" for label, p, c in zip(classes, queried.predicted, queried.confidence)
         ]
         right = int((queried.predicted == np.arange(len(classes))).sum())
-        title = f"{stem(args.model).name} asked backwards ({queried.method}): {right} of {len(classes)} read as asked"
-        plot_gallery(queried.pictures, captions, out, title, columns=min(10, len(classes)))
+        title = f"{name} asked backwards ({queried.method}): {right} of {len(classes)} read as asked"
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            plot_gallery(queried.pictures, captions, out, title, columns=min(10, len(classes)))
+        except OSError as error:
+            raise UserError(f"cannot write {out}: {describe_os_error(error)}; choose another --out") from None
         print(f"{title}\nwrote {out}")
 
     return run_at_the_edge(work, interrupted="interrupted")

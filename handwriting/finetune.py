@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from handwriting.errors import UserError, counted
+from handwriting.preprocess.pixels import MNIST_SIZE
 
 PICTURE_SHARE = 0.25  # of every batch: the user's pictures; the rest is replayed training data
 DEFAULT_STEPS = 150
@@ -96,11 +97,11 @@ def prepare_labelled(found: list[tuple[Path, int]], framing: str) -> Labelled:
     return Labelled(np.stack(frames), np.array(labels, dtype=np.int64), paths)
 
 
-def read_as(model, frames: np.ndarray) -> np.ndarray:
+def read_as(model, frames: np.ndarray, num_classes: int) -> np.ndarray:
     """The class ``model`` reads each uint8 frame [N, 28, 28] as, [N]."""
     from handwriting.evaluate import predict
 
-    return predict(model, "classify", frames, 10**9)[0]
+    return predict(model, "classify", frames, num_classes)[0]
 
 
 def finetune(
@@ -133,25 +134,31 @@ def finetune(
     from handwriting.runs import RunFiles
     from handwriting.weights import state_bytes
 
-    if steps < 1 or batch_size < 2 or lr <= 0:
+    if steps < 1 or batch_size < 2 or lr <= 0 or seed < 0:
         raise UserError(
-            f"fine-tuning needs --steps >= 1, --batch-size >= 2 and --lr > 0 (got {steps}, {batch_size}, {lr})"
+            f"fine-tuning needs --finetune-steps >= 1, --batch-size >= 2, --lr > 0 and --seed >= 0 "
+            f"(got {steps}, {batch_size}, {lr}, {seed})"
         )
+    run = RunFiles(out, name or f"{checkpoint_stem(checkpoint).name}-finetuned")
+    if run.exists() and not overwrite:  # said before anything slow happens; checked again under the lock
+        raise UserError(f"{run} already holds a model; replace it with --overwrite, or choose another --name")
     model, card = load_model(checkpoint)
     if card["model"]["task"] != "classify":
         raise UserError(f"{checkpoint}: a regression model cannot be fine-tuned on labelled pictures")
-    run = RunFiles(out, name or f"{checkpoint_stem(checkpoint).name}-finetuned")
+    if list(card["model"]["in_shape"]) != [1, MNIST_SIZE, MNIST_SIZE]:
+        raise UserError(f"{checkpoint}: its model takes {card['model']['in_shape']} inputs; pictures become 1x28x28")
     classes = list(card["classes"])
     mine = prepare_labelled(find_labelled(pictures, classes), card_framing(card, checkpoint))
     data = load_for_card(card, checkpoint, data_dir)
     train, test = data.splits["train"], data.splits["test"]
     config = card.get("config") if isinstance(card.get("config"), dict) else {}
-    augment = BATCH_AUGMENTATIONS.get(config.get("augment"), BATCH_AUGMENTATIONS["affine"])
+    recipe = config.get("augment")  # the model's own, when it is one done batch by batch
+    augment = BATCH_AUGMENTATIONS[recipe if isinstance(recipe, str) and recipe in BATCH_AUGMENTATIONS else "affine"]
 
     with run.locked():
         if run.exists() and not overwrite:
             raise UserError(f"{run} already holds a model; replace it with --overwrite, or choose another --name")
-        before_read = read_as(model, mine.frames)
+        before_read = read_as(model, mine.frames, len(classes))
         before_test = evaluate(model, test, "classify", len(classes))["accuracy"]
         log(
             f"before: {int((before_read == mine.labels).sum())} of {counted(len(mine.labels), 'picture')} read right, "
@@ -175,7 +182,7 @@ def finetune(
             optimizer.clear_grad()
         seconds = time.perf_counter() - started
         model.eval()
-        after_read = read_as(model, mine.frames)
+        after_read = read_as(model, mine.frames, len(classes))
         after_test = evaluate(model, test, "classify", len(classes))["accuracy"]
         log(
             f"after {counted(steps, 'step')} ({seconds:.0f} s): {int((after_read == mine.labels).sum())} of "
@@ -205,7 +212,11 @@ def finetune(
                 "test_accuracy_after": after_test,
             },
         )
-        run.out.mkdir(parents=True, exist_ok=True)
+        # The old card goes first and the new one last: a kill in between leaves weights with no
+        # card (refused as "no card"), never new weights beside another model's card. What a
+        # replaced training run kept (its log and curves) described another model: gone too.
+        for stale in (run.card, run.log, run.curves):
+            stale.unlink(missing_ok=True)
         write_bytes(run.weights, weights)
         save_card(run.card, new_card)
     return new_card, run.weights

@@ -275,18 +275,22 @@ def summary(model: nn.Layer, in_shape: InShape = (1, 28, 28)) -> str:
 
 
 def model_for(what: str) -> tuple[nn.Layer, InShape, str]:
-    """A registered model's name (built for MNIST) or a checkpoint's path -> (model, input shape, title)."""
+    """A registered model's name (built for MNIST) or a checkpoint (.pdparams or its .json card,
+    loaded and checked as ``infer.py`` loads it) -> (model, input shape, title)."""
     from pathlib import Path
 
     if what in MODELS:
         return build_model(what), (1, 28, 28), f"{what} (for MNIST: 10 classes, 1x28x28)"
-    if Path(what).suffix != ".pdparams":
-        raise UserError(f"{what!r} is neither a model ({', '.join(MODELS)}) nor a .pdparams checkpoint")
-    from handwriting.checkpoint import card_path, describe_model, read_card
+    if Path(what).suffix not in (".pdparams", ".json"):
+        raise UserError(f"{what!r} is neither a model ({', '.join(MODELS)}) nor a checkpoint (.pdparams)")
+    from handwriting.checkpoint import load_model
 
-    name, options, in_shape, classes = describe_model(read_card(card_path(what)), what)
-    model = build_model(name, num_classes=len(classes), in_shape=tuple(in_shape), **options)
-    return model, tuple(in_shape), f"{Path(what).name}: {name}, {len(classes)} classes, {'x'.join(map(str, in_shape))}"
+    model, card = load_model(what)
+    in_shape = tuple(card["model"]["in_shape"])
+    title = (
+        f"{Path(what).name}: {card['model']['name']}, {len(card['classes'])} classes, {'x'.join(map(str, in_shape))}"
+    )
+    return model, in_shape, title
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Show a model's layers: as text (summary) or as a diagram (draw), as Keras' plot_model does.",
     )
     parser.add_argument("command", choices=("draw", "summary"), help="draw: a PNG diagram; summary: the text table")
-    parser.add_argument("model", help=f"a model name ({', '.join(MODELS)}) or a checkpoint (.pdparams, card beside it)")
+    parser.add_argument("model", help=f"a model name ({', '.join(MODELS)}) or a checkpoint (.pdparams with its .json)")
     parser.add_argument("--out", metavar="PNG", help="draw: where the diagram goes (default: runs/<model>.model.png)")
     args = parser.parse_args(argv)
 
@@ -313,11 +317,15 @@ def main(argv: list[str] | None = None) -> int:
         print(title)
         print(summary(model, in_shape))
         if args.command == "draw":
+            from handwriting.errors import describe_os_error
             from handwriting.reports import plot_model
 
             out = Path(args.out) if args.out else Path("runs") / f"{Path(args.model).stem}.model.png"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            plot_model(layer_rows(model, in_shape), [1, *in_shape], count_parameters(model), out, title)
+            try:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                plot_model(layer_rows(model, in_shape), [1, *in_shape], count_parameters(model), out, title)
+            except OSError as error:
+                raise UserError(f"cannot write {out}: {describe_os_error(error)}; choose another --out") from None
             print(f"wrote {out}")
 
     return run_at_the_edge(work, interrupted="interrupted")

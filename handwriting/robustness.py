@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.errors import UserError, run_at_the_edge
+from handwriting.errors import UserError, describe_os_error, run_at_the_edge
 from handwriting.runtime import quiet_paddle_import_warnings
 
 DEFAULT_OUT_DIR = "runs"  # never models/ or bench/results/ unless asked
@@ -62,7 +62,7 @@ def accuracy_of(backend, images: np.ndarray, labels: np.ndarray, batch_size: int
     return right / len(images)
 
 
-def corrupted_test_sets(images: np.ndarray, names: list[str], seed: int, log=print) -> dict[str, np.ndarray]:
+def corrupted_test_sets(images: np.ndarray, names: list[str], seed: int) -> dict[str, np.ndarray]:
     """{corruption name: the test images under it}; computed once, shared by every model."""
     from tqdm import tqdm
 
@@ -84,7 +84,7 @@ def score(paths: list[str], names: list[str], limit: int | None, seed: int, data
         if data.spec.name not in sets:
             images, labels = test.images[:limit], test.labels[:limit]
             log(f"{data.spec.name}: {len(images):,} test images under {len(names)} corruptions (seed {seed})")
-            sets[data.spec.name] = (images, labels, corrupted_test_sets(images, names, seed, log))
+            sets[data.spec.name] = (images, labels, corrupted_test_sets(images, names, seed))
         images, labels, corrupted = sets[data.spec.name]
         result = ModelScore(str(path), data.spec.name, accuracy_of(backend, images, labels))
         for name, damaged in corrupted.items():
@@ -199,17 +199,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def work() -> None:
+        from handwriting.backquery import check_model_file
         from handwriting.runtime import use_all_cores
 
         if args.limit is not None and args.limit < 1:
             raise UserError(f"--limit must be at least 1, got {args.limit}")
+        if args.seed < 0 or args.example < 0 or (args.limit is not None and args.example >= args.limit):
+            raise UserError(
+                f"--seed must be at least 0 and --example a test image's index, got {args.seed}, {args.example}"
+            )
         names = parse_names(args.only)
         for path in args.models:
-            if not Path(path).is_file():
-                raise UserError(f"{path}: no such model file")
+            check_model_file(path)
         use_all_cores()
         scores, sets = score(args.models, names, args.limit, args.seed, args.data_dir)
-        written = write_report(scores, sets, names, Path(args.out_dir), args.name, args.seed, args.limit, args.example)
+        try:
+            written = write_report(
+                scores, sets, names, Path(args.out_dir), args.name, args.seed, args.limit, args.example
+            )
+        except OSError as error:
+            raise UserError(
+                f"cannot write into {args.out_dir}: {describe_os_error(error)}; choose another --out-dir"
+            ) from None
         print(markdown(scores, names).split("\nSeverities:")[0])
         print("wrote " + ", ".join(str(path) for path in written))
 

@@ -132,3 +132,24 @@ def real_mnist():
 def real_fashion():
     """The real Fashion-MNIST (Debian's dataset-fashion-mnist has it); skipped when it is not there."""
     return real_dataset("fashion-mnist")
+
+
+@pytest.fixture
+def trained(synthetic, tmp_path):
+    """A softmax model trained for two epochs on the synthetic dataset -> its .pdparams."""
+    from handwriting.config import TrainConfig
+    from handwriting.engine import fit
+
+    synthetic.write(dataset_dir(synthetic.spec))
+    data = load(synthetic.spec, download=False)
+    config = TrainConfig(
+        model="softmax",
+        dataset="synth",
+        epochs=2,
+        batch_size=8,
+        lr=0.05,
+        augment="affine",
+        out=str(tmp_path / "models"),
+    )
+    fit(config, data=data, log=lambda message: None)
+    return tmp_path / "models" / "softmax.pdparams"

@@ -16,9 +16,7 @@ from PIL import Image
 from handwriting import runtime
 from handwriting.augment import random_affine, random_distort, random_flip_shift, rotated_copies, warp
 from handwriting.checkpoint import load_model
-from handwriting.config import TrainConfig
-from handwriting.data.store import SplitArrays, dataset_dir, load
-from handwriting.engine import fit
+from handwriting.data.store import SplitArrays
 from handwriting.evaluate import evaluate_checkpoint
 from handwriting.evaluate import main as evaluate_main
 from handwriting.preprocess.pixels import normalize
@@ -176,23 +174,6 @@ def test_the_paddle_and_numpy_trainers_make_the_same_rotated_copies():
     np.testing.assert_array_equal(numpy_labels, np.tile(labels, 3))
     np.testing.assert_array_equal(numpy_images[10:20], rotate(images, 10))
     np.testing.assert_array_equal(numpy_images[20:], rotate(images, -10))
-
-
-@pytest.fixture
-def trained(synthetic, tmp_path):
-    synthetic.write(dataset_dir(synthetic.spec))
-    data = load(synthetic.spec, download=False)
-    config = TrainConfig(
-        model="softmax",
-        dataset="synth",
-        epochs=2,
-        batch_size=8,
-        lr=0.05,
-        augment="affine",
-        out=str(tmp_path / "models"),
-    )
-    fit(config, data=data, log=lambda message: None)
-    return tmp_path / "models" / "softmax.pdparams"
 
 
 def rgb_pixels(path: Path) -> np.ndarray:
