@@ -145,6 +145,15 @@ def model_option(text: str) -> tuple[str, object]:
         return key, value
 
 
+def training_options(args: argparse.Namespace) -> dict:
+    """The parsed flags that are ``TrainConfig`` settings (not --resume, --finetune, ...), as its arguments."""
+    from dataclasses import fields
+
+    options = {field.name: getattr(args, field.name) for field in fields(TrainConfig)}
+    options["model_options"] = dict(args.model_options or [])
+    return options
+
+
 def given_flags(argv: list[str] | None) -> set[str]:
     """The settings named on the command line (not left at their defaults)."""
     parser = build_parser()
@@ -252,12 +261,7 @@ def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
         raise UserError(f"--lr must be positive, got {args.lr}")
     if args.resume and args.overwrite:
         raise UserError("--resume continues a run and --overwrite replaces it: give one of them")
-    options = {
-        key: value
-        for key, value in vars(args).items()
-        if key not in ("resume", "overwrite", "finetune", "pictures", "finetune_steps")
-    }
-    options["model_options"] = dict(args.model_options or [])
+    options = training_options(args)
     if args.resume:  # the run's own settings, for every flag not given on this command line
         options.update({key: value for key, value in saved_settings(options).items() if key not in given})
     config = TrainConfig(**options)

@@ -201,6 +201,8 @@ def write_markdown(results: Path) -> None:
             f"a time, inputs 0.01-1), trained by `handwriting.scratch`; {article['machine']}. The article reports "
             "0.954 for one epoch without copies and 0.9669 with the ±10° copies.",
             "",
+            "Seconds are wall-clock, including any time the bench was paused or shared the machine.",
+            "",
             "| copies | epochs | training images | test accuracy | seconds |",
             "|---|---:|---:|---:|---:|",
         ]

@@ -94,7 +94,7 @@ def plot_gallery(images, captions: list[str], path: str | os.PathLike, title: st
             axis.imshow(images[index], cmap="gray", vmin=0, vmax=255)
             axis.set_title(captions[index], fontsize=7)
     if title:
-        figure.suptitle(title, y=1.0 + 0.03 * (row_height > 1.4))  # above two-line captions
+        figure.suptitle(title, y=1.0 + 0.08 * (row_height > 1.4))  # above two-line captions
     _save_figure(figure, Path(path))
     plt.close(figure)
 

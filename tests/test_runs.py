@@ -346,7 +346,7 @@ def test_train_py_resumes_with_the_run_s_own_settings(tmp_path, tiny):
     argv = ["--out", str(tmp_path), "--name", "smoke", "--resume"]
     args = train_script.build_parser().parse_args(argv)
     assert train_script.given_flags(argv) == {"out", "name", "resume"}
-    options = {key: value for key, value in vars(args).items() if key not in ("resume", "overwrite")}
+    options = train_script.training_options(args)
     saved = train_script.saved_settings(options)
     assert {key: saved[key] for key in ("model", "epochs", "max_steps", "lr", "val_size")} == {
         "model": "mlp-sigmoid", "epochs": 2, "max_steps": 2, "lr": 0.5, "val_size": 10
