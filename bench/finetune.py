@@ -90,12 +90,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED, help=f"(default: {SEED})")
     parser.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: train.py's)")
     parser.add_argument("--lr", type=float, default=None, help="fine-tuning learning rate (default: train.py's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="fine-tuning batch (default: train.py's)")
     parser.add_argument("--data-dir", metavar="DIR", help="data root (default: as handwriting.data)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="where the results go")
     args = parser.parse_args()
 
     from handwriting.data import get_spec, load
-    from handwriting.finetune import DEFAULT_LR, DEFAULT_STEPS, finetune
+    from handwriting.finetune import DEFAULT_BATCH, DEFAULT_LR, DEFAULT_STEPS, finetune
     from handwriting.recognise import PaddleBackend
     from handwriting.runtime import quiet_paddle_import_warnings, use_all_cores
 
@@ -116,6 +117,7 @@ def main() -> None:
             out=Path(scratch) / "runs",
             steps=args.steps or DEFAULT_STEPS,
             lr=args.lr or DEFAULT_LR,
+            batch_size=args.batch_size or DEFAULT_BATCH,
             data_dir=args.data_dir,
         )
         second_after = read_right(PaddleBackend(weights, device="cpu"), second)

@@ -27,8 +27,8 @@ from handwriting.preprocess.pixels import MNIST_SIZE
 
 PICTURE_SHARE = 0.25  # of every batch: the user's pictures; the rest is replayed training data
 DEFAULT_STEPS = 150
-DEFAULT_LR = 2e-4  # a small step: the model is already trained, it only needs to bend a little
-DEFAULT_BATCH = 64
+DEFAULT_LR = 1e-4  # a small step: the model is already trained, it only needs to bend a little
+DEFAULT_BATCH = 128  # 32 of your pictures and 96 replayed: enough replay that the rest is not forgotten
 
 
 @dataclass
