@@ -58,7 +58,7 @@ def find_labelled(folder: str | Path, classes: list[str]) -> list[tuple[Path, in
     if not folder.is_dir():
         raise UserError(f"--pictures {folder}: no such folder")
     aliases, suffixes = class_aliases(classes), picture_suffixes()
-    found, unknown = [], set()
+    found, unknown = [], {}
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or path.suffix.lower() not in suffixes:
             continue
@@ -67,9 +67,9 @@ def find_labelled(folder: str | Path, classes: list[str]) -> list[tuple[Path, in
         if label in aliases:
             found.append((path, aliases[label]))
         else:
-            unknown.add(label)
+            unknown.setdefault(label, relative)
     if unknown:
-        names = ", ".join(repr(label) for label in sorted(unknown)[:5])
+        names = ", ".join(f"{label!r} ({unknown[label]})" for label in sorted(unknown)[:5])
         raise UserError(
             f"--pictures {folder}: {names} {'is not a label' if len(unknown) == 1 else 'are not labels'} of this "
             f"model ({', '.join(classes[:12])}{', ...' if len(classes) > 12 else ''}); put each picture in a folder "
@@ -140,8 +140,6 @@ def finetune(
             f"(got {steps}, {batch_size}, {lr}, {seed})"
         )
     run = RunFiles(out, name or f"{checkpoint_stem(checkpoint).name}-finetuned")
-    if run.exists() and not overwrite:  # said before anything slow happens; checked again under the lock
-        raise UserError(f"{run} already holds a model; replace it with --overwrite, or choose another --name")
     model, card = load_model(checkpoint)
     if card["model"]["task"] != "classify":
         raise UserError(f"{checkpoint}: a regression model cannot be fine-tuned on labelled pictures")
@@ -149,6 +147,8 @@ def finetune(
         raise UserError(f"{checkpoint}: its model takes {card['model']['in_shape']} inputs; pictures become 1x28x28")
     classes = list(card["classes"])
     mine = prepare_labelled(find_labelled(pictures, classes), card_framing(card, checkpoint))
+    if run.exists() and not overwrite:  # said before the data loads; checked again under the lock
+        raise UserError(f"{run} already holds a model; replace it with --overwrite, or choose another --name")
     data = load_for_card(card, checkpoint, data_dir)
     train, test = data.splits["train"], data.splits["test"]
     config = card.get("config") if isinstance(card.get("config"), dict) else {}
@@ -170,7 +170,7 @@ def finetune(
         own = max(1, round(batch_size * PICTURE_SHARE))
         started = time.perf_counter()
         model.train()
-        for _ in tqdm(range(steps), desc="fine-tuning", leave=False):
+        for _ in tqdm(range(steps), desc="fine-tuning", leave=False, disable=None):
             picked = rng.integers(len(mine.labels), size=own)
             replayed = rng.integers(len(train), size=batch_size - own)
             images = np.concatenate([mine.frames[picked], train.images[replayed]])  # uint8 [B, 28, 28]

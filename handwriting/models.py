@@ -14,10 +14,14 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable
 
-import paddle
-from paddle import nn
+from handwriting.runtime import quiet_paddle_import_warnings
 
-from handwriting.errors import UserError
+quiet_paddle_import_warnings()  # before Paddle's import: `python -m handwriting.models` imports it here
+
+import paddle  # noqa: E402
+from paddle import nn  # noqa: E402
+
+from handwriting.errors import UserError  # noqa: E402
 
 InShape = tuple[int, int, int]  # (channels, height, width)
 

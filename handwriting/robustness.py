@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.errors import UserError, describe_os_error, run_at_the_edge
+from handwriting.errors import UserError, counted, describe_os_error, run_at_the_edge
 from handwriting.runtime import quiet_paddle_import_warnings
 
 DEFAULT_OUT_DIR = "runs"  # never models/ or bench/results/ unless asked
@@ -68,7 +68,7 @@ def corrupted_test_sets(images: np.ndarray, names: list[str], seed: int) -> dict
 
     from handwriting.corruptions import corrupt
 
-    return {name: corrupt(images, name, seed) for name in tqdm(names, desc="corrupting", leave=False)}
+    return {name: corrupt(images, name, seed) for name in tqdm(names, desc="corrupting", leave=False, disable=None)}
 
 
 def score(paths: list[str], names: list[str], limit: int | None, seed: int, data_dir: str | None, log=print):
@@ -83,7 +83,9 @@ def score(paths: list[str], names: list[str], limit: int | None, seed: int, data
         test = data.splits["test"]
         if data.spec.name not in sets:
             images, labels = test.images[:limit], test.labels[:limit]
-            log(f"{data.spec.name}: {len(images):,} test images under {len(names)} corruptions (seed {seed})")
+            log(
+                f"{data.spec.name}: {len(images):,} test images under {counted(len(names), 'corruption')} (seed {seed})"
+            )
             sets[data.spec.name] = (images, labels, corrupted_test_sets(images, names, seed))
         images, labels, corrupted = sets[data.spec.name]
         result = ModelScore(str(path), data.spec.name, accuracy_of(backend, images, labels))

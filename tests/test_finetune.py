@@ -36,7 +36,7 @@ def test_a_class_with_two_cases_may_be_named_by_either():
 
 def test_unknown_labels_no_pictures_and_no_folder_are_one_line_each(tmp_path):
     picture(tmp_path / "x_what.png")
-    with pytest.raises(UserError, match=r"'x' is not a label of this model \(0, 1, 2"):
+    with pytest.raises(UserError, match=r"'x' \(x_what.png\) is not a label of this model \(0, 1, 2"):
         find_labelled(tmp_path, [str(digit) for digit in range(10)])
     empty = tmp_path / "empty"
     empty.mkdir()
