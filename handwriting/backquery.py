@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.errors import UserError, describe_os_error, run_at_the_edge
+from handwriting.errors import UserError, run_at_the_edge
 from handwriting.preprocess.pixels import MNIST_SIZE
 from handwriting.runtime import quiet_paddle_import_warnings
 
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def work() -> None:
         from handwriting.checkpoint import stem
-        from handwriting.reports import plot_gallery
+        from handwriting.reports import drawn_into, plot_gallery
         from handwriting.runtime import use_all_cores
         from handwriting.scratch.files import network_stem
 
@@ -258,11 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         ]
         right = int((queried.predicted == np.arange(len(classes))).sum())
         title = f"{name} asked backwards ({queried.method}): {right} of {len(classes)} read as asked"
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            plot_gallery(queried.pictures, captions, out, title, columns=min(10, len(classes)))
-        except OSError as error:
-            raise UserError(f"cannot write {out}: {describe_os_error(error)}; choose another --out") from None
+        drawn_into(
+            out, lambda path: plot_gallery(queried.pictures, captions, path, title, columns=min(10, len(classes)))
+        )
         print(f"{title}\nwrote {out}")
 
     return run_at_the_edge(work, interrupted="interrupted")

@@ -321,15 +321,11 @@ def main(argv: list[str] | None = None) -> int:
         print(title)
         print(summary(model, in_shape))
         if args.command == "draw":
-            from handwriting.errors import describe_os_error
-            from handwriting.reports import plot_model
+            from handwriting.reports import drawn_into, plot_model
 
             out = Path(args.out) if args.out else Path("runs") / f"{Path(args.model).stem}.model.png"
-            try:
-                out.parent.mkdir(parents=True, exist_ok=True)
-                plot_model(layer_rows(model, in_shape), [1, *in_shape], count_parameters(model), out, title)
-            except OSError as error:
-                raise UserError(f"cannot write {out}: {describe_os_error(error)}; choose another --out") from None
+            rows, total = layer_rows(model, in_shape), count_parameters(model)
+            drawn_into(out, lambda path: plot_model(rows, [1, *in_shape], total, path, title))
             print(f"wrote {out}")
 
     return run_at_the_edge(work, interrupted="interrupted")

@@ -9,6 +9,19 @@ from pathlib import Path
 from handwriting.atomic import atomic_path
 
 
+def drawn_into(path: str | os.PathLike, draw, flag: str = "--out") -> None:
+    """Make ``path``'s folder and call ``draw(path)``; a place that cannot be written (a folder, no
+    permission, a full disk) is one ``UserError`` line naming ``flag``."""
+    from handwriting.errors import UserError, describe_os_error
+
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draw(path)
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {describe_os_error(error)}; choose another {flag}") from None
+
+
 def _save_figure(figure, path: Path) -> None:
     """Save a matplotlib figure as PNG, atomically."""
     with atomic_path(path, suffix=".png") as temporary:
