@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 MODEL_NAMES = ("linreg", "softmax", "mlp-sigmoid", "mlp", "lenet5", "cnn")  # in their registry's order
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "onecycle")
-AUGMENTATIONS = ("none", "rotate10", "affine", "distort", "flip-shift")
+AUGMENTATIONS = ("none", "rotate10", "affine", "wave", "distort", "flip-shift")
 DEVICES = ("auto", "cpu", "gpu")
 PREPROCESS_NAMES = ("mnist", "emnist", "fill", "naive")
 BACKEND_NAMES = ("paddle", "numpy")

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from handwriting import runtime
-from handwriting.augment import random_affine, random_distort, random_flip_shift, rotated_copies, warp
+from handwriting.augment import random_affine, random_distort, random_flip_shift, random_wave, rotated_copies, warp
 from handwriting.checkpoint import load_model
 from handwriting.data.store import SplitArrays
 from handwriting.evaluate import evaluate_checkpoint
@@ -37,6 +37,15 @@ def bar_pixels() -> np.ndarray:
 def bar_image():
     """The bar as the models see it: a [1, 1, 28, 28] tensor in [-1, 1]."""
     return paddle.to_tensor(normalize(bar_pixels())[None, None])
+
+
+def wobble(pictures: np.ndarray) -> np.ndarray:
+    """Per picture of the bar [N, 1, 28, 28], the largest distance of a row's centre of ink from the
+    straight line through them all: 0 for a straight bar, about a pixel for a shaky hand."""
+    weights = pictures[:, 0, 10:18] + 1  # [N, 8 rows, 28], background 0: rows the bar always crosses
+    centres = (weights * np.arange(28)).sum(axis=2) / weights.sum(axis=2)  # [N, 8]
+    rows = np.arange(8)
+    return np.array([np.abs(c - np.polyval(np.polyfit(rows, c, 1), rows)).max() for c in centres])
 
 
 def test_identity_warp_changes_nothing():
@@ -80,16 +89,23 @@ def test_distort_keeps_shape_and_range_is_seeded_and_damages_about_half():
 
     # Half the pictures (the damaged ones) wobble: their rows' centres leave a straight line by
     # about a pixel (a shaky hand), where the plain affine warp keeps every picture's on one.
-    def wobble(pictures):  # per picture, the largest distance of a row's centre from the line
-        weights = pictures[:, 0, 10:18] + 1  # [N, 8 rows, 28], background 0: rows the bar always crosses
-        centres = (weights * np.arange(28)).sum(axis=2) / weights.sum(axis=2)  # [N, 8]
-        rows = np.arange(8)
-        return np.array([np.abs(c - np.polyval(np.polyfit(rows, c, 1), rows)).max() for c in centres])
-
     paddle.seed(7)
     straight = wobble(random_affine(images).numpy())
     assert straight.max() < 0.25
     assert 0.25 < (wobble(first) > 0.25).mean() < 0.75
+
+
+def test_wave_wobbles_about_half_and_changes_neither_the_pen_nor_the_background():
+    images = paddle.concat([bar_image()] * 64)
+    paddle.seed(7)
+    waved = random_wave(images).numpy()
+    assert waved.shape == (64, 1, 28, 28) and waved.min() >= -1.0 and waved.max() <= 1.0
+    assert 0.25 < (wobble(waved) > 0.25).mean() < 0.75
+    assert waved[:, 0, :4, :4].std(axis=(1, 2)).max() < 1e-6  # no noise anywhere
+    # The same pen throughout: the ink's mass moves with the warp's zoom (1 +- 10% each way), no more
+    # (a wider pen roughly doubles it, a narrower one halves it).
+    mass = ((waved + 1) / 2).sum(axis=(1, 2, 3))
+    assert 0.7 * np.median(mass) < mass.min() and mass.max() < 1.3 * np.median(mass)
 
 
 def test_flip_shift_mirrors_about_half_and_shifts_at_most_two_pixels():
