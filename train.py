@@ -73,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=base.augment,
         choices=AUGMENTATIONS,
         help="rotate10: add the articles' +-10 degree copies; affine: random rotate/scale/shear/shift; wave: "
-        "affine, and on half the pictures a shaky hand; distort: affine, and on half the pictures a shaky hand "
-        "and an elastic warp, sometimes another pen or noise; "
+        "affine, and on a quarter of the pictures a shaky hand; distort: wave, and on the same quarter an elastic "
+        "warp, sometimes another pen or noise; "
         f"flip-shift: random mirror and shift, for clothes (a mirror changes a character) {DEFAULTS}",
     )
     add("--seed", type=int, default=base.seed, help=f"seed for weights, shuffling and dropout {DEFAULTS}")

@@ -3,10 +3,10 @@
 ``affine``     every batch gets fresh random small rotations, scalings, shears and shifts,
                computed on the batch tensor (one ``affine_grid`` + ``grid_sample``), so it costs
                a few milliseconds a step and is reproducible from Paddle's seed.
-``distort``    ``affine`` plus a sine-wave wobble (a shaky hand), an elastic warp, a wider,
-               narrower or softer pen and sensor noise, all on the batch tensor, in one ``grid_sample``.
-``wave``       ``affine`` plus only ``distort``'s sine-wave wobble, on half of the pictures: the
-               lightest recipe that teaches a shaky hand, and the one that costs least clean accuracy.
+``wave``       ``affine`` plus, on a quarter of the pictures, a sine-wave wobble (a shaky hand).
+``distort``    ``wave`` plus, on the same quarter, an elastic warp, sometimes a wider, narrower or
+               softer pen and sometimes sensor noise: all on the batch tensor, the geometry in one
+               ``grid_sample``.
 ``flip-shift`` every batch: each picture mirrored left-right with probability 1/2 and shifted by
                up to 2 pixels each way — for clothes (Fashion-MNIST), where a mirrored shoe is still
                a shoe; never for characters, where a mirrored ``b`` is a ``d``.
@@ -74,11 +74,12 @@ def random_affine(images: paddle.Tensor, **ranges) -> paddle.Tensor:
     return warp(images, affine_theta(count, height, width, **ranges))
 
 
-# ``distort``'s ranges. Every picture gets ``affine``'s geometry; a share of them (the damaged ones)
-# also gets the wave and the elastic warp, and, independently, a pen change and noise with these
-# chances. The other pictures stay as clean as ``affine`` leaves them: damaging every picture cost
-# clean accuracy (runs/cnn-distort-all in bench/results/robustness.md).
-DAMAGED_SHARE = 0.5
+# ``distort``'s and ``wave``'s ranges. Every picture gets ``affine``'s geometry; a share of them (the
+# damaged ones) also gets the wave (and, in ``distort``, the elastic warp, and, independently, a pen
+# change and noise with these chances). The other pictures stay as clean as ``affine`` leaves them:
+# damaging every picture, or half of them, cost clean accuracy (the candidates in
+# bench/results/robustness_candidates.md and docs/inside.md).
+DAMAGED_SHARE = 0.25
 WAVE_PIXELS = 2.0  # a shaky hand: rows (and columns) shifted by up to this many pixels along a sine
 WAVE_PERIODS = (8.0, 20.0)  # rows per wave
 ELASTIC_PIXELS = 1.0  # a smooth random warp (4x4 control points) moving ink by about this much
@@ -99,11 +100,12 @@ def gaussian_kernel(sigma: float, size: int) -> paddle.Tensor:
 
 def random_distort(
     images: paddle.Tensor,
+    damaged_share: float = DAMAGED_SHARE,
     elastic_pixels: float = ELASTIC_PIXELS,
     pen_chance: float = PEN_CHANCE,
     noise_chance: float = NOISE_CHANCE,
 ) -> paddle.Tensor:
-    """``affine`` plus, on ``DAMAGED_SHARE`` of the pictures, the ways real hands and pens differ: a
+    """``affine`` plus, on ``damaged_share`` of the pictures, the ways real hands and pens differ: a
     sine-wave wobble of rows and columns, an elastic warp, a wider, narrower or softer pen, and
     sensor noise. images [N, 1, H, W] in [-1, 1]. A part whose size or chance is 0 is left out.
 
@@ -131,7 +133,7 @@ def random_distort(
     # The elastic warp: random offsets at 4x4 control points, smoothly interpolated to every pixel.
     control = paddle.randn([count, 2, 4, 4]) * (elastic_pixels * 2 / max(height, width))
     elastic = F.interpolate(control, size=[height, width], mode="bicubic", align_corners=True)  # [N, 2, H, W]
-    damaged = (paddle.rand([count, 1, 1, 1]) < DAMAGED_SHARE).astype("float32")  # [N, 1, 1, 1]: 1 or 0
+    damaged = (paddle.rand([count, 1, 1, 1]) < damaged_share).astype("float32")  # [N, 1, 1, 1]: 1 or 0
     offsets = (paddle.stack([shift_x, shift_y], axis=-1) + elastic.transpose([0, 2, 3, 1])) * damaged
     out = F.grid_sample(images + 1.0, grid + offsets, mode="bilinear", padding_mode="zeros", align_corners=False) - 1.0
 
