@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "warp, sometimes another pen or noise; "
         f"flip-shift: random mirror and shift, for clothes (a mirror changes a character) {DEFAULTS}",
     )
-    add("--seed", type=int, default=base.seed, help=f"seed for weights, shuffling and dropout {DEFAULTS}")
+    add("--seed", type=int, default=base.seed, help=f"seed for weights, shuffling, dropout and augmentation {DEFAULTS}")
     add("--data-dir", metavar="DIR", help="data root (default: $HANDWRITING_DATA, else ~/.cache/paddle/dataset)")
     add("--out", default=base.out, metavar="DIR", help=f"checkpoint folder (shipped ones: models/) {DEFAULTS}")
     add("--name", help="checkpoint name, a plain file name (default: the model's name)")
@@ -175,7 +175,8 @@ def saved_settings(options: dict) -> dict:
     run = RunFiles(config.out, config.run_name)
     if not run.card.exists():
         return {}
-    saved = read_card(run.card).get("config")
+    card = read_card(run.card)
+    saved = card.get("config")
     if not isinstance(saved, dict):
         return {}
     defaults = TrainConfig()
@@ -188,6 +189,11 @@ def saved_settings(options: dict) -> dict:
         if not isinstance(value, expected) or isinstance(value, bool):
             raise UserError(f"--resume: {run.card}'s settings are damaged ({field.name}: {value!r})")
         settings[field.name] = value
+    built = card.get("model", {}).get("options") if isinstance(card.get("model"), dict) else None
+    if isinstance(built, dict) and "model_options" in settings:
+        # Every constructor argument as the run built it: a default changed since (the cnn's width)
+        # must not change the model a resumed run rebuilds.
+        settings["model_options"] = built
     return settings
 
 

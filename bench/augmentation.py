@@ -44,7 +44,12 @@ CNN_EPOCHS = 3  # of MNIST; rotate10's set is three times larger, so it gets one
 # The corruptions some recipe imitates in training: the wave (``wave`` and ``distort``), ``distort``'s
 # pens and noise, and the geometry all three share. No recipe imitates the others, and their mean says
 # whether robustness carries over to damage nothing taught.
-IMITATED = ("wavy", "blur", "gaussian-noise", "shot-noise", "thick", "thin", "rotate", "shear", "scale", "translate")
+GEOMETRY = "`affine`, `wave` and `distort` (in part)"
+IMITATED = {
+    "wavy": "`wave` and `distort`",
+    **{name: "`distort`" for name in ("blur", "gaussian-noise", "shot-noise", "thick", "thin")},
+    **{name: GEOMETRY for name in ("rotate", "shear", "scale", "translate")},
+}
 
 
 def untaught_mean(corrupted: dict[str, float]) -> float:
@@ -158,7 +163,7 @@ def draw_picture(data_dir: str | None, out: Path, index: int = 0, copies: int = 
     """MNIST training digit ``index`` beside its augmented copies under each recipe, as a PNG."""
     import paddle
 
-    from handwriting.augment import BATCH_AUGMENTATIONS
+    from handwriting.augment import random_affine, random_distort, random_wave
     from handwriting.preprocess import normalize
     from handwriting.reports import plot_gallery
     from handwriting.rotation import rotate
@@ -170,10 +175,13 @@ def draw_picture(data_dir: str | None, out: Path, index: int = 0, copies: int = 
     captions += [""] * (copies - 3)
     paddle.seed(0)
     batch = paddle.to_tensor(normalize(np.repeat(digit[None], copies, axis=0))[:, None])
-    for recipe in ("affine", "wave", "distort"):
-        made = ((BATCH_AUGMENTATIONS[recipe](batch).numpy()[:, 0] + 1) * 127.5).round().astype(np.uint8)
+    # Training damages a quarter of the pictures; here every copy is, to show what the damage is.
+    recipes = {"affine": random_affine, "wave (damaged)": random_wave, "distort (damaged)": random_distort}
+    for caption, augment in recipes.items():
+        options = {} if augment is random_affine else {"damaged_share": 1.0}
+        made = ((augment(batch, **options).numpy()[:, 0] + 1) * 127.5).round().astype(np.uint8)
         pictures += list(made)
-        captions += [recipe] * copies
+        captions += [caption] * copies
     plot_gallery(
         pictures,
         captions,
@@ -238,8 +246,12 @@ def write_markdown(results: Path) -> None:
         lines.append("| training seconds | " + " | ".join(f"{row['seconds']:.0f}" for row in rows) + " |")
         lines += [
             "",
-            f"Imitated in training: wavy by `wave` and `distort`; {', '.join(IMITATED[1:6])} by `distort`; "
-            f"{', '.join(IMITATED[6:])} (in part) by `affine`, `wave` and `distort`. No recipe imitates the others.",
+            "Imitated in training: "
+            + "; ".join(
+                f"{', '.join(name for name in IMITATED if IMITATED[name] == by)} by {by}"
+                for by in dict.fromkeys(IMITATED.values())
+            )
+            + ". No recipe imitates the others.",
             "",
         ]
     (results / "augmentation.md").write_text("\n".join(lines))

@@ -106,8 +106,9 @@ def random_distort(
     noise_chance: float = NOISE_CHANCE,
 ) -> paddle.Tensor:
     """``affine`` plus, on ``damaged_share`` of the pictures, the ways real hands and pens differ: a
-    sine-wave wobble of rows and columns, an elastic warp, a wider, narrower or softer pen, and
-    sensor noise. images [N, 1, H, W] in [-1, 1]. A part whose size or chance is 0 is left out.
+    sine-wave wobble of rows and columns, an elastic warp, sometimes a wider, narrower or softer pen
+    and sometimes sensor noise. images [N, 1, H, W] in [-1, 1]. A part whose size or chance is 0 has
+    no effect (its random numbers are still drawn, so every recipe consumes the seed alike).
 
     The geometry is one ``grid_sample``: the affine grid plus the wave and elastic offsets.
     """
@@ -167,10 +168,27 @@ def random_flip_shift(images: paddle.Tensor, shift_pixels: float = 2.0) -> paddl
     return warp(images, theta)
 
 
-def random_wave(images: paddle.Tensor) -> paddle.Tensor:
-    """``affine`` plus ``distort``'s sine-wave wobble on ``DAMAGED_SHARE`` of the pictures, nothing
+def random_wave(images: paddle.Tensor, damaged_share: float = DAMAGED_SHARE) -> paddle.Tensor:
+    """``affine`` plus ``distort``'s sine-wave wobble on ``damaged_share`` of the pictures, nothing
     else. images [N, 1, H, W] in [-1, 1]."""
-    return random_distort(images, elastic_pixels=0.0, pen_chance=0.0, noise_chance=0.0)
+    return random_distort(images, damaged_share, elastic_pixels=0.0, pen_chance=0.0, noise_chance=0.0)
+
+
+def recipe_settings(name: str) -> dict:
+    """The ranges behind an --augment name that has some, for the checkpoint card: a recipe's name
+    alone does not say what it did once these constants change."""
+    if name not in ("wave", "distort"):
+        return {}
+    settings = {"damaged_share": DAMAGED_SHARE, "wave_pixels": WAVE_PIXELS, "wave_periods": list(WAVE_PERIODS)}
+    if name == "distort":
+        settings |= {
+            "elastic_pixels": ELASTIC_PIXELS,
+            "pen_chance": PEN_CHANCE,
+            "pen_blur_sigma": PEN_BLUR_SIGMA,
+            "noise_chance": NOISE_CHANCE,
+            "noise_sigma": NOISE_SIGMA,
+        }
+    return settings
 
 
 # The augmentations applied to every training batch, by --augment name.

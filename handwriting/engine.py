@@ -27,7 +27,7 @@ import paddle.nn.functional as F
 from tqdm import tqdm
 
 from handwriting import checkpoint
-from handwriting.augment import BATCH_AUGMENTATIONS, rotated_copies
+from handwriting.augment import BATCH_AUGMENTATIONS, recipe_settings, rotated_copies
 from handwriting.config import AUGMENTATIONS, OPTIMIZERS, RESUME_MAY_CHANGE, SCHEDULES, TrainConfig
 from handwriting.data import DatasetSpec, get_spec, load
 from handwriting.data.loader import make_loader
@@ -233,6 +233,7 @@ def new_card(
         },
         "parameters": count_parameters(model),
         "config": asdict(config),
+        "augment_settings": recipe_settings(config.augment),
         "paddle": paddle.__version__,
         "python": platform.python_version(),
         "device": device,
@@ -250,11 +251,25 @@ def check_same_settings(config: TrainConfig, card: dict, run: RunFiles) -> None:
     was planned for the run's own number of steps)."""
     saved = card.get("config") if isinstance(card.get("config"), dict) else {}
     wanted = asdict(config)
-    differ = [key for key in wanted if key in saved and key not in RESUME_MAY_CHANGE and saved[key] != wanted[key]]
+
+    built = card.get("model", {}).get("options") if isinstance(card.get("model"), dict) else None
+
+    def same(key: str) -> bool:
+        if key == "model_options" and isinstance(built, dict):
+            # The model the run built, every argument spelled out: {} then meant the defaults of the
+            # day, which may have changed since (the cnn's width did).
+            return resolved_options(config.model, **wanted[key]) == built
+        return saved[key] == wanted[key]
+
+    differ = [key for key in wanted if key in saved and key not in RESUME_MAY_CHANGE and not same(key)]
     if differ == ["epochs"] and config.lr_schedule == "constant" and config.epochs > saved["epochs"]:
         return
     if differ:
-        started = ", ".join(f"--{key.replace('_', '-')} {saved.get(key)}" for key in differ)
+        flag = {"model_options": "model-option"}  # the one setting whose flag is not its name
+        if isinstance(built, dict):  # the models compared, every argument spelled out
+            saved = dict(saved, model_options=built)
+            wanted = dict(wanted, model_options=resolved_options(config.model, **wanted["model_options"]))
+        started = ", ".join(f"--{flag.get(key, key.replace('_', '-'))} {saved.get(key)}" for key in differ)
         asked = ", ".join(f"{wanted[key]}" for key in differ)
         raise UserError(
             f"--resume: {run} was started with {started}, not {asked}; a resumed run keeps its settings "

@@ -100,3 +100,12 @@ def test_every_bench_names_the_machine_its_results_come_from():
     benches = [path for path in (ROOT / "bench").glob("*.py") if path.name != "machine.py"]
     assert len(benches) == 12
     assert [path.name for path in benches if "describe_machine(" not in path.read_text()] == []
+
+
+def test_the_augmentation_bench_names_only_real_corruptions_and_recipes():
+    from handwriting.config import AUGMENTATIONS
+    from handwriting.corruptions import CORRUPTIONS
+
+    bench = bench_module("augmentation")
+    assert set(bench.IMITATED) <= set(CORRUPTIONS)  # a misspelt name would count as "untaught"
+    assert set(bench.CNN_RECIPES) <= set(AUGMENTATIONS)

@@ -201,6 +201,15 @@ def test_the_plain_lists_of_choices_name_what_is_registered():
     assert (tuple(MODELS), tuple(PREPROCESSORS), tuple(BACKENDS)) == (MODEL_NAMES, PREPROCESS_NAMES, BACKEND_NAMES)
 
 
+def test_every_augmentation_offered_is_one_the_engine_applies():
+    # A name in the list but in no recipe table would train with no augmentation, silently.
+    from handwriting.augment import BATCH_AUGMENTATIONS
+    from handwriting.config import AUGMENTATIONS
+
+    fixed = {"none", "rotate10"}  # nothing, and copies made once before training (engine.split_data)
+    assert set(AUGMENTATIONS) == set(BATCH_AUGMENTATIONS) | fixed and not fixed & set(BATCH_AUGMENTATIONS)
+
+
 def test_inference_imports_no_training_code():
     # infer.py and evaluate predict with models.decide; the training engine stays out of their process.
     program = """if True:

@@ -20,9 +20,10 @@ import pytest
 
 import train as train_script
 from handwriting import runs
+from handwriting.augment import DAMAGED_SHARE
 from handwriting.config import TrainConfig
 from handwriting.data.store import dataset_dir, load
-from handwriting.engine import fit
+from handwriting.engine import check_same_settings, fit
 from handwriting.errors import UserError
 from handwriting.runs import STEPS, RunError, RunFiles
 from handwriting.weights import read_state
@@ -83,7 +84,7 @@ KILLED_RUN = textwrap.dedent(
     from handwriting.config import TrainConfig
     from handwriting.data import registry
     from handwriting.data.store import load
-    from handwriting.engine import fit
+    from handwriting.engine import check_same_settings, fit
     from tests.conftest import make_synthetic
 
     made = make_synthetic()  # the same files the test wrote; read, not written, by the processes
@@ -352,3 +353,23 @@ def test_train_py_resumes_with_the_run_s_own_settings(tmp_path, tiny):
         "model": "mlp-sigmoid", "epochs": 2, "max_steps": 2, "lr": 0.5, "val_size": 10
     }  # fmt: skip
     assert "out" not in saved and "name" not in saved and "device" not in saved
+
+
+def test_a_run_resumes_as_it_was_built_after_a_model_default_changed(tmp_path, tiny, monkeypatch):
+    """A run started with the model's defaults records every argument in its card; if a default
+    changes before it is resumed (as the cnn's width did), train.py rebuilds the recorded model."""
+    from handwriting.models import SigmoidMLP
+
+    fit(TrainConfig(**dict(SETTINGS, epochs=1), out=str(tmp_path)), data=tiny, log=quiet)
+    card = json.loads((tmp_path / "mlp-sigmoid.json").read_text())
+    assert card["config"]["model_options"] == {} and card["model"]["options"]["hidden"] == [200]
+    assert card["augment_settings"]["damaged_share"] == DAMAGED_SHARE  # the default recipe's ranges, recorded
+    old = SigmoidMLP.__init__.__defaults__  # (num_classes, in_shape, hidden, activation, dropout)
+    monkeypatch.setattr(SigmoidMLP.__init__, "__defaults__", (*old[:2], (64,), *old[3:]))
+    run = RunFiles(tmp_path, "mlp-sigmoid")
+
+    options = train_script.saved_settings({"out": str(tmp_path), "model": "mlp-sigmoid"})
+    assert options["model_options"] == card["model"]["options"]  # not {}, which now means 64 hidden units
+    check_same_settings(TrainConfig(**options, out=str(tmp_path)), card, run)  # accepted
+    with pytest.raises(UserError, match=r"--model-option \{'hidden': \[200\].*not \{'hidden': \[64\]"):
+        check_same_settings(TrainConfig(**dict(SETTINGS, epochs=1), out=str(tmp_path)), card, run)
