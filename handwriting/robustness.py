@@ -159,9 +159,8 @@ def write_report(
     write_bytes(written[1], (json.dumps(report, indent=2) + "\n").encode())
     for dataset, (images, _labels, corrupted) in sets.items():
         picture = out_dir / f"{name}.{dataset}.png"
-        example_gallery(
-            images, corrupted, min(example, len(images) - 1), picture, f"{dataset} test image {example}, damaged"
-        )
+        shown = min(example, len(images) - 1)  # a dataset with fewer test images shows its last
+        example_gallery(images, corrupted, shown, picture, f"{dataset} test image {shown}, damaged")
         written.append(picture)
     return written
 
