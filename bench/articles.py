@@ -33,7 +33,8 @@ RECIPE_KEYS = ("model", "epochs", "batch_size", "lr", "optimizer", "lr_schedule"
 
 
 def recipe(**settings) -> dict:
-    """Every hyper-parameter spelled out, so a change of train.py's defaults cannot leak into a row."""
+    """Every hyper-parameter spelled out, so a change of train.py's defaults cannot leak into a row
+    (a model's own defaults can: rows that depend on one, like the cnn's width, name it too)."""
     missing = [key for key in RECIPE_KEYS if key not in settings]
     if missing:
         raise ValueError(f"recipe lacks {', '.join(missing)}")
@@ -69,6 +70,7 @@ SHIPPED_CNN = recipe(
     lr_schedule="onecycle",
     weight_decay=0.01,
     augment="affine",
+    model_options={"width": 16},
 )
 
 # (row name, settings, the article's figure, the shipped model this row reproduces)
@@ -189,11 +191,16 @@ def shipped_card(name: str, config) -> dict | None:
     path = ROOT / "models" / f"{name}.json"
     if not path.is_file():
         return None
+    from handwriting.models import resolved_options
+
     card = json.loads(path.read_text())
     # Settings added after the run was made did not exist then; their defaults describe it.
     recorded = {**json.loads(json.dumps(vars(type(config)()))), **card["config"]}
     recorded = {key: value for key, value in recorded.items() if key not in ("out", "name", "data_dir", "device")}
     wanted = {key: value for key, value in vars(config).items() if key not in ("out", "name", "data_dir", "device")}
+    # The model is compared as built, every argument spelled out: {} means whatever the defaults were.
+    recorded["model_options"] = card["model"]["options"]
+    wanted["model_options"] = resolved_options(config.model, **config.model_options)
     if recorded != json.loads(json.dumps(wanted)):
         return None
     return {**card, "from_shipped": True}

@@ -176,7 +176,7 @@ def draw_picture(data_dir: str | None, out: Path, index: int = 0, copies: int = 
     paddle.seed(0)
     batch = paddle.to_tensor(normalize(np.repeat(digit[None], copies, axis=0))[:, None])
     # Training damages a quarter of the pictures; here every copy is, to show what the damage is.
-    recipes = {"affine": random_affine, "wave (damaged)": random_wave, "distort (damaged)": random_distort}
+    recipes = {"affine": random_affine, "wave": random_wave, "distort": random_distort}
     for caption, augment in recipes.items():
         options = {} if augment is random_affine else {"damaged_share": 1.0}
         made = ((augment(batch, **options).numpy()[:, 0] + 1) * 127.5).round().astype(np.uint8)
@@ -186,7 +186,8 @@ def draw_picture(data_dir: str | None, out: Path, index: int = 0, copies: int = 
         pictures,
         captions,
         out,
-        "a training digit and what each --augment makes of it (rotate10: fixed copies; the others: new each time)",
+        "a training digit and what each --augment makes of it (rotate10: fixed copies; the others: new each time;\n"
+        "wave and distort damage every copy here, a quarter of the pictures in training)",
         columns=copies,
     )
 

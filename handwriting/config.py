@@ -12,8 +12,8 @@ when there is work to do. Each list names what another module implements:
     PREPROCESS_NAMES  the recipes in ``handwriting.preprocess.PREPROCESSORS``
     BACKEND_NAMES     the ways to run a model in ``handwriting.recognise.BACKENDS``
 
-``tests/test_cli.py`` checks that MODEL_NAMES, PREPROCESS_NAMES and BACKEND_NAMES name exactly what
-their registries hold.
+``tests/test_cli.py`` checks that MODEL_NAMES, PREPROCESS_NAMES, BACKEND_NAMES and AUGMENTATIONS name
+exactly what their registries hold.
 """
 
 from __future__ import annotations

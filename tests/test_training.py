@@ -232,3 +232,25 @@ def test_validation_split_keeps_the_best_epoch(tmp_path, tiny):
     kept_files = sorted((tmp_path / "models/mlp.run").glob("*.pdparams"))
     assert len(kept_files) == (2 if best != 3 else 1)
     assert card["resume"]["kept"].endswith(f"epoch-{best + 1:04d}.pdparams")
+
+
+def test_train_py_with_no_flags_trains_the_shipped_cnns_recipe():
+    """`python train.py` retrains models/cnn: its defaults are every setting the shipped card records
+    (where it ran, what it was called and which data folder it read aside), and the model it builds
+    is the card's, argument for argument."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from handwriting.config import RESUME_MAY_CHANGE
+    from handwriting.models import resolved_options
+
+    card = json.loads((Path(__file__).resolve().parent.parent / "models" / "cnn.json").read_text())
+    defaults = asdict(TrainConfig())
+    recorded = {key: card["config"].get(key, value) for key, value in defaults.items()}  # later settings: default
+    differ = {
+        key: (recorded[key], value)
+        for key, value in defaults.items()
+        if key not in (*RESUME_MAY_CHANGE, "model_options") and recorded[key] != value
+    }
+    assert differ == {}
+    assert resolved_options(defaults["model"], **defaults["model_options"]) == card["model"]["options"]
