@@ -1,4 +1,4 @@
-"""Train a model on MNIST with PaddlePaddle's dynamic graph.
+"""Train a model on MNIST, Fashion-MNIST, EMNIST or your own CSV files with PaddlePaddle's dynamic graph.
 
     python train.py                        # the default CNN (the recipe of models/cnn) -> runs/cnn.*
     python train.py --model mlp --epochs 20 --lr 0.001 --optimizer adam --lr-schedule constant

@@ -14,7 +14,15 @@ import pytest
 from PIL import Image
 
 from handwriting import runtime
-from handwriting.augment import random_affine, random_distort, random_flip_shift, random_wave, rotated_copies, warp
+from handwriting.augment import (
+    DAMAGED_SHARE,
+    random_affine,
+    random_distort,
+    random_flip_shift,
+    random_wave,
+    rotated_copies,
+    warp,
+)
 from handwriting.checkpoint import load_model
 from handwriting.data.store import SplitArrays
 from handwriting.evaluate import evaluate_checkpoint
@@ -47,6 +55,14 @@ def damaged_by(recipe, images: paddle.Tensor, seed: int, **options) -> np.ndarra
     paddle.seed(seed)
     plain = random_affine(images).numpy()
     return np.abs(made - plain).reshape(len(made), -1).max(axis=1) > 0
+
+
+def damaged_about_the_default_share(recipe, images: paddle.Tensor, seed: int) -> bool:
+    """Whether ``recipe`` with its default share damaged DAMAGED_SHARE of ``images``, within 3 sigma
+    of the binomial count (a coin per picture)."""
+    count, share = len(images), DAMAGED_SHARE
+    damaged = damaged_by(recipe, images, seed).sum()
+    return abs(damaged - count * share) <= 3 * math.sqrt(count * share * (1 - share))
 
 
 def wobble(pictures: np.ndarray) -> np.ndarray:
@@ -84,18 +100,18 @@ def test_random_affine_keeps_shape_range_and_is_seeded():
     assert not np.allclose(first[0], first[1])  # each image gets its own transform
 
 
-def test_distort_keeps_shape_and_range_is_seeded_and_damages_about_a_quarter():
+def test_distort_keeps_shape_and_range_is_seeded_and_damages_its_share():
     images = paddle.concat([bar_image()] * 256)
     paddle.seed(7)
-    first = random_distort(images).numpy()
+    first = random_distort(images, damaged_share=0.25).numpy()  # a quarter, whatever the default
     paddle.seed(7)
-    np.testing.assert_array_equal(first, random_distort(images).numpy())
+    np.testing.assert_array_equal(first, random_distort(images, damaged_share=0.25).numpy())
     assert first.shape == (256, 1, 28, 28)
     assert first.min() >= -1.0 and first.max() <= 1.0
     ink = (first > 0).sum(axis=(1, 2, 3))  # pixels brighter than mid-grey, per picture
     assert ink.max() > 1.4 * np.median(ink) and ink.min() < 0.8 * np.median(ink)  # wider and narrower pens
     background = first[:, 0, :4, :4].std(axis=(1, 2))  # a corner far from the bar: noise or nothing
-    # About 256 * DAMAGED_SHARE (1/4) * NOISE_CHANCE (0.3) = 19 noisy pictures; the rest untouched.
+    # About 256 * 1/4 (damaged) * NOISE_CHANCE (0.3) = 19 noisy pictures; the rest untouched.
     assert 8 <= (background > 0.05).sum() <= 40 and (background < 1e-6).sum() >= 200
 
     # A quarter of the pictures (the damaged ones) wobble: their rows' centres leave a straight line
@@ -104,18 +120,19 @@ def test_distort_keeps_shape_and_range_is_seeded_and_damages_about_a_quarter():
     straight = wobble(random_affine(images).numpy())
     assert straight.max() < 0.25
     assert 0.1 < (wobble(first) > 0.25).mean() < 0.4
-    # Exactly: DAMAGED_SHARE (a quarter) of the pictures differ from affine's, within 3 sigma of 64.
-    assert abs(damaged_by(random_distort, images, 7).sum() - 64) <= 21
+    # Exactly: 64 +- 21 (3 sigma) of the 256 differ from affine's at a quarter; DAMAGED_SHARE by default.
+    assert abs(damaged_by(random_distort, images, 7, damaged_share=0.25).sum() - 64) <= 21
+    assert damaged_about_the_default_share(random_distort, images, 7)
     assert not damaged_by(random_distort, images, 7, damaged_share=0.0).any()
     assert damaged_by(random_distort, images, 7, damaged_share=1.0).all()
 
 
-def test_wave_wobbles_about_a_quarter_and_changes_neither_the_pen_nor_the_background():
+def test_wave_wobbles_its_share_and_changes_neither_the_pen_nor_the_background():
     images = paddle.concat([bar_image()] * 64)
     paddle.seed(7)
     waved = random_wave(images).numpy()
     assert waved.shape == (64, 1, 28, 28) and waved.min() >= -1.0 and waved.max() <= 1.0
-    assert abs(damaged_by(random_wave, paddle.concat([bar_image()] * 256), 7).sum() - 64) <= 21  # a quarter
+    assert damaged_about_the_default_share(random_wave, paddle.concat([bar_image()] * 256), 7)
     assert (wobble(waved) > 0.25).any()
     assert waved[:, 0, :4, :4].std(axis=(1, 2)).max() < 1e-6  # no noise anywhere
     # The same pen throughout: the ink's mass moves with the warp's zoom (1 +- 10% each way), no more

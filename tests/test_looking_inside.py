@@ -178,14 +178,14 @@ def test_robustness_refuses_an_unknown_corruption_and_a_missing_model_in_one_lin
 def test_layer_rows_add_up_to_the_summary_and_the_parameter_count():
     model = build_model("cnn")
     rows = layer_rows(model)
-    assert sum(count for _, _, count in rows) == count_parameters(model) == 218_778
-    assert rows[0][:2] == ("Conv2D", [1, 16, 28, 28]) and rows[-1][:2] == ("Linear", [1, 10])
+    assert sum(count for _, _, count in rows) == count_parameters(model) == 339_554
+    assert rows[0][:2] == ("Conv2D", [1, 24, 28, 28]) and rows[-1][:2] == ("Linear", [1, 10])
     assert summary(model).splitlines()[2].startswith("Conv2D")
 
 
 def test_models_draw_makes_a_diagram_of_a_name_or_a_checkpoint(tmp_path, capsys):
     assert models_main(["draw", "cnn", "--out", str(tmp_path / "cnn.png")]) == 0
-    assert "218,778" in capsys.readouterr().out
+    assert "339,554" in capsys.readouterr().out
     tall = decoded(tmp_path / "cnn.png")
     assert tall.shape[0] > 2 * tall.shape[1]  # one box per layer, top to bottom
     assert models_main(["draw", str(MODELS / "fashion-cnn.pdparams"), "--out", str(tmp_path / "f.png")]) == 0

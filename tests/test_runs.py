@@ -32,7 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMINGS = ("seconds", "images_per_second")
 # Three epochs of a small MLP with a validation split: some epochs are kept, some are not, so the
 # published weights and the resume state's weights differ at times (the harder case to save).
-SETTINGS = dict(model="mlp-sigmoid", dataset="synth", epochs=3, batch_size=8, lr=0.5, max_steps=2, val_size=10)
+# The augmentation is named: which epochs are kept depends on its random draws.
+SETTINGS = dict(
+    model="mlp-sigmoid", dataset="synth", epochs=3, batch_size=8, lr=0.5, max_steps=2, val_size=10, augment="affine"
+)
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ while every file paddle.save writes (and the shipped models) still loads."""
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import os
 import pickle
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -50,13 +50,17 @@ def payloads(marker: Path) -> dict[str, Payload]:
 
 def malicious_copy(shipped: str, folder: Path, marker: Path, payload: str) -> Path:
     """The shipped model's real weights and card, with a payload riding along in the weights file:
-    before, such a file ran its payload *and* printed the right answer."""
+    before, such a file ran its payload *and* printed the right answer. The card records the evil
+    file's SHA-256, as an attacker's would, so only the weights reader stands in the way."""
     folder.mkdir(parents=True, exist_ok=True)
     state = read_state(ROOT / f"models/{shipped}.pdparams")
     state["zz"] = payloads(marker)[payload]
     weights = folder / f"{shipped}.pdparams"
     weights.write_bytes(pickle.dumps(state, protocol=4))
-    shutil.copy(ROOT / f"models/{shipped}.json", folder / f"{shipped}.json")
+    card = json.loads((ROOT / f"models/{shipped}.json").read_text())
+    if "weights_sha256" in card:
+        card["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    (folder / f"{shipped}.json").write_text(json.dumps(card))
     return weights
 
 
