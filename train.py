@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=base.augment,
         choices=AUGMENTATIONS,
         help="rotate10: add the articles' +-10 degree copies; affine: random rotate/scale/shear/shift; wave: "
-        "affine, and on a quarter of the pictures a shaky hand; distort: wave, and on the same quarter an elastic "
+        "affine, and on 15%% of the pictures a shaky hand; distort: wave, and on the same 15%% an elastic "
         "warp, sometimes another pen or noise; "
         f"flip-shift: random mirror and shift, for clothes (a mirror changes a character) {DEFAULTS}",
     )

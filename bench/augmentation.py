@@ -163,7 +163,7 @@ def draw_picture(data_dir: str | None, out: Path, index: int = 0, copies: int = 
     """MNIST training digit ``index`` beside its augmented copies under each recipe, as a PNG."""
     import paddle
 
-    from handwriting.augment import random_affine, random_distort, random_wave
+    from handwriting.augment import DAMAGED_SHARE, random_affine, random_distort, random_wave
     from handwriting.preprocess import normalize
     from handwriting.reports import plot_gallery
     from handwriting.rotation import rotate
@@ -175,7 +175,7 @@ def draw_picture(data_dir: str | None, out: Path, index: int = 0, copies: int = 
     captions += [""] * (copies - 3)
     paddle.seed(0)
     batch = paddle.to_tensor(normalize(np.repeat(digit[None], copies, axis=0))[:, None])
-    # Training damages a quarter of the pictures; here every copy is, to show what the damage is.
+    # Training damages DAMAGED_SHARE of the pictures; here every copy is, to show what the damage is.
     recipes = {"affine": random_affine, "wave": random_wave, "distort": random_distort}
     for caption, augment in recipes.items():
         options = {} if augment is random_affine else {"damaged_share": 1.0}
@@ -187,7 +187,7 @@ def draw_picture(data_dir: str | None, out: Path, index: int = 0, copies: int = 
         captions,
         out,
         "a training digit and what each --augment makes of it (rotate10: fixed copies; the others: new each time;\n"
-        "wave and distort damage every copy here, a quarter of the pictures in training)",
+        f"wave and distort damage every copy here, {DAMAGED_SHARE:.0%} of the pictures in training)",
         columns=copies,
     )
 

@@ -3,8 +3,9 @@
 ``affine``     every batch gets fresh random small rotations, scalings, shears and shifts,
                computed on the batch tensor (one ``affine_grid`` + ``grid_sample``), so it costs
                a few milliseconds a step and is reproducible from Paddle's seed.
-``wave``       ``affine`` plus, on a quarter of the pictures, a sine-wave wobble (a shaky hand).
-``distort``    ``wave`` plus, on the same quarter, an elastic warp, sometimes a wider, narrower or
+``wave``       ``affine`` plus, on a share of the pictures (DAMAGED_SHARE, 15%), a sine-wave wobble
+               (a shaky hand).
+``distort``    ``wave`` plus, on the same share, an elastic warp, sometimes a wider, narrower or
                softer pen and sometimes sensor noise: all on the batch tensor, the geometry in one
                ``grid_sample``.
 ``flip-shift`` every batch: each picture mirrored left-right with probability 1/2 and shifted by

@@ -232,3 +232,12 @@ def test_counts_are_said_in_the_right_number():
     from handwriting.errors import counted
 
     assert [counted(n, "epoch") for n in (0, 1, 2, 1000)] == ["0 epochs", "1 epoch", "2 epochs", "1,000 epochs"]
+
+
+def test_train_help_states_the_share_of_pictures_wave_and_distort_damage():
+    # --help cannot import handwriting.augment (it imports Paddle), so it writes the share out.
+    import train as train_script
+    from handwriting.augment import DAMAGED_SHARE
+
+    help_text = " ".join(train_script.build_parser().format_help().split())
+    assert f"on {DAMAGED_SHARE:.0%} of the pictures a shaky hand" in help_text
