@@ -275,6 +275,20 @@ def check_same_settings(config: TrainConfig, card: dict, run: RunFiles) -> None:
             f"--resume: {run} was started with {started}, not {asked}; a resumed run keeps its settings "
             "(train.py takes them from its card: leave those flags out), or start a new run with another --name"
         )
+    recorded = card.get("augment_settings")
+    if isinstance(recorded, dict) and recorded != recipe_settings(config.augment):
+        # The recipe's ranges are constants in handwriting/augment.py, not flags: if they changed
+        # since the run started, continuing would train its last epochs on another recipe.
+        changed = ", ".join(
+            f"{key} {recorded.get(key)} (now {value})"
+            for key, value in recipe_settings(config.augment).items()
+            if recorded.get(key) != value
+        )
+        raise UserError(
+            f"--resume: {run} was started with --augment {config.augment} at {changed or recorded}; "
+            "handwriting/augment.py's ranges have changed since, so it cannot continue exactly: "
+            "restore them, or start a new run with another --name"
+        )
 
 
 def saved_state(config: TrainConfig, run: RunFiles, title: str) -> tuple[dict, dict, dict]:

@@ -377,3 +377,16 @@ def test_a_run_resumes_as_it_was_built_after_a_model_default_changed(tmp_path, t
     check_same_settings(TrainConfig(**options, out=str(tmp_path)), card, run)  # accepted
     with pytest.raises(UserError, match=r"--model-option \{'hidden': \[200\].*not \{'hidden': \[64\]"):
         check_same_settings(TrainConfig(**settings, out=str(tmp_path)), card, run)
+
+
+def test_a_run_whose_augmentation_ranges_changed_is_not_resumed_on_the_new_ones(tmp_path, tiny, monkeypatch):
+    settings = dict(SETTINGS, epochs=1, augment="distort")
+    fit(TrainConfig(**settings, out=str(tmp_path)), data=tiny, log=quiet)
+    card = json.loads((tmp_path / "mlp-sigmoid.json").read_text())
+    run = RunFiles(tmp_path, "mlp-sigmoid")
+    check_same_settings(TrainConfig(**settings, out=str(tmp_path)), card, run)  # unchanged: accepted
+    monkeypatch.setattr("handwriting.augment.DAMAGED_SHARE", DAMAGED_SHARE / 2)
+    with pytest.raises(
+        UserError, match=rf"--augment distort at damaged_share {DAMAGED_SHARE} \(now {DAMAGED_SHARE / 2}\)"
+    ):
+        check_same_settings(TrainConfig(**settings, out=str(tmp_path)), card, run)
