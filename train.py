@@ -168,7 +168,7 @@ def saved_settings(options: dict) -> dict:
     {} when there is no such run (fit then says so)."""
     from dataclasses import fields
 
-    from handwriting.checkpoint import read_card
+    from handwriting.checkpoint import built_options, read_card
     from handwriting.runs import RunFiles
 
     config = TrainConfig(**options)
@@ -189,8 +189,8 @@ def saved_settings(options: dict) -> dict:
         if not isinstance(value, expected) or isinstance(value, bool):
             raise UserError(f"--resume: {run.card}'s settings are damaged ({field.name}: {value!r})")
         settings[field.name] = value
-    built = card.get("model", {}).get("options") if isinstance(card.get("model"), dict) else None
-    if isinstance(built, dict) and "model_options" in settings:
+    built = built_options(card)
+    if built is not None and "model_options" in settings:
         # Every constructor argument as the run built it: a default changed since (the cnn's width)
         # must not change the model a resumed run rebuilds.
         settings["model_options"] = built

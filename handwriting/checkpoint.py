@@ -84,6 +84,14 @@ def read_card(path: str | os.PathLike) -> dict:
     return card
 
 
+def built_options(card: dict) -> dict | None:
+    """The model options a card records, every constructor argument as the run built the model, or
+    None for a card without them. Unchecked: ``describe_model`` checks them before a model is built."""
+    model = card.get("model")
+    options = model.get("options") if isinstance(model, dict) else None
+    return options if isinstance(options, dict) else None
+
+
 def describe_model(card: dict, where: str | os.PathLike) -> tuple[str, dict, tuple[int, int, int], list[str]]:
     """The model a card describes -> (name, its options, input shape, class labels), every field
     checked; anything missing or malformed is a ``CheckpointError`` naming the card."""

@@ -252,37 +252,29 @@ def check_same_settings(config: TrainConfig, card: dict, run: RunFiles) -> None:
     saved = card.get("config") if isinstance(card.get("config"), dict) else {}
     wanted = asdict(config)
 
-    built = card.get("model", {}).get("options") if isinstance(card.get("model"), dict) else None
-
-    def same(key: str) -> bool:
-        if key == "model_options" and isinstance(built, dict):
-            # The model the run built, every argument spelled out: {} then meant the defaults of the
-            # day, which may have changed since (the cnn's width did).
-            return resolved_options(config.model, **wanted[key]) == built
-        return saved[key] == wanted[key]
-
-    differ = [key for key in wanted if key in saved and key not in RESUME_MAY_CHANGE and not same(key)]
+    built = checkpoint.built_options(card)
+    if built is not None and "model_options" in saved:
+        # The models compared as built, every argument spelled out: {} meant the defaults of the
+        # day, which may have changed since (the cnn's width did).
+        saved = dict(saved, model_options=built)
+        wanted = dict(wanted, model_options=resolved_options(config.model, **wanted["model_options"]))
+    differ = [key for key in wanted if key in saved and key not in RESUME_MAY_CHANGE and saved[key] != wanted[key]]
     if differ == ["epochs"] and config.lr_schedule == "constant" and config.epochs > saved["epochs"]:
         return
     if differ:
         flag = {"model_options": "model-option"}  # the one setting whose flag is not its name
-        if isinstance(built, dict):  # the models compared, every argument spelled out
-            saved = dict(saved, model_options=built)
-            wanted = dict(wanted, model_options=resolved_options(config.model, **wanted["model_options"]))
         started = ", ".join(f"--{flag.get(key, key.replace('_', '-'))} {saved.get(key)}" for key in differ)
         asked = ", ".join(f"{wanted[key]}" for key in differ)
         raise UserError(
             f"--resume: {run} was started with {started}, not {asked}; a resumed run keeps its settings "
             "(train.py takes them from its card: leave those flags out), or start a new run with another --name"
         )
-    recorded = card.get("augment_settings")
-    if isinstance(recorded, dict) and recorded != recipe_settings(config.augment):
+    recorded, now = card.get("augment_settings"), recipe_settings(config.augment)
+    if isinstance(recorded, dict) and recorded != now:
         # The recipe's ranges are constants in handwriting/augment.py, not flags: if they changed
         # since the run started, continuing would train its last epochs on another recipe.
         changed = ", ".join(
-            f"{key} {recorded.get(key)} (now {value})"
-            for key, value in recipe_settings(config.augment).items()
-            if recorded.get(key) != value
+            f"{key} {recorded.get(key)} (now {value})" for key, value in now.items() if recorded.get(key) != value
         )
         raise UserError(
             f"--resume: {run} was started with --augment {config.augment} at {changed or recorded}; "
