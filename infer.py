@@ -32,8 +32,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--model",
         metavar="PATH",
-        help="a train.py checkpoint, or with --backend numpy a NumPy network's .npz "
-        "(default: models/cnn.pdparams; with --backend numpy: models/scratch.npz)",
+        help="a train.py checkpoint (.pdparams), or an export of one (.onnx, .npz, .paddle folder: "
+        "python -m handwriting.export), or a NumPy network's .npz (default: models/cnn.pdparams, "
+        "run from its export models/cnn.onnx when onnxruntime is installed)",
     )
     parser.add_argument("--topk", type=int, default=1, metavar="K", help="also show the K-1 runners-up (default: 1)")
     parser.add_argument("--json", action="store_true", help="one JSON object per picture and line (default: text)")
@@ -50,9 +51,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--backend",
-        choices=sorted(BACKEND_NAMES),
-        default="paddle",
-        help="paddle: a train.py checkpoint; numpy: a NumPy network, no framework at all (default: paddle)",
+        choices=BACKEND_NAMES,
+        default="auto",
+        help="auto: the fastest installed backend that holds the model's current weights (onnx, then numpy, "
+        "then paddle); paddle: the checkpoint in Paddle's dynamic graph; inference: its Paddle Inference export; "
+        "onnx: its ONNX export in onnxruntime; numpy: its NumPy export, nothing but NumPy (default: auto)",
     )
     parser.add_argument("--device", choices=DEVICES, default="auto", help="auto: GPU when there is one (default)")
     args = parser.parse_intermixed_args(argv)  # pictures may come before or after flags
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         many = len(items) >= PARALLEL_FROM and available_cores() > 1
         pool = stack.enter_context(start_workers()) if many else None
         backend = make_backend(args.backend, args.model, device=args.device)
-        if pool is not None and getattr(backend, "device", "cpu") == "cpu":
+        if pool is not None and backend.device == "cpu" and backend.name in ("paddle", "inference"):
             share_cores_with_workers()
         keep = args.show is not None
         shown, saved = [], []
@@ -147,9 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             writing = args.show
             if keep:
-                model_name = Path(args.model).name if args.model else type(backend).default_model
                 recipe = args.preprocess if args.preprocess != "auto" else f"auto ({backend.framing})"
-                title = f"{model_name} ({args.backend}), --preprocess {recipe}"
+                title = f"{backend.path.name} ({backend.name}), --preprocess {recipe}"
                 if len(items) > len(shown):
                     title += f" (first {len(shown)} of {len(items)})"
                 plot_predictions(shown, args.show, title)

@@ -25,37 +25,17 @@ import paddle
 
 from handwriting.atomic import write_bytes
 from handwriting.errors import UserError, describe_os_error, one_line
+from handwriting.filenames import CARD_SUFFIX, WEIGHTS_SUFFIX, card_path, stem, weights_path  # noqa: F401
 from handwriting.models import MODELS, build_model, model_entry, resolved_options
 from handwriting.weights import WeightsError, read_state, state_from_bytes
 
 MAX_SIDE = 4096  # an input side or channel count larger than this is not a picture model of ours
 MAX_CLASSES = 100_000
 MAX_LIST_OPTION = 64  # e.g. an MLP's hidden sizes: building a million layers, even without memory, takes minutes
-WEIGHTS_SUFFIX = ".pdparams"
-CARD_SUFFIX = ".json"
 
 
 class CheckpointError(UserError):
     """A checkpoint is missing, unreadable, or does not fit the model it is loaded into."""
-
-
-def stem(path: str | os.PathLike) -> Path:
-    """``models/a.b.pdparams`` or ``models/a.b.json`` -> ``models/a.b``: only our own suffix goes,
-    so a name with dots in it is kept whole (``Path.with_suffix`` would make it ``models/a``)."""
-    path = Path(path)
-    for suffix in (WEIGHTS_SUFFIX, CARD_SUFFIX):
-        if path.name.endswith(suffix) and len(path.name) > len(suffix):
-            return path.with_name(path.name[: -len(suffix)])
-    return path
-
-
-def card_path(path: str | os.PathLike) -> Path:
-    """The card of a checkpoint given as its ``.pdparams``, its ``.json`` or its stem."""
-    return Path(f"{stem(path)}{CARD_SUFFIX}")
-
-
-def weights_path(path: str | os.PathLike) -> Path:
-    return Path(f"{stem(path)}{WEIGHTS_SUFFIX}")
 
 
 def sha256_of(data: bytes) -> str:

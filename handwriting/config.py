@@ -10,7 +10,7 @@ when there is work to do. Each list names what another module implements:
     AUGMENTATIONS     the recipes of ``handwriting.augment``, applied by ``engine.fit``
     DEVICES           what ``runtime.pick_device`` accepts
     PREPROCESS_NAMES  the recipes in ``handwriting.preprocess.PREPROCESSORS``
-    BACKEND_NAMES     the ways to run a model in ``handwriting.recognise.BACKENDS``
+    BACKEND_NAMES     the ways to run a model in ``handwriting.backends.BACKENDS``
 
 ``tests/test_cli.py`` checks that MODEL_NAMES, PREPROCESS_NAMES, BACKEND_NAMES and AUGMENTATIONS name
 exactly what their registries hold.
@@ -26,7 +26,7 @@ SCHEDULES = ("constant", "cosine", "onecycle")
 AUGMENTATIONS = ("none", "rotate10", "affine", "wave", "distort", "flip-shift")
 DEVICES = ("auto", "cpu", "gpu")
 PREPROCESS_NAMES = ("mnist", "emnist", "fill", "naive")
-BACKEND_NAMES = ("paddle", "numpy")
+BACKEND_NAMES = ("auto", "paddle", "inference", "onnx", "numpy")
 
 # Settings that may differ when a run is resumed: where it runs and reads data, not what it computes.
 RESUME_MAY_CHANGE = ("device", "data_dir", "out", "name")

@@ -7,8 +7,8 @@
     for result in recognise(["work/example_0.png"], backend):
         print(result.path, result.label, result.confidence)
 
-Backends are a small registry (``BACKENDS``) so other ways of running a model (a NumPy net,
-an exported program) plug in beside Paddle without touching the rest.
+The ways to run a model (Paddle, Paddle Inference, onnxruntime, NumPy) are the small registry in
+``handwriting.backends``; everything here works the same with any of them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import collections
 import functools
 import glob
-import json
 import multiprocessing
 import os
 import stat
@@ -24,14 +23,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from handwriting.data.registry import DATASETS
-from handwriting.errors import UserError, counted, describe_os_error, one_line
-from handwriting.preprocess import MNIST_SIZE, PREPROCESSORS, PictureError, normalize, read_picture, shrunk
-from handwriting.preprocess.frame import FRAMINGS
+from handwriting.backends import BACKENDS, NumpyBackend, PaddleBackend, make_backend  # noqa: F401 (re-exported)
+from handwriting.errors import UserError, describe_os_error, one_line
+from handwriting.preprocess import PREPROCESSORS, PictureError, read_picture, shrunk
 from handwriting.runtime import available_cores
 
 # ----------------------------------------------------------------------------- finding inputs
@@ -113,135 +110,6 @@ def _pictures_in(folder: str, suffixes: frozenset[str]) -> list[Item]:
             # A named pipe or device with a picture's name: read_picture says what it is, in its line.
             items.append(Item(path))
     return sorted(items, key=lambda item: item.path)
-
-
-# ----------------------------------------------------------------------------- backends
-
-
-class PaddleBackend:
-    """A checkpoint written by ``train.py``, run by Paddle in dynamic-graph mode."""
-
-    name = "paddle"
-    default_model = "cnn.pdparams"  # in models/
-
-    def __init__(self, checkpoint: str | os.PathLike, device: str = "auto"):
-        from handwriting.checkpoint import load_model
-        from handwriting.runtime import pick_device
-
-        if Path(checkpoint).suffix == ".npz":
-            raise UserError(f"{checkpoint} is a NumPy network: run it with --backend numpy")
-        self.device = pick_device(device)
-        self.model, self.card = load_model(checkpoint)
-        if list(self.card["model"]["in_shape"]) != [1, MNIST_SIZE, MNIST_SIZE]:
-            raise UserError(
-                f"{checkpoint}: its model takes {self.card['model']['in_shape']} inputs; "
-                f"infer.py prepares pictures as [1, {MNIST_SIZE}, {MNIST_SIZE}]"
-            )
-        self.classes: list[str] = list(self.card["classes"])
-        self.framing = card_framing(self.card, checkpoint)
-        self.task: str = self.card["model"]["task"]
-        self.has_confidence = self.task == "classify"
-
-    def probabilities(self, frames: np.ndarray) -> np.ndarray:
-        """uint8 frames [N, 28, 28] (white ink on black) -> class probabilities [N, C].
-
-        The regression baseline has no probabilities: it gets a one-hot row for the class
-        ``decide`` gives it, and ``has_confidence`` is False.
-        """
-        import paddle
-
-        from handwriting.models import decide
-
-        with paddle.no_grad():
-            outputs = self.model(paddle.to_tensor(normalize(frames)[:, None]))  # [N, 1, 28, 28] in [-1, 1]
-            if self.task == "classify":
-                return paddle.nn.functional.softmax(outputs, axis=1).numpy()
-            predicted, _ = decide(self.task, outputs, len(self.classes))
-            return np.eye(len(self.classes), dtype=np.float32)[predicted.numpy()]
-
-
-def card_framing(card: dict, path: str | os.PathLike) -> str:
-    """How pictures are framed for this model: its card's "framing" (what its data was trained on),
-    else its dataset's, else MNIST's (cards written before datasets had framings)."""
-    dataset = card.get("dataset")
-    name = dataset.get("name") if isinstance(dataset, dict) else None
-    framing = card.get("framing") or (DATASETS[name].framing if name in DATASETS else "mnist")
-    if framing not in FRAMINGS:
-        raise UserError(f"{path}: its card names the framing {framing!r}; this version knows {', '.join(FRAMINGS)}")
-    return framing
-
-
-def _numpy_backend_hint(checkpoint: str | os.PathLike) -> str:
-    """What to do with a Paddle checkpoint given to --backend numpy: convert it when the bridge can
-    (its card, beside it, names a fully connected model), else run it with Paddle."""
-    from handwriting.bridge import MLP_MODELS
-
-    card = Path(checkpoint).with_suffix(".json")
-    try:
-        name = (
-            json.loads(card.read_text(encoding="utf-8"))["model"]["name"] if card.stat().st_size < 1_000_000 else None
-        )
-    except (OSError, ValueError, KeyError, TypeError):  # no card, or not one: no model name to go by
-        name = None
-    if name in MLP_MODELS:
-        return f"run it with --backend paddle, or convert it with python -m handwriting.bridge {checkpoint}"
-    model = f"a {name!r} model" if isinstance(name, str) else "its model"
-    return (
-        f"{model} runs with --backend paddle (the NumPy backend runs only {', '.join(MLP_MODELS)} and scratch networks)"
-    )
-
-
-class NumpyBackend:
-    """A NumPy network (``python -m handwriting.scratch train``, or a Paddle MLP converted by
-    ``python -m handwriting.bridge``), run by NumPy alone — no framework at all."""
-
-    name = "numpy"
-    default_model = "scratch.npz"  # in models/
-    device = "cpu"
-    has_confidence = True
-
-    def __init__(self, network_file: str | os.PathLike, device: str = "auto"):
-        from handwriting.scratch.files import load
-        from handwriting.scratch.train import INPUTS
-
-        if device == "gpu":
-            raise UserError("--backend numpy runs on the CPU; leave out --device gpu")
-        if Path(network_file).suffix == ".pdparams":
-            raise UserError(f"{network_file} is a Paddle checkpoint: {_numpy_backend_hint(network_file)}")
-        self.net, self.card = load(network_file)  # the whole card checked: its inputs, classes, network
-        first = next(layer for layer in self.net.layers if layer.params)
-        inputs = first.params["weight"].shape[0]
-        if inputs != MNIST_SIZE * MNIST_SIZE:
-            raise UserError(
-                f"{network_file}: its network takes {counted(inputs, 'input')}; infer.py prepares "
-                f"pictures as {MNIST_SIZE}x{MNIST_SIZE} = {MNIST_SIZE * MNIST_SIZE}"
-            )
-        self.classes: list[str] = list(self.card["classes"])
-        self.framing = card_framing(self.card, network_file)
-        self.scale = INPUTS[self.card["inputs"]]
-        self.sigmoid_output = bool(self.card["network"].get("sigmoid_output"))
-
-    def probabilities(self, frames: np.ndarray) -> np.ndarray:
-        """uint8 frames [N, 28, 28] -> [N, C]: softmax of the logits, or for a net trained with
-        squared error, its sigmoid outputs scaled to sum to 1."""
-        outputs = self.net.forward(self.scale(frames)).astype(np.float64)
-        if self.sigmoid_output:
-            return outputs / outputs.sum(axis=1, keepdims=True)
-        outputs = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-        return outputs / outputs.sum(axis=1, keepdims=True)
-
-
-BACKENDS: dict[str, Callable[..., PaddleBackend | NumpyBackend]] = {"paddle": PaddleBackend, "numpy": NumpyBackend}
-
-
-def make_backend(name: str, checkpoint: str | os.PathLike | None = None, device: str = "auto"):
-    """The backend ``name`` with ``checkpoint`` (default: its own default model in models/)."""
-    if name not in BACKENDS:
-        raise UserError(f"unknown --backend {name!r}; choose one of: {', '.join(BACKENDS)}")
-    backend = BACKENDS[name]
-    if checkpoint is None:
-        checkpoint = Path(__file__).resolve().parent.parent / "models" / backend.default_model
-    return backend(checkpoint, device=device)
 
 
 # ----------------------------------------------------------------------------- recognising

@@ -196,7 +196,7 @@ def test_the_plain_lists_of_choices_name_what_is_registered():
     from handwriting.config import BACKEND_NAMES, MODEL_NAMES, PREPROCESS_NAMES
     from handwriting.models import MODELS
     from handwriting.preprocess import PREPROCESSORS
-    from handwriting.recognise import BACKENDS
+    from handwriting.backends import BACKENDS
 
     assert (tuple(MODELS), tuple(PREPROCESSORS), tuple(BACKENDS)) == (MODEL_NAMES, PREPROCESS_NAMES, BACKEND_NAMES)
 

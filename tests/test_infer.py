@@ -245,22 +245,18 @@ def test_both_backends_see_the_same_frames(tmp_path, capsys):
         assert (tmp_path / "paddle" / name).read_bytes() == (tmp_path / "numpy" / name).read_bytes()
 
 
-def test_backends_refuse_each_others_files(tmp_path, capsys):
-    cnn, mlp, scratch = (ROOT / "models" / name for name in ("cnn.pdparams", "mlp.pdparams", "scratch.npz"))
-    status, out, err = run(capsys, WORK / "example_0.png", "--backend", "numpy", "--model", cnn)
-    assert (status, out) == (2, "")
-    assert err == (  # the bridge converts only fully connected models: no hint to try it on a CNN
-        f"error: {cnn} is a Paddle checkpoint: a 'cnn' model runs with --backend paddle "
-        "(the NumPy backend runs only mlp, mlp-sigmoid and scratch networks)\n"
-    )
+def test_backends_refuse_each_others_files(capsys):
+    mlp, scratch, onnx = (ROOT / "models" / name for name in ("mlp.pdparams", "scratch.npz", "cnn.onnx"))
     status, out, err = run(capsys, WORK / "example_0.png", "--backend", "numpy", "--model", mlp)
     assert (status, out) == (2, "")
-    assert err == (
-        f"error: {mlp} is a Paddle checkpoint: run it with --backend paddle, "
-        f"or convert it with python -m handwriting.bridge {mlp}\n"
+    assert err == (  # a checkpoint runs in NumPy from its export, made by one command
+        f"error: {ROOT / 'models' / 'mlp.npz'}: no NumPy export of {mlp}; make it with: "
+        f"python -m handwriting.export {mlp} --format npz\n"
     )
-    status, out, err = run(capsys, WORK / "example_0.png", "--model", scratch)
-    assert (status, out, err) == (2, "", f"error: {scratch} is a NumPy network: run it with --backend numpy\n")
+    status, out, err = run(capsys, WORK / "example_0.png", "--backend", "paddle", "--model", scratch)
+    assert (status, out, err) == (2, "", f"error: {scratch} is a NumPy file: run it with --backend numpy (or auto)\n")
+    status, out, err = run(capsys, WORK / "example_0.png", "--backend", "numpy", "--model", onnx)
+    assert (status, out, err) == (2, "", f"error: {onnx} is an ONNX export: run it with --backend onnx (or auto)\n")
 
 
 def test_worker_processes_give_the_same_results(pictures, backend):

@@ -1,0 +1,415 @@
+"""Export a train.py checkpoint to run without Python's Paddle: Paddle Inference, ONNX, or NumPy.
+
+    python -m handwriting.export models/cnn.pdparams                   # -> models/cnn.onnx, models/cnn.npz
+    python -m handwriting.export runs/mlp.pdparams --format paddle     # -> runs/mlp.paddle/ (Paddle Inference)
+    python -m handwriting.export runs/cnn.pdparams --format paddle --legacy   # .pdmodel, for Paddle Lite's opt tool
+
+Each export is written beside its checkpoint (or into ``--out``), where ``infer.py --backend
+auto`` finds it, and carries an export card: the classes, the framing recipe, the normalisation
+and the SHA-256 of the weights it came from. Before it is put in place, every export is run by
+its own backend on real test digits and compared with the dynamic-graph model: the largest
+difference in any class probability is printed, and an export further than ``PARITY`` from
+Paddle is not written at all. An export already there is replaced only with ``--overwrite``.
+
+    paddle  ``paddle.jit.save`` with an InputSpec [None, 1, 28, 28]: ``inference.json`` (Paddle 3's
+            program format) and ``inference.pdiparams``, for ``paddle.inference`` in Python or C++.
+            ``--legacy`` writes the old ``inference.pdmodel`` instead, which Paddle Lite's
+            ``paddle_lite_opt`` (phones, Python <= 3.9) still needs.
+    onnx    the Paddle program converted by paddle2onnx (opset 13), the card in its metadata; runs in
+            onnxruntime on any platform and in the browser (``python -m handwriting.serve``).
+    npz     the forward pass as NumPy steps (``handwriting.program``), batch norm folded in.
+
+paddle2onnx and onnx are an optional extra: ``pip install -r requirements-export.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from handwriting.backends import (
+    BACKENDS,
+    EXPORT_FORMAT,
+    EXPORT_KIND_FORMAT,
+    EXPORT_SUFFIXES,
+    ONNX_CARD_KEY,
+    PADDLE_CARD,
+    card_framing,
+    probabilities_from,
+    sha256_file,
+)
+from handwriting.errors import UserError, counted, one_line, run_at_the_edge
+from handwriting.preprocess.pixels import NORMALISATION
+from handwriting.runtime import quiet_paddle_import_warnings
+
+FORMATS = ("paddle", "onnx", "npz")
+FORMAT_BACKEND = {fmt: kind for kind, fmt in EXPORT_KIND_FORMAT.items()}  # "npz" -> "numpy" ...
+PARITY = 1e-4  # the largest difference in a class probability an export may have from Paddle
+PARITY_PICTURES = 1000  # test digits each export is checked on
+ONNX_OPSET = 13  # what onnxruntime (Python and web) and paddle2onnx agree on for these layers
+INPUT_NAME = "image"
+
+
+def export_card(card: dict, checkpoint: Path, kind: str) -> dict:
+    """The card every export carries: what a backend needs to read pictures for the model."""
+    import paddle
+
+    return {
+        "format": EXPORT_FORMAT,
+        "kind": kind,
+        "classes": list(card["classes"]),
+        "task": card["model"]["task"],
+        "in_shape": list(card["model"]["in_shape"]),
+        "input": {"name": INPUT_NAME, "shape": [None, *card["model"]["in_shape"]], "dtype": "float32"},
+        "framing": card_framing(card, checkpoint),
+        "normalisation": NORMALISATION,
+        "model": {"name": card["model"]["name"], "options": card["model"]["options"]},
+        "dataset": {"name": (card.get("dataset") or {}).get("name")},
+        "test_accuracy": card.get("test_accuracy"),
+        "source": {"checkpoint": checkpoint.name, "weights_sha256": sha256_file(checkpoint)},
+        "paddle": paddle.__version__,
+    }
+
+
+# ----------------------------------------------------------------------------- the three formats
+
+
+def _input_spec():
+    from paddle.static import InputSpec
+
+    return [InputSpec([None, 1, 28, 28], "float32", INPUT_NAME)]
+
+
+def write_paddle(model, card: dict, folder: Path, legacy: bool = False) -> None:
+    """``paddle.jit.save`` into ``folder``: inference.json (or .pdmodel) + inference.pdiparams + card.json."""
+    import paddle
+
+    folder.mkdir(parents=True, exist_ok=True)
+    program_ir = paddle.pir_utils.OldIrGuard() if legacy else contextlib.nullcontext()
+    with program_ir, _quiet_output():
+        paddle.jit.save(model, str(folder / "inference"), input_spec=_input_spec())
+    (folder / PADDLE_CARD).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+
+
+def onnx_bytes(model, card: dict) -> bytes:
+    """The model as an ONNX file's bytes, the card in its metadata (``ONNX_CARD_KEY``)."""
+    try:
+        import onnx
+        import paddle2onnx
+    except ImportError:
+        raise UserError("--format onnx needs paddle2onnx: pip install -r requirements-export.txt") from None
+    with tempfile.TemporaryDirectory() as folder:
+        write_paddle(model, card, Path(folder))
+        # paddle2onnx's default optimiser (onnxoptimizer) fails on Paddle 3 programs ("pass
+        # eliminate_nop_cast is unknown"); onnxruntime optimises the graph when it loads it anyway.
+        with _quiet_output() as said:
+            try:
+                converted = paddle2onnx.export(
+                    os.path.join(folder, "inference.json"),
+                    os.path.join(folder, "inference.pdiparams"),
+                    None,
+                    opset_version=ONNX_OPSET,
+                    optimize_tool="None",
+                    enable_onnx_checker=True,
+                )
+            except Exception as error:  # paddle2onnx raises bare exceptions; say what it printed
+                raise RuntimeError(f"paddle2onnx failed: {one_line(error)}\n{said()}") from error
+    graph = onnx.load_from_string(converted)
+    entry = graph.metadata_props.add()
+    entry.key, entry.value = ONNX_CARD_KEY, json.dumps(card)
+    graph.producer_name = "handwriting.export (paddle2onnx)"
+    return graph.SerializeToString()
+
+
+@contextlib.contextmanager
+def _quiet_output():
+    """Hide what Paddle's and paddle2onnx's C++ code prints to stdout and stderr (progress notes),
+    at the file-descriptor level; the block gets a function that returns what was said."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as sink:
+        saved = [os.dup(1), os.dup(2)]
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+
+        def said() -> str:
+            sink.seek(0)
+            return sink.read().decode(errors="replace")[-2000:]
+
+        try:
+            yield said
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for descriptor in saved:
+                os.close(descriptor)
+
+
+def program_of(model, card: dict):
+    """The model as NumPy steps (``handwriting.program.Program``): its leaf layers in the order its
+    forward pass calls them, batch norm folded into the convolution before it, dropout left out."""
+    import paddle
+    from paddle import nn
+
+    from handwriting.program import Program
+
+    called: list[nn.Layer] = []
+    hooks = [
+        layer.register_forward_post_hook(lambda layer, inputs, output: called.append(layer))
+        for layer in model.sublayers()
+        if not layer.sublayers()
+    ]
+    try:
+        with paddle.no_grad():
+            model(paddle.zeros([1, *card["in_shape"]]))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    steps: list[tuple[str, dict, dict]] = []
+    for layer in called:
+        steps += _steps_of(layer, steps)
+    return Program(steps, {**card, "steps": [{"op": name, **settings} for name, settings, _ in steps]})
+
+
+def _array(tensor) -> np.ndarray:
+    return np.asarray(tensor.numpy(), dtype=np.float32)
+
+
+def _one_number(value, what: str, layer) -> int:
+    """Paddle's int-or-pair settings (stride 2, [2, 2]) -> one int; a non-square one is refused."""
+    values = [value] if isinstance(value, int) else list(value)
+    if len(set(values)) != 1 or not isinstance(values[0], int):
+        raise UserError(
+            f"--format npz: {type(layer).__name__} with {what} {value} has no NumPy step; use --format onnx"
+        )
+    return values[0]
+
+
+def _steps_of(layer, steps: list) -> list[tuple[str, dict, dict]]:
+    """One leaf layer -> the NumPy steps that do what it does (none for dropout; batch norm changes
+    the convolution already in ``steps``)."""
+    from paddle import nn
+
+    def unsupported(why: str) -> UserError:
+        return UserError(f"--format npz: the NumPy runtime {why}; use --format onnx or paddle")
+
+    if isinstance(layer, nn.Dropout):
+        return []  # identity at inference
+    if isinstance(layer, nn.Conv2D):
+        if layer._groups != 1 or list(layer._dilation) != [1, 1] or layer._padding_mode != "zeros":
+            raise unsupported("runs only plain convolutions (groups 1, dilation 1, zero padding)")
+        arrays = {"weight": _array(layer.weight)}
+        if layer.bias is not None:
+            arrays["bias"] = _array(layer.bias)
+        settings = {
+            "stride": _one_number(layer._stride, "stride", layer),
+            "padding": _one_number(layer._padding, "padding", layer),
+        }
+        return [("conv2d", settings, arrays)]
+    if isinstance(layer, nn.BatchNorm2D):
+        if not steps or steps[-1][0] != "conv2d":
+            raise unsupported("folds batch norm only into the convolution just before it")
+        _, _, conv = steps[-1]
+        scale = _array(layer.weight) / np.sqrt(_array(layer._variance) + layer._epsilon)  # [O]
+        shift = _array(layer.bias) - _array(layer._mean) * scale
+        conv["bias"] = (conv.get("bias", 0) * scale + shift).astype(np.float32)
+        conv["weight"] = (conv["weight"] * scale[:, None, None, None]).astype(np.float32)
+        return []
+    if isinstance(layer, (nn.MaxPool2D, nn.AvgPool2D)):
+        if layer.padding not in (0, [0, 0]) or layer.ceil_mode:
+            raise unsupported("runs only pools without padding or ceil_mode")
+        kernel = _one_number(layer.ksize, "kernel", layer)
+        stride = kernel if layer.stride is None else _one_number(layer.stride, "stride", layer)
+        return [
+            ("maxpool2d" if isinstance(layer, nn.MaxPool2D) else "avgpool2d", {"kernel": kernel, "stride": stride}, {})
+        ]
+    if isinstance(layer, nn.Linear):
+        arrays = {"weight": _array(layer.weight)}
+        if layer.bias is not None:
+            arrays["bias"] = _array(layer.bias)
+        return [("linear", {}, arrays)]
+    if isinstance(layer, nn.Flatten):
+        if layer.start_axis != 1 or layer.stop_axis != -1:
+            raise unsupported("flattens only everything after the batch axis")
+        return [("flatten", {}, {})]
+    simple = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
+    if type(layer) in simple:
+        return [(simple[type(layer)], {}, {})]
+    raise unsupported(f"has no step for {type(layer).__name__} (add one to handwriting.program.OPS)")
+
+
+# ----------------------------------------------------------------------------- checking and writing
+
+
+def parity_frames(card: dict, data_dir: str | None = None) -> tuple[np.ndarray, str]:
+    """uint8 frames [N, 28, 28] to compare an export with Paddle on, and what they are: the first
+    ``PARITY_PICTURES`` test pictures of the model's dataset when they are on this machine, else
+    the pictures in work/ prepared as infer.py prepares them."""
+    from handwriting.data.registry import DATASETS
+    from handwriting.data.store import load
+
+    name = (card.get("dataset") or {}).get("name")
+    if name in DATASETS:
+        with contextlib.suppress(UserError):
+            test = load(DATASETS[name], data_dir, download=False, log=lambda *_: None).splits["test"]
+            if len(test.images) and test.images.shape[1:] == (28, 28):
+                frames = test.images[:PARITY_PICTURES]
+                return frames, f"{counted(len(frames), f'{name} test picture')}"
+    from handwriting.recognise import collect, prepare
+
+    work = Path(__file__).resolve().parent.parent / "work"
+    frames = [prepare(item.path, card_framing(card, "card"))[0] for item in collect([str(work)])]
+    frames = [frame for frame in frames if frame is not None]
+    if not frames:
+        raise UserError(f"no test pictures to check the export with: fetch the {name} dataset first")
+    return np.stack(frames), f"{counted(len(frames), 'picture')} in work/ ({name} is not on this machine)"
+
+
+def check_parity(target: Path, kind: str, frames: np.ndarray, expected: np.ndarray) -> float:
+    """Run the export at ``target`` with its backend; the largest probability difference from Paddle."""
+    backend = BACKENDS[kind](target, device="cpu")
+    got = np.concatenate([backend.probabilities(frames[start : start + 256]) for start in range(0, len(frames), 256)])
+    return float(np.abs(got - expected).max())
+
+
+def export(
+    checkpoint: str | os.PathLike,
+    formats: tuple[str, ...] = ("onnx", "npz"),
+    out: str | os.PathLike | None = None,
+    legacy: bool = False,
+    overwrite: bool = False,
+    data_dir: str | None = None,
+    log=print,
+) -> dict[str, Path]:
+    """Export ``checkpoint`` in each of ``formats``; -> {format: the file or folder written}.
+
+    Each export is written to a temporary name, checked against the dynamic-graph model on real
+    test pictures (``PARITY``), then renamed into place: a failure leaves nothing behind.
+    """
+    from handwriting.checkpoint import load_model, stem, weights_path
+    from handwriting.runtime import use_all_cores
+
+    checkpoint = weights_path(checkpoint)
+    folder = Path(out) if out is not None else checkpoint.parent
+    targets = {fmt: folder / f"{stem(checkpoint).name}{EXPORT_SUFFIXES[FORMAT_BACKEND[fmt]]}" for fmt in formats}
+    for target in targets.values():
+        if target.exists() and not overwrite:
+            raise UserError(f"{target} is already there; add --overwrite to replace it")
+    model, card = load_model(checkpoint)
+    use_all_cores()
+    frames, described = parity_frames(card, data_dir)
+    expected = probabilities_from(_paddle_outputs(model, frames), card["model"]["task"], len(card["classes"]))
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for fmt, target in targets.items():
+        kind = FORMAT_BACKEND[fmt]
+        exported_card = export_card(card, checkpoint, fmt)
+        with _temporary_beside(target) as temporary:
+            if fmt == "paddle":
+                write_paddle(model, exported_card, temporary, legacy)
+            elif fmt == "onnx":
+                temporary.write_bytes(onnx_bytes(model, exported_card))
+            else:
+                from handwriting.program import to_bytes
+
+                temporary.write_bytes(to_bytes(program_of(model, exported_card)))
+            difference = check_parity(temporary, kind, frames, expected)
+            if not difference <= PARITY:
+                raise UserError(
+                    f"{target}: not written: its probabilities differ from Paddle's by up to {difference:.2g} "
+                    f"(more than {PARITY:g}) on {described}; please report this with the checkpoint"
+                )
+        log(f"wrote {target} ({_size(target)}): probabilities within {difference:.1e} of Paddle's on {described}")
+        written[fmt] = target
+    return written
+
+
+def _paddle_outputs(model, frames: np.ndarray) -> np.ndarray:
+    import paddle
+
+    from handwriting.preprocess import normalize
+
+    with paddle.no_grad():
+        return np.concatenate(
+            [
+                model(paddle.to_tensor(normalize(frames[start : start + 500])[:, None])).numpy()
+                for start in range(0, len(frames), 500)
+            ]
+        )
+
+
+@contextlib.contextmanager
+def _temporary_beside(target: Path):
+    """A temporary file or folder name beside ``target`` with its suffix; renamed onto ``target``
+    when the block succeeds (a folder already there is replaced whole), removed when it fails."""
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
+    os.close(handle)
+    temporary = Path(name)
+    if target.suffix == EXPORT_SUFFIXES["inference"]:
+        temporary.unlink()  # a folder goes here
+    try:
+        yield temporary
+        if temporary.is_dir() and target.exists():
+            old = target.with_name(f".{target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+            os.replace(temporary, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, target)
+    except BaseException:
+        if temporary.is_dir():
+            shutil.rmtree(temporary, ignore_errors=True)
+        else:
+            temporary.unlink(missing_ok=True)
+        raise
+
+
+def _size(path: Path) -> str:
+    size = sum(file.stat().st_size for file in path.rglob("*")) if path.is_dir() else path.stat().st_size
+    return f"{size / 1e6:.1f} MB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_paddle_import_warnings()
+    parser = argparse.ArgumentParser(
+        prog="python -m handwriting.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("checkpoint", metavar="MODEL", help="a train.py checkpoint (.pdparams with its .json card)")
+    parser.add_argument(
+        "--format",
+        nargs="+",
+        choices=FORMATS,
+        default=["onnx", "npz"],
+        help="what to write: paddle (Paddle Inference), onnx, npz (NumPy) (default: onnx npz, the two "
+        "infer.py's auto backend runs)",
+    )
+    parser.add_argument("--out", metavar="DIR", help="the folder to write into (default: the checkpoint's own)")
+    parser.add_argument("--legacy", action="store_true", help="with --format paddle: the old .pdmodel, for Paddle Lite")
+    parser.add_argument("--overwrite", action="store_true", help="replace exports already there (default: refuse)")
+    parser.add_argument(
+        "--data-dir", metavar="DIR", help="where the test pictures are cached (default: the usual cache)"
+    )
+    args = parser.parse_args(argv)
+    if args.legacy and "paddle" not in args.format:
+        parser.error("--legacy is for --format paddle")
+
+    def work() -> None:
+        export(args.checkpoint, tuple(dict.fromkeys(args.format)), args.out, args.legacy, args.overwrite, args.data_dir)
+
+    return run_at_the_edge(work, interrupted="interrupted: nothing was written for the export under way")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

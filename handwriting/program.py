@@ -1,0 +1,259 @@
+"""Run an exported model with NumPy alone: a ``.npz`` holding a list of steps and their arrays.
+
+``python -m handwriting.export MODEL --format npz`` writes one file that needs no framework:
+
+    card.json     the export card (uint8 bytes of UTF-8 JSON): classes, framing, normalisation,
+                  the source checkpoint's hash, and "steps", the forward pass in order:
+                  [{"op": "conv2d", "stride": 1, "padding": 1}, {"op": "relu"}, {"op": "maxpool2d", ...}, ...]
+    0.weight ...  each step's arrays, named "<step>.<name>" in Paddle's layouts (conv weight
+                  [out, in, kh, kw], linear weight [in, out])
+
+Batch norm is folded into the convolution before it when the model is exported, and dropout is
+left out (it does nothing at inference), so every step here is one of the few ``OPS`` below. The
+file is read with ``allow_pickle=False`` and every step checked before anything runs: a file from
+someone else holds arrays and settings, nothing that executes. This module imports no Paddle.
+
+A convolution is written as one matrix product (im2col): every 3x3 patch becomes a row, so the
+whole layer is ``patches [N*H*W, C*3*3] @ kernels [C*3*3, O]`` — about 6x slower than onnxruntime's
+tuned kernels (``bench/deploy_speed.py``), and needing nothing but NumPy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from handwriting.errors import UserError, counted, describe_os_error, one_line
+
+CARD_ENTRY = "card.json"
+MAX_PARAMETERS = 50_000_000  # far above any model here (the largest, mlp: 0.9 M)
+MAX_STEPS = 256
+MAX_CARD_BYTES = 1_000_000
+
+
+class ProgramError(UserError):
+    """An exported ``.npz`` is missing, unreadable, or not a program this version can run."""
+
+
+# ----------------------------------------------------------------------------- the operations
+# Each op: (x, arrays, settings) -> y. Shapes: images [N, C, H, W], rows [N, F].
+
+
+def conv2d(x: np.ndarray, arrays: dict, settings: dict) -> np.ndarray:
+    """Cross-correlation as Paddle's Conv2D (groups 1, dilation 1): weight [O, C, kh, kw], bias [O]."""
+    weight = arrays["weight"]
+    out_channels, _, kernel_h, kernel_w = weight.shape
+    stride, padding = settings["stride"], settings["padding"]
+    if padding:
+        x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kernel_h, kernel_w), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride]  # [N, C, H', W', kh, kw]
+    count, _, height, width = windows.shape[:4]
+    patches = windows.transpose(0, 2, 3, 1, 4, 5).reshape(count * height * width, -1)  # [N*H'*W', C*kh*kw]
+    y = patches @ weight.reshape(out_channels, -1).T  # [N*H'*W', O]
+    if "bias" in arrays:
+        y += arrays["bias"]
+    return y.reshape(count, height, width, out_channels).transpose(0, 3, 1, 2)  # [N, O, H', W']
+
+
+def _pool(x: np.ndarray, settings: dict, reduce: Callable) -> np.ndarray:
+    size, stride = settings["kernel"], settings["stride"]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (size, size), axis=(2, 3))[:, :, ::stride, ::stride]
+    return reduce(windows, axis=(-2, -1))  # [N, C, H', W']
+
+
+def maxpool2d(x, arrays, settings):
+    return _pool(x, settings, np.max)
+
+
+def avgpool2d(x, arrays, settings):
+    return _pool(x, settings, np.mean).astype(x.dtype, copy=False)
+
+
+def linear(x, arrays, settings):
+    """y = x W + b, W [in, out] (Paddle's layout)."""
+    y = x @ arrays["weight"]
+    return y + arrays["bias"] if "bias" in arrays else y
+
+
+def flatten(x, arrays, settings):
+    return x.reshape(len(x), -1)
+
+
+def relu(x, arrays, settings):
+    return np.maximum(x, 0)
+
+
+def tanh(x, arrays, settings):
+    return np.tanh(x)
+
+
+def sigmoid(x, arrays, settings):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # 1 / (1 + e^-x) without overflow
+
+
+@dataclass(frozen=True)
+class Op:
+    run: Callable[[np.ndarray, dict, dict], np.ndarray]
+    arrays: tuple[str, ...] = ()  # the arrays it must have
+    optional: tuple[str, ...] = ()  # and may have
+    settings: tuple[str, ...] = ()  # whole numbers >= 0 it reads (kernel and stride >= 1)
+
+
+OPS: dict[str, Op] = {
+    "conv2d": Op(conv2d, ("weight",), ("bias",), ("stride", "padding")),
+    "maxpool2d": Op(maxpool2d, settings=("kernel", "stride")),
+    "avgpool2d": Op(avgpool2d, settings=("kernel", "stride")),
+    "linear": Op(linear, ("weight",), ("bias",)),
+    "flatten": Op(flatten),
+    "relu": Op(relu),
+    "tanh": Op(tanh),
+    "sigmoid": Op(sigmoid),
+}
+
+
+# ----------------------------------------------------------------------------- the program
+
+
+@dataclass
+class Program:
+    """The steps of a forward pass and their arrays; ``forward`` runs them in order."""
+
+    steps: list[tuple[str, dict, dict]]  # (op name, settings, arrays)
+    card: dict
+
+    def forward(self, images: np.ndarray) -> np.ndarray:
+        """float32 [N, 1, 28, 28] in [-1, 1] -> the model's outputs [N, C] (logits, or one value)."""
+        x = np.ascontiguousarray(images, dtype=np.float32)
+        for name, settings, arrays in self.steps:
+            x = OPS[name].run(x, arrays, settings)
+        return x
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array by its name in the file (``"3.weight"``)."""
+        return {
+            f"{index}.{key}": value for index, (_, _, arrays) in enumerate(self.steps) for key, value in arrays.items()
+        }
+
+
+def to_bytes(program: Program) -> bytes:
+    """The ``.npz`` file's bytes: the card (steps included) and every array."""
+    import io
+
+    card = json.dumps(program.card, indent=1).encode()
+    buffer = io.BytesIO()
+    np.savez(buffer, **{CARD_ENTRY: np.frombuffer(card, dtype=np.uint8)}, **program.arrays())
+    return buffer.getvalue()
+
+
+def is_program(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an exported ``.npz`` (it holds a card), not a NumPy network of
+    ``handwriting.scratch`` (whose card is a JSON file beside it)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return f"{CARD_ENTRY}.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def load(path: str | os.PathLike) -> Program:
+    """Read and check an exported ``.npz``; any problem is a ``ProgramError`` naming the file."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            files = set(archive.files)
+            if CARD_ENTRY not in files:
+                raise ProgramError(
+                    f"{path}: not an exported model (it has no {CARD_ENTRY}); export one with "
+                    "python -m handwriting.export CHECKPOINT --format npz"
+                )
+            card_bytes = archive[CARD_ENTRY]
+            if card_bytes.dtype != np.uint8 or card_bytes.ndim != 1 or card_bytes.size > MAX_CARD_BYTES:
+                raise ProgramError(f"{path}: its {CARD_ENTRY} is not the bytes of a card")
+            card = json.loads(card_bytes.tobytes())
+            steps = _steps(card, archive, files, path)
+    except FileNotFoundError:
+        raise ProgramError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ProgramError(f"{path}: is a folder, not an exported .npz") from None
+    except OSError as error:
+        raise ProgramError(f"{path}: cannot read it: {describe_os_error(error)}") from None
+    except (ValueError, EOFError, zipfile.BadZipFile, zlib.error, RecursionError, UnicodeDecodeError) as error:
+        raise ProgramError(
+            f"{path}: not a readable exported model ({type(error).__name__}: {one_line(error)})"
+        ) from None
+    program = Program(steps, card)
+    _check_runs(program, path)
+    return program
+
+
+def _steps(card: Any, archive, files: set[str], path: Path) -> list[tuple[str, dict, dict]]:
+    """The card's "steps" with their arrays, each checked against ``OPS``."""
+
+    def wrong(problem: str) -> ProgramError:
+        return ProgramError(f"{path}: not an exported model this version runs: {problem}")
+
+    if not isinstance(card, dict) or not isinstance(card.get("steps"), list):
+        raise wrong('its card has no list of "steps"')
+    if not 1 <= len(card["steps"]) <= MAX_STEPS:
+        raise wrong(f"{counted(len(card['steps']), 'step')} (1 to {MAX_STEPS} expected)")
+    steps, used, total = [], set(), 0
+    for index, step in enumerate(card["steps"]):
+        if not isinstance(step, dict) or step.get("op") not in OPS:
+            shown = step.get("op") if isinstance(step, dict) else step
+            raise wrong(f"step {index} is {one_line(repr(shown), 40)}; the ops known are {', '.join(OPS)}")
+        op = OPS[step["op"]]
+        settings = {}
+        for key in op.settings:
+            value = step.get(key)
+            least = 0 if key == "padding" else 1
+            if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= 64:
+                raise wrong(f"step {index} ({step['op']}): {key} is {one_line(repr(value), 40)}")
+            settings[key] = value
+        arrays = {}
+        for key in op.arrays + op.optional:
+            name = f"{index}.{key}"
+            if name not in files:
+                if key in op.arrays:
+                    raise wrong(f"step {index} ({step['op']}) has no array {name}")
+                continue
+            array = archive[name]
+            if array.dtype != np.float32:
+                raise wrong(f"{name} is {array.dtype}, not float32")
+            total += array.size
+            if total > MAX_PARAMETERS:
+                raise wrong(f"more than {MAX_PARAMETERS:,} numbers")
+            arrays[key] = array
+            used.add(name)
+        steps.append((step["op"], settings, arrays))
+    extra = files - used - {CARD_ENTRY}
+    if extra:
+        raise wrong(f"arrays no step uses: {', '.join(sorted(extra)[:5])}")
+    return steps
+
+
+def _check_runs(program: Program, path: Path) -> None:
+    """Run one blank picture through, so shapes that do not fit fail here, in words."""
+    classes = program.card.get("classes")
+    if not isinstance(classes, list) or not classes or not all(isinstance(label, str) for label in classes):
+        raise ProgramError(f'{path}: its card\'s "classes" is not a list of class labels')
+    try:
+        with np.errstate(all="ignore"):
+            outputs = program.forward(np.zeros((1, 1, 28, 28), np.float32))
+    except (ValueError, IndexError, KeyError) as error:
+        raise ProgramError(
+            f"{path}: its steps do not fit together ({type(error).__name__}: {one_line(error)})"
+        ) from None
+    task = program.card.get("task", "classify")
+    expected = 1 if task == "regress" else len(classes)
+    if outputs.shape != (1, expected):
+        raise ProgramError(
+            f"{path}: its steps give {list(outputs.shape[1:])} outputs for {counted(len(classes), 'class')}"
+        )
