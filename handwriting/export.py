@@ -123,6 +123,10 @@ def onnx_bytes(model, card: dict) -> bytes:
             except Exception as error:  # paddle2onnx raises bare exceptions; say what it printed
                 raise RuntimeError(f"paddle2onnx failed: {one_line(error)}\n{said()}") from error
     graph = onnx.load_from_string(converted)
+    # paddle2onnx leaves a few constants no node reads (onnxruntime warns about each on loading).
+    used = {name for node in graph.graph.node for name in node.input} | {output.name for output in graph.graph.output}
+    for node in [node for node in graph.graph.node if node.op_type == "Constant" and node.output[0] not in used]:
+        graph.graph.node.remove(node)
     entry = graph.metadata_props.add()
     entry.key, entry.value = ONNX_CARD_KEY, json.dumps(card)
     graph.producer_name = "handwriting.export (paddle2onnx)"

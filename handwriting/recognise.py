@@ -28,7 +28,7 @@ import numpy as np
 
 from handwriting.backends import BACKENDS, NumpyBackend, PaddleBackend, make_backend  # noqa: F401 (re-exported)
 from handwriting.errors import UserError, describe_os_error, one_line
-from handwriting.preprocess import PREPROCESSORS, PictureError, read_picture, shrunk
+from handwriting.preprocess import PREPROCESSORS, PictureError, read_picture, read_picture_bytes, shrunk
 from handwriting.runtime import available_cores
 
 # ----------------------------------------------------------------------------- finding inputs
@@ -133,8 +133,9 @@ class Result:
         return {"path": self.path, "label": self.label, "confidence": self.confidence, "topk": self.topk}
 
 
-def prepare(path: str, preprocess: str = "mnist", keep_thumbnail: bool = False):
-    """Read one picture and turn it into the model's 28x28 frame -> (frame, thumbnail, error).
+def prepare(path: str | bytes, preprocess: str = "mnist", keep_thumbnail: bool = False):
+    """Read one picture (a path, or the picture's bytes) and turn it into the model's 28x28 frame
+    -> (frame, thumbnail, error).
 
     The one place a picture is read and prepared, and so where one picture's trouble stops: a
     ``PictureError`` becomes that picture's error, and so does anything else raised on the way —
@@ -142,7 +143,7 @@ def prepare(path: str, preprocess: str = "mnist", keep_thumbnail: bool = False):
     is still read. The fuzz tests call the preprocessing directly, where such bugs still raise.
     """
     try:
-        grey = read_picture(path)
+        grey = read_picture_bytes(path) if isinstance(path, bytes) else read_picture(path)
         frame = PREPROCESSORS[preprocess](grey)
         thumbnail = shrunk(grey, 128) if keep_thumbnail else None  # for --show
     except PictureError as error:

@@ -11,6 +11,7 @@ the 28x28 MNIST frame, one stage a module:
 
     read.read_picture        file -> uint8 grey [H, W]: checked it is a file, refused over 64 MP,
                              EXIF turned, first frame, 16/32-bit scaled, transparency flattened
+                             (read_picture_bytes: the same from bytes, for the web app's uploads)
     recipes.to_mnist         grey [H, W] -> uint8 [28, 28], white ink on black:
       drawing.drawing_ink      a digital drawing (one exact background on the border): polarity,
                                stray dots, grey pen to full strength, ruled lines -> ink;
@@ -46,6 +47,7 @@ from handwriting.preprocess.pixels import MNIST_SIZE, NORMALISATION, normalize
 _FROM_MODULE = {
     "MAX_PIXELS": "read",
     "read_picture": "read",
+    "read_picture_bytes": "read",
     "to_mnist": "recipes",
     "naive": "recipes",
     "PREPROCESSORS": "recipes",
@@ -54,7 +56,7 @@ _FROM_MODULE = {
 
 if TYPE_CHECKING:  # what type checkers and editors see: the same names, imported directly
     from handwriting.preprocess.filters import shrunk
-    from handwriting.preprocess.read import MAX_PIXELS, read_picture
+    from handwriting.preprocess.read import MAX_PIXELS, read_picture, read_picture_bytes
     from handwriting.preprocess.recipes import PREPROCESSORS, naive, to_mnist
 
 __all__ = [
@@ -67,6 +69,7 @@ __all__ = [
     "naive",
     "normalize",
     "read_picture",
+    "read_picture_bytes",
     "shrunk",
     "to_mnist",
 ]

@@ -10,6 +10,7 @@ one ``PictureError`` saying what, never a Pillow traceback.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import stat
@@ -47,6 +48,13 @@ def read_picture(path: str | os.PathLike) -> np.ndarray:
     with _opened(path) as file:
         image = _decoded(file, path)
     return _flatten_to_grey(image)
+
+
+def read_picture_bytes(data: bytes) -> np.ndarray:
+    """``read_picture`` for a picture already in memory (an upload): bytes -> uint8 grey [H, W]."""
+    if not data:
+        raise PictureError("empty file (0 bytes)")
+    return _flatten_to_grey(_decoded(io.BytesIO(data), "upload"))
 
 
 # What stat's file types are called, for the files a picture cannot be read from.

@@ -1,0 +1,255 @@
+// The page of `python -m handwriting.serve`: read a drawing in the browser, or a photo on the server.
+//
+// Drawing: the strokes are kept as points, and each time they change they are drawn again into a
+// 28x28 frame the way the model's training data was framed (its card's "framing"):
+//   mnist   ink's longest side 20 px, centre of mass on pixel (14, 14)
+//   emnist  longest side 27.1 px (124 of NIST's 128), centred by its box
+//   fill    longest side 28 px, centred by its box
+// with MNIST's typical stroke width, whatever pen size and drawing size you used. The model's
+// ONNX export then runs here, in onnxruntime-web's WebAssembly backend, served by our own server.
+// Uploads go to the server, which reads them exactly as infer.py does.
+
+"use strict";
+
+const SIDE = 28; // the model's frame
+const PEN = 18; // px: the pen's width on the 280 px pad
+const MNIST_STROKE = 2.4; // px: MNIST's typical stroke width in its 20 px box (handwriting/preprocess/frame.py)
+const INK_SIDE = { mnist: 20, emnist: (SIDE * 124) / 128, fill: SIDE }; // the ink's longest side in the frame
+const TOPK = 3;
+
+const pad = document.getElementById("pad");
+const seen = document.getElementById("seen");
+const strokes = []; // [[{x, y}, ...], ...] in pad pixels
+let card = null;
+let session = null;
+let pending = false;
+
+function percent(probability) {
+  if (probability >= 0.9995 && probability < 1) return ">99.9%";
+  if (probability > 0 && probability < 0.0005) return "<0.1%";
+  return (100 * probability).toFixed(1) + "%";
+}
+
+function showTop(list, top) {
+  // top: [[label, probability or null], ...] best first
+  list.replaceChildren(
+    ...top.map(([label, probability]) => {
+      const item = document.createElement("li");
+      item.dataset.label = label;
+      item.textContent = probability === null ? label : `${label}  ${percent(probability)}`;
+      return item;
+    })
+  );
+}
+
+// ---------------------------------------------------------------------------- drawing
+
+function penPosition(event) {
+  const box = pad.getBoundingClientRect();
+  return { x: ((event.clientX - box.left) * pad.width) / box.width, y: ((event.clientY - box.top) * pad.height) / box.height };
+}
+
+function drawStrokes(context, width) {
+  context.lineWidth = width;
+  context.lineCap = context.lineJoin = "round";
+  context.strokeStyle = context.fillStyle = "#fff";
+  for (const stroke of strokes) {
+    if (stroke.length === 1) {
+      context.beginPath();
+      context.arc(stroke[0].x, stroke[0].y, width / 2, 0, 2 * Math.PI);
+      context.fill();
+      continue;
+    }
+    context.beginPath();
+    context.moveTo(stroke[0].x, stroke[0].y);
+    for (const point of stroke.slice(1)) context.lineTo(point.x, point.y);
+    context.stroke();
+  }
+}
+
+function redrawPad() {
+  const context = pad.getContext("2d");
+  context.fillStyle = "#000";
+  context.fillRect(0, 0, pad.width, pad.height);
+  drawStrokes(context, PEN);
+}
+
+pad.addEventListener("pointerdown", (event) => {
+  pad.setPointerCapture(event.pointerId);
+  strokes.push([penPosition(event)]);
+  changed();
+});
+pad.addEventListener("pointermove", (event) => {
+  if (!pad.hasPointerCapture(event.pointerId) || strokes.length === 0) return;
+  strokes[strokes.length - 1].push(penPosition(event));
+  changed();
+});
+pad.addEventListener("pointerup", () => {
+  if (!session) readOnServer(); // no in-browser model: the server reads the finished stroke
+});
+document.getElementById("clear").addEventListener("click", () => {
+  strokes.length = 0;
+  redrawPad();
+  seen.getContext("2d").clearRect(0, 0, SIDE, SIDE);
+  document.getElementById("drawn-top").innerHTML = '<li class="note">draw something</li>';
+});
+
+function changed() {
+  redrawPad();
+  if (pending || !session) return;
+  pending = true;
+  requestAnimationFrame(() => {
+    pending = false;
+    readInBrowser();
+  });
+}
+
+// ---------------------------------------------------------------------------- framing
+
+// The strokes -> grey levels [28 * 28] (0-255, ink high), framed as the model's data was.
+function frameStrokes(framing) {
+  const points = strokes.flat();
+  const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
+  const left = Math.min(...xs), top = Math.min(...ys);
+  const spanX = Math.max(...xs) - left, spanY = Math.max(...ys) - top;
+  const longest = Math.max(spanX, spanY, PEN); // a dot is framed as a pen-wide blob, not blown up
+  let width, scale;
+  if (framing === "fill") {
+    scale = INK_SIDE.fill / (longest + PEN); // pictures keep their own proportions, pen included
+    width = PEN * scale;
+  } else {
+    width = MNIST_STROKE;
+    scale = (INK_SIDE[framing] - width) / longest; // ink extent: span * scale + stroke width
+  }
+  const inkX = spanX * scale + width, inkY = spanY * scale + width;
+  const frame = document.createElement("canvas");
+  frame.width = frame.height = SIDE;
+  const context = frame.getContext("2d");
+  context.fillStyle = "#000";
+  context.fillRect(0, 0, SIDE, SIDE);
+  context.setTransform(scale, 0, 0, scale, (SIDE - inkX) / 2 + width / 2 - left * scale, (SIDE - inkY) / 2 + width / 2 - top * scale);
+  drawStrokes(context, width / scale);
+  const pixels = context.getImageData(0, 0, SIDE, SIDE).data; // RGBA
+  const grey = Uint8ClampedArray.from({ length: SIDE * SIDE }, (_, i) => pixels[4 * i]);
+  return framing === "mnist" ? centredByMass(grey) : grey;
+}
+
+// Move the ink by whole pixels so its centre of mass is on pixel (14, 14), as MNIST's was.
+function centredByMass(grey) {
+  let total = 0, rows = 0, columns = 0;
+  let top = SIDE, bottom = -1, left = SIDE, right = -1;
+  for (let i = 0; i < grey.length; i++) {
+    const row = Math.floor(i / SIDE), column = i % SIDE, value = grey[i];
+    total += value;
+    rows += value * row;
+    columns += value * column;
+    if (value) {
+      top = Math.min(top, row); bottom = Math.max(bottom, row);
+      left = Math.min(left, column); right = Math.max(right, column);
+    }
+  }
+  if (total === 0) return grey;
+  const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
+  const down = clamp(Math.floor(14 - rows / total + 0.5), -top, SIDE - 1 - bottom);
+  const across = clamp(Math.floor(14 - columns / total + 0.5), -left, SIDE - 1 - right);
+  const moved = new Uint8ClampedArray(SIDE * SIDE);
+  for (let row = top; row <= bottom; row++)
+    for (let column = left; column <= right; column++)
+      moved[(row + down) * SIDE + column + across] = grey[row * SIDE + column];
+  return moved;
+}
+
+function showFrame(grey) {
+  const image = new ImageData(SIDE, SIDE);
+  grey.forEach((value, i) => image.data.set([value, value, value, 255], 4 * i));
+  seen.getContext("2d").putImageData(image, 0, 0);
+}
+
+// ---------------------------------------------------------------------------- reading
+
+async function readInBrowser() {
+  if (strokes.length === 0) return;
+  const started = performance.now();
+  const grey = frameStrokes(card.framing);
+  showFrame(grey);
+  const input = Float32Array.from(grey, (value) => value / 127.5 - 1); // [-1, 1], as in training
+  const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", input, [1, 1, SIDE, SIDE]) };
+  const outputs = Array.from((await session.run(feeds))[session.outputNames[0]].data);
+  let top;
+  if (card.has_confidence) {
+    const peak = Math.max(...outputs);
+    const exponentials = outputs.map((value) => Math.exp(value - peak));
+    const sum = exponentials.reduce((a, b) => a + b, 0);
+    top = exponentials.map((value, i) => [card.classes[i], value / sum]).sort((a, b) => b[1] - a[1]).slice(0, TOPK);
+  } else {
+    // the regression baseline: its one value, rounded and clipped to a class
+    const index = Math.min(Math.max(Math.round(outputs[0]), 0), card.classes.length - 1);
+    top = [[card.classes[index], null]];
+  }
+  showTop(document.getElementById("drawn-top"), top);
+  document.getElementById("speed").textContent = `read in ${(performance.now() - started).toFixed(1)} ms in your browser`;
+}
+
+async function ask(body) {
+  // -> the server's JSON answer, or {error} in words
+  try {
+    const response = await fetch("/api/recognise", { method: "POST", body });
+    return await response.json();
+  } catch (error) {
+    return { error: `the server did not answer (${error.message}); is python -m handwriting.serve still running?` };
+  }
+}
+
+async function readOnServer() {
+  if (strokes.length === 0) return;
+  const png = await new Promise((resolve) => pad.toBlob(resolve, "image/png"));
+  const answer = await ask(png);
+  if (answer.error) return showTop(document.getElementById("drawn-top"), [[answer.error, null]]);
+  showTop(document.getElementById("drawn-top"), answer.topk);
+  const image = new Image();
+  image.onload = () => seen.getContext("2d").drawImage(image, 0, 0);
+  image.src = answer.frame;
+}
+
+document.getElementById("upload").addEventListener("change", async (event) => {
+  const file = event.target.files[0];
+  const error = document.getElementById("upload-error");
+  const list = document.getElementById("upload-top");
+  if (!file) return;
+  error.textContent = "";
+  list.replaceChildren();
+  if (file.size > card.max_upload) {
+    error.textContent = `${file.name} is ${file.size.toLocaleString()} bytes; the limit is ${card.max_upload.toLocaleString()}`;
+    return;
+  }
+  const answer = await ask(file);
+  if (answer.error) {
+    error.textContent = `${file.name}: ${answer.error}`;
+    return;
+  }
+  showTop(list, answer.topk);
+  document.getElementById("upload-seen").src = answer.frame;
+});
+
+// ---------------------------------------------------------------------------- start
+
+async function start() {
+  card = await (await fetch("/api/card")).json();
+  const about = document.getElementById("about");
+  if (card.in_browser) {
+    ort.env.wasm.wasmPaths = "/vendor/onnxruntime-web/";
+    ort.env.logLevel = "error"; // not its notes on the graph
+    ort.env.wasm.numThreads = 1; // threads need cross-origin isolation; one is plenty for 28x28
+    session = await ort.InferenceSession.create("/model.onnx", { executionProviders: ["wasm"] });
+    about.textContent = `${card.model}: ${card.classes.length} classes, framed as ${card.framing}; drawings are read in your browser.`;
+  } else {
+    about.textContent = `${card.model}: drawings are read by the server (${card.why_not_in_browser}).`;
+  }
+  redrawPad();
+  document.body.dataset.ready = "yes"; // for tests: the model is loaded
+}
+
+start().catch((error) => {
+  document.getElementById("about").textContent = `The page could not start: ${error.message}`;
+  document.body.dataset.ready = "failed";
+});
