@@ -223,7 +223,7 @@ def make_server(model: str | None = None, host: str = "127.0.0.1", port: int = 8
     return server
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m handwriting.serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -239,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be 0-65535, got {args.port}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
 
     def work() -> None:
         server = make_server(args.model, args.host, args.port, args.verbose)

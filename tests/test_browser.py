@@ -1,0 +1,168 @@
+"""The web app in a real browser: Debian's Chromium driven by Playwright draws on the page's canvas
+with mouse events, reads what the page says, and uploads a picture.
+
+Skipped, with the reason, where Chromium or Playwright is absent (.ci/run installs both). The page's
+screenshot goes to pytest's temporary folder; to refresh the README's, run
+
+    HANDWRITING_SCREENSHOT=docs/web-app.png python -m pytest -q tests/test_browser.py
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from handwriting import serve
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"  # Debian's; never a browser Playwright downloads
+# As root in a container, with no network: no sandbox, no GPU, and none of Chromium's own calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
+if not shutil.which(CHROMIUM):
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def address():
+    server = serve.make_server(port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield "http://{}:{}/".format(*server.server_address[:2])
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def app():
+    return serve.App()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, address):
+    page = browser.new_page(viewport={"width": 1000, "height": 620})
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("requestfailed", lambda request: problems.append(f"{request.url}: {request.failure}"))
+    # Every file the page loads is there (an upload's refusal, a 4xx of /api/recognise, is the page's to show).
+    page.on(
+        "response",
+        lambda response: (
+            response.status >= 400
+            and not response.url.endswith("/api/recognise")
+            and problems.append(f"{response.url}: {response.status}")
+        ),
+    )
+    page.goto(address)
+    page.wait_for_selector("body[data-ready]", timeout=60_000)
+    assert page.evaluate("document.body.dataset.ready") == "yes", page.inner_text("#about")
+    yield page
+    assert problems == []  # no script errors, no missing files
+    page.close()
+
+
+def draw(page, *strokes) -> None:
+    """Each stroke a list of (x, y) on the 280x280 pad, drawn with the mouse button held down."""
+    box = page.locator("#pad").bounding_box()
+    for stroke in strokes:
+        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
+        page.mouse.up()
+
+
+def answer(page, list_id: str) -> list[str]:
+    """The labels the page lists, best first (once it lists some)."""
+    page.wait_for_selector(f"#{list_id} li[data-label]")
+    return page.eval_on_selector_all(f"#{list_id} li[data-label]", "items => items.map(item => item.dataset.label)")
+
+
+def circle(centre_x, centre_y, radius_x, radius_y, points=24):
+    return [
+        (
+            centre_x + radius_x * math.sin(2 * math.pi * i / points),
+            centre_y - radius_y * math.cos(2 * math.pi * i / points),
+        )
+        for i in range(points + 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    "digit, strokes",
+    [
+        ("7", [[(70, 60), (210, 60), (120, 240)]]),
+        ("1", [[(150, 40), (145, 240)]]),
+        ("0", [circle(140, 140, 60, 95)]),
+        ("4", [[(170, 40), (70, 170), (220, 170)], [(170, 40), (170, 250)]]),
+    ],
+)
+def test_a_drawn_digit_is_read_in_the_browser_as_the_server_reads_it(page, app, digit, strokes):
+    draw(page, *strokes)
+    labels = answer(page, "drawn-top")
+    assert labels[0] == digit and len(labels) == 3
+    assert "in your browser" in page.inner_text("#speed")
+    # The same drawing as a PNG, read by the server as infer.py reads files: the same answer.
+    data_url = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
+    status, reply = app.recognise(base64.b64decode(data_url.split(",", 1)[1]))
+    assert status == 200 and reply["label"] == digit
+    # What the model saw: 28x28, the ink's centre of mass near pixel (14, 14) as in MNIST.
+    grey = page.evaluate(
+        "Array.from(document.getElementById('seen').getContext('2d').getImageData(0, 0, 28, 28).data)"
+        ".filter((_, i) => i % 4 === 0)"
+    )
+    total = sum(grey)
+    rows = sum(value * (i // 28) for i, value in enumerate(grey)) / total
+    columns = sum(value * (i % 28) for i, value in enumerate(grey)) / total
+    assert abs(rows - 14) <= 1 and abs(columns - 14) <= 1
+
+
+def test_clear_empties_the_pad_and_the_answer(page):
+    draw(page, [(70, 60), (210, 60), (120, 240)])
+    answer(page, "drawn-top")
+    page.click("#clear")
+    assert page.eval_on_selector_all("#drawn-top li[data-label]", "items => items.length") == 0
+    blank = page.evaluate(
+        "Array.from(document.getElementById('pad').getContext('2d').getImageData(0, 0, 280, 280).data)"
+        ".some((value, i) => i % 4 !== 3 && value !== 0)"
+    )
+    assert blank is False
+
+
+def test_an_uploaded_picture_is_read_by_the_server(page, tmp_path):
+    draw(page, [(70, 60), (210, 60), (120, 240)])
+    page.set_input_files("#upload", str(ROOT / "work" / "example_0.png"))
+    assert answer(page, "upload-top")[0] == "0"
+    assert page.get_attribute("#upload-seen", "src").startswith("data:image/png;base64,")
+    screenshot = Path(os.environ.get("HANDWRITING_SCREENSHOT") or tmp_path / "web-app.png")
+    page.screenshot(path=str(screenshot))
+    assert screenshot.stat().st_size > 10_000
+
+
+def test_a_file_that_is_not_a_picture_gets_its_error_on_the_page(page):
+    page.set_input_files("#upload", str(ROOT / "README.md"))
+    page.wait_for_function("document.getElementById('upload-error').textContent !== ''")
+    assert page.inner_text("#upload-error") == "README.md: not a picture: send a PNG, JPEG, GIF, BMP, TIFF or WebP file"

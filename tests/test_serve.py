@@ -1,0 +1,192 @@
+"""The web app's server (handwriting.serve): uploads read as infer.py reads files, and every bad
+request answered by one JSON error, with nothing kept."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import http.client
+import io
+import json
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from handwriting import serve
+from handwriting.backends import make_backend
+from handwriting.recognise import prepare
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "work"
+
+
+@pytest.fixture(scope="module")
+def server():
+    server = serve.make_server(port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def request(server, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    """-> (status, headers, body bytes)"""
+    connection = http.client.HTTPConnection(*server.server_address[:2], timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def post_picture(server, data: bytes):
+    status, _, body = request(server, "POST", "/api/recognise", data)
+    return status, json.loads(body)
+
+
+def test_it_listens_on_this_machine_only_by_default(server):
+    assert server.server_address[0] == "127.0.0.1"
+    assert (serve.parse_arguments([]).host, serve.parse_arguments([]).port) == ("127.0.0.1", 8000)
+
+
+def test_an_upload_is_read_as_infer_py_reads_the_file(server):
+    backend = make_backend("auto")
+    for name in ("example_0.png", "example_9.jpg", "example_4_sideways.jpg", "example_7_tablet.png"):
+        data = (WORK / name).read_bytes()
+        status, answer = post_picture(server, data)
+        assert status == 200, answer
+        frame, _, error = prepare(str(WORK / name), backend.framing)
+        assert error is None
+        expected = backend.probabilities(frame[None])[0]
+        assert answer["label"] == name.split("_")[1][0] == backend.classes[int(expected.argmax())]
+        assert answer["confidence"] == pytest.approx(float(expected.max()), abs=1e-5)
+        assert [label for label, _ in answer["topk"]][0] == answer["label"] and len(answer["topk"]) == 3
+        # the 28x28 it shows is the very frame infer.py gives the model
+        png = base64.b64decode(answer["frame"].removeprefix("data:image/png;base64,"))
+        shown = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+        np.testing.assert_array_equal(shown, frame)
+
+
+def test_the_card_tells_the_page_what_it_needs(server):
+    status, headers, body = request(server, "GET", "/api/card")
+    card = json.loads(body)
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert card["classes"] == [str(digit) for digit in range(10)] and card["framing"] == "mnist"
+    assert card["in_browser"] is True and card["max_upload"] == serve.MAX_UPLOAD
+    status, headers, body = request(server, "GET", "/model.onnx")
+    assert status == 200 and body == (ROOT / "models" / "cnn.onnx").read_bytes()
+
+
+def test_the_page_and_onnxruntime_web_come_from_the_server_itself(server):
+    status, _, page = request(server, "GET", "/")
+    assert status == 200
+    text = page.decode()
+    assert "http://" not in text and "https://" not in text  # no CDN
+    for path in ("/app.js", "/style.css", "/vendor/onnxruntime-web/ort.wasm.min.js"):
+        assert f'"{path}"' in text
+    for path, (name, content_type) in serve.STATIC.items():
+        status, headers, body = request(server, "GET", path, headers={"Accept-Encoding": "gzip"})
+        assert status == 200 and headers["Content-Type"] == content_type
+        assert gzip.decompress(body) == (serve.WEB / name).read_bytes()
+    status, headers, body = request(server, "GET", "/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm")
+    assert status == 200 and body[:4] == b"\0asm" and "Content-Encoding" not in headers
+
+
+@pytest.mark.parametrize(
+    "path", ["/../../etc/passwd", "/handwriting/serve.py", "/web/app.js", "/vendor/", "/models/cnn.pdparams"]
+)
+def test_nothing_but_the_listed_files_is_served(server, path):
+    status, headers, body = request(server, "GET", path)
+    assert status == 404 and json.loads(body) == {"error": f"nothing at {path}"}
+
+
+def test_bad_uploads_get_one_json_error(server):
+    status, answer = post_picture(server, b"#!/bin/sh\nrm -rf /\n")
+    assert (status, answer) == (415, {"error": "not a picture: send a PNG, JPEG, GIF, BMP, TIFF or WebP file"})
+    # a PNG's first bytes, then nothing a decoder can use: the picture's own error, in words
+    status, answer = post_picture(server, b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+    assert (status, answer) == (422, {"error": "not a picture Pillow can read (PNG, JPEG, BMP, GIF, WebP, TIFF, …)"})
+    blank = io.BytesIO()
+    Image.new("L", (64, 64), 255).save(blank, "PNG")
+    status, answer = post_picture(server, blank.getvalue())
+    assert (status, answer) == (422, {"error": "no handwriting found (the picture is one flat colour)"})
+    status, _, body = request(server, "POST", "/api/recognise", b"")
+    assert (status, json.loads(body)) == (400, {"error": "empty upload: choose a picture first"})
+    status, _, body = request(server, "POST", "/api/elsewhere", b"x")
+    assert status == 404 and "error" in json.loads(body)
+
+
+def test_a_too_large_upload_is_refused_before_it_is_read(server):
+    """The limit is read from Content-Length: the body is never read (nor kept)."""
+    connection = http.client.HTTPConnection(*server.server_address[:2], timeout=30)
+    try:
+        connection.putrequest("POST", "/api/recognise")
+        connection.putheader("Content-Length", str(serve.MAX_UPLOAD + 1))
+        connection.endheaders()
+        connection.send(b"\x89PNG\r\n\x1a\n")  # only the start of the promised body
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 413
+    assert answer == {
+        "error": f"the picture is {serve.MAX_UPLOAD + 1:,} bytes; the limit is {serve.MAX_UPLOAD:,} (shrink it first)"
+    }
+
+
+def test_a_picture_bomb_is_refused_in_words(server):
+    """A small file that decodes to more pixels than infer.py accepts (64 MP) is refused, not decoded."""
+    from handwriting.preprocess import MAX_PIXELS
+
+    side = int(MAX_PIXELS**0.5) + 100
+    bomb = io.BytesIO()
+    Image.new("1", (side, side), 1).save(bomb, "PNG")  # a few kB, 64+ megapixels
+    assert len(bomb.getvalue()) < serve.MAX_UPLOAD
+    status, answer = post_picture(server, bomb.getvalue())
+    assert status == 422 and "megapixel limit" in answer["error"]
+
+
+def test_uploads_beyond_the_limit_at_once_are_told_to_wait(server):
+    app = server.RequestHandlerClass.app
+    taken = [app.working.acquire(blocking=False) for _ in range(serve.MAX_WORKING)]
+    try:
+        assert all(taken)
+        status, answer = post_picture(server, (WORK / "example_0.png").read_bytes())
+        assert (status, answer) == (503, {"error": "busy reading other pictures; try again in a moment"})
+    finally:
+        for _ in taken:
+            app.working.release()
+    status, answer = post_picture(server, (WORK / "example_0.png").read_bytes())
+    assert status == 200 and answer["label"] == "0"
+
+
+def test_picture_types_are_told_by_their_first_bytes():
+    assert serve.picture_type(b"RIFF\0\0\0\0WEBPVP8 ") == "WebP"
+    assert serve.picture_type((WORK / "example_9.jpg").read_bytes()[:16]) == "JPEG"
+    assert serve.picture_type(b"<svg xmlns=") is None
+    assert serve.picture_type(b"") is None
+
+
+def test_a_model_without_an_onnx_export_reads_drawings_on_the_server(tmp_path):
+    """Without an ONNX export the page sends drawings to the server; the card says why."""
+    for name in ("mlp.pdparams", "mlp.json"):
+        (tmp_path / name).write_bytes((ROOT / "models" / name).read_bytes())
+    app = serve.App(str(tmp_path / "mlp.pdparams"))
+    card = app.card()
+    assert card["backend"] == "paddle" and card["in_browser"] is False
+    assert card["why_not_in_browser"].startswith(f"{tmp_path / 'mlp.onnx'}: no ONNX export of")
+    status, answer = app.recognise((WORK / "example_3.png").read_bytes())
+    assert status == 200 and answer["label"] == "3"
+
+
+def test_a_port_in_use_is_one_line(server):
+    from handwriting.errors import UserError
+
+    with pytest.raises(UserError, match=r"cannot listen on 127\.0\.0\.1:\d+ .*; try another --port"):
+        serve.make_server(port=server.server_address[1])
