@@ -414,10 +414,9 @@ def export(
         written[fmt] = target
     return written
 
+
 def _paddle_outputs(model, frames: np.ndarray) -> np.ndarray:
     import paddle
-
-    from handwriting.preprocess import normalize
 
     with paddle.no_grad():
         return np.concatenate(

@@ -193,10 +193,10 @@ def test_help_answers_without_paddle_or_opencv(tmp_path, command, choice):
 
 def test_the_plain_lists_of_choices_name_what_is_registered():
     # --help reads handwriting.config's plain lists; each must name exactly what its registry holds.
+    from handwriting.backends import BACKENDS
     from handwriting.config import BACKEND_NAMES, MODEL_NAMES, PREPROCESS_NAMES
     from handwriting.models import MODELS
     from handwriting.preprocess import PREPROCESSORS
-    from handwriting.backends import BACKENDS
 
     assert (tuple(MODELS), tuple(PREPROCESSORS), tuple(BACKENDS)) == (MODEL_NAMES, PREPROCESS_NAMES, BACKEND_NAMES)
 
