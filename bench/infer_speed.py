@@ -9,7 +9,8 @@
    ``synthetic.redraw`` (dark ink on grey paper, lighting gradient, noise, 84-450 px, JPEG)
    and, for the record, 1,000 plain 28x28 MNIST PNGs. Timed after start-up (worker processes
    started, model loaded): reading + preprocessing (the workers) + the model in batches of 256
-   (on one thread, the workers having the cores), as ``infer.py DIR`` does.
+   (on one thread, the workers having the cores), as ``infer.py DIR`` does, with infer.py's default
+   backend (auto: models/cnn.onnx in onnxruntime).
    Accuracy on the re-drawn digits is printed too, for both preprocessing recipes.
 """
 
@@ -88,18 +89,18 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="where the results go")
     args = parser.parse_args()
 
-    from handwriting.recognise import PaddleBackend, start_workers
-    from handwriting.runtime import quiet_paddle_import_warnings, share_cores_with_workers
+    from handwriting.backends import make_backend
+    from handwriting.recognise import start_workers
+    from handwriting.runtime import quiet_paddle_import_warnings
 
-    quiet_paddle_import_warnings()  # before PaddleBackend imports Paddle
+    quiet_paddle_import_warnings()  # before a backend imports Paddle
 
     seconds = end_to_end(args.runs)
     print(f"python infer.py work/example_0.png: best {min(seconds):.2f} s, median {statistics.median(seconds):.2f} s")
 
     # Start-up, as infer.py does it: worker processes and the model; then time the directories.
     pool = start_workers()
-    backend = PaddleBackend(ROOT / "models" / "cnn.pdparams", device="cpu")
-    share_cores_with_workers()
+    backend = make_backend("auto", device="cpu", threads=1)  # the workers have the cores, as in infer.py DIR
     rows = {}
     with pool, tempfile.TemporaryDirectory() as scratch:
         for kind, redrawn in (("re-drawn photos (JPEG, 84-450 px)", True), ("MNIST 28x28 PNG", False)):

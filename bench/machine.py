@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 # Installed distribution -> how the line names it (Paddle's GPU build is another distribution).
-PACKAGES = {"numpy": "NumPy", "paddlepaddle": "Paddle", "paddlepaddle-gpu": "Paddle"}
+PACKAGES = {"numpy": "NumPy", "paddlepaddle": "Paddle", "paddlepaddle-gpu": "Paddle", "onnxruntime": "onnxruntime"}
 
 
 def cpu_name() -> str:

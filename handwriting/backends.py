@@ -101,14 +101,16 @@ class PaddleBackend(Backend):
 
     name = "paddle"
 
-    def __init__(self, checkpoint: str | os.PathLike, device: str = "auto"):
+    def __init__(self, checkpoint: str | os.PathLike, device: str = "auto", threads: int | None = None):
         from handwriting.checkpoint import load_model
-        from handwriting.runtime import pick_device
+        from handwriting.runtime import pick_device, use_all_cores
 
         kind = next((kind for kind, suffix in EXPORT_SUFFIXES.items() if suffix == Path(checkpoint).suffix), None)
         if kind is not None:
             raise UserError(f"{checkpoint} is {KIND_NAMES[kind]} file: run it with --backend {kind} (or auto)")
         self.device = pick_device(device)
+        if threads is not None and self.device == "cpu":
+            use_all_cores(threads)
         self.model, self.card = load_model(checkpoint)
         self.path = Path(checkpoint)
         _check_in_shape(self.card["model"]["in_shape"], checkpoint)
@@ -313,7 +315,7 @@ class NumpyBackend(Backend):
 
     name = "numpy"
 
-    def __init__(self, path: str | os.PathLike, device: str = "auto"):
+    def __init__(self, path: str | os.PathLike, device: str = "auto", threads: int | None = None):
         from handwriting import program
 
         if device == "gpu":
@@ -363,7 +365,7 @@ class NumpyBackend(Backend):
 # ----------------------------------------------------------------------------- choosing one
 
 
-def _auto(path: str | os.PathLike, device: str = "auto") -> Backend:
+def _auto(path: str | os.PathLike, device: str = "auto", threads: int | None = None) -> Backend:
     """The fastest backend that can run ``path``: an export named directly runs with its own kind;
     a checkpoint runs from its ONNX export (with onnxruntime installed), else its NumPy export,
     else with Paddle, each export only if it was made from the checkpoint's current weights.
@@ -371,16 +373,16 @@ def _auto(path: str | os.PathLike, device: str = "auto") -> Backend:
     suffix = Path(path).suffix
     for kind, export_suffix in EXPORT_SUFFIXES.items():
         if suffix == export_suffix:
-            return BACKENDS[kind](path, device=device)
+            return BACKENDS[kind](path, device=device, threads=threads)
     if device != "gpu":
         for kind in ("onnx", "numpy"):
             if kind == "onnx" and not _has_onnxruntime():
                 continue
             try:
-                return BACKENDS[kind](path, device="cpu")
+                return BACKENDS[kind](path, device="cpu", threads=threads)
             except (MissingExport, StaleExport):
                 continue
-    return PaddleBackend(path, device=device)
+    return PaddleBackend(path, device=device, threads=threads)
 
 
 def _has_onnxruntime() -> bool:
@@ -398,8 +400,11 @@ BACKENDS: dict[str, Callable[..., Backend]] = {
 }
 
 
-def make_backend(name: str, model: str | os.PathLike | None = None, device: str = "auto") -> Backend:
-    """The backend ``name`` running ``model`` (default: models/cnn.pdparams, or its export)."""
+def make_backend(
+    name: str, model: str | os.PathLike | None = None, device: str = "auto", threads: int | None = None
+) -> Backend:
+    """The backend ``name`` running ``model`` (default: models/cnn.pdparams, or its export) on
+    ``threads`` CPU threads (default: every core; NumPy uses what its BLAS uses)."""
     if name not in BACKENDS:
         raise UserError(f"unknown --backend {name!r}; choose one of: {', '.join(BACKENDS)}")
-    return BACKENDS[name](DEFAULT_CHECKPOINT if model is None else model, device=device)
+    return BACKENDS[name](DEFAULT_CHECKPOINT if model is None else model, device=device, threads=threads)

@@ -104,8 +104,18 @@ def write_paddle(model, card: dict, folder: Path, legacy: bool = False) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     program_ir = paddle.pir_utils.OldIrGuard() if legacy else contextlib.nullcontext()
-    with program_ir, _quiet_output():
-        paddle.jit.save(model, str(folder / "inference"), input_spec=_input_spec())
+    try:
+        with program_ir, _quiet_output():
+            paddle.jit.save(model, str(folder / "inference"), input_spec=_input_spec())
+    except TypeError as error:
+        if not legacy:
+            raise
+        # Paddle 3.3's old-IR jit.save fails on tanh and sigmoid layers ("tanh(): argument must be
+        # Value, but got Variable"): a limit of Paddle's, not of the model.
+        raise UserError(
+            f"--legacy: Paddle {paddle.__version__} cannot save this model as a .pdmodel ({one_line(error, 80)}); "
+            "its tanh and sigmoid layers fail in the old format: export without --legacy"
+        ) from None
     (folder / PADDLE_CARD).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
 
 
@@ -445,7 +455,8 @@ def _temporary_beside(target: Path):
             os.replace(temporary, target)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.chmod(temporary, 0o644)
+            if temporary.is_file():  # mkstemp made it 0600; a folder has mkdir's usual mode already
+                os.chmod(temporary, 0o644)
             os.replace(temporary, target)
     except BaseException:
         if temporary.is_dir():

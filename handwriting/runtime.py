@@ -63,13 +63,6 @@ def use_all_cores(threads: int | None = None) -> int:
     return threads
 
 
-def share_cores_with_workers() -> None:
-    """One thread for Paddle while worker processes (``recognise.start_workers``) keep the other
-    cores busy: on 2 cores the whole of ``infer.py DIR`` runs ~15% faster than with Paddle's
-    threads and the workers contending (``bench/infer_speed.py``)."""
-    use_all_cores(1)
-
-
 def pick_device(choice: str) -> str:
     """'auto' -> 'gpu' when this Paddle build has CUDA and sees a GPU, else 'cpu'."""
     import paddle
