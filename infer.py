@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal failed
         from tqdm import tqdm
 
-        from handwriting.recognise import PARALLEL_FROM, collect, make_backend, recognise, save_frames, start_workers
+        from handwriting.backends import make_backend
+        from handwriting.recognise import PARALLEL_FROM, collect, recognise, save_frames, start_workers
         from handwriting.reports import plot_predictions
         from handwriting.runtime import available_cores
 

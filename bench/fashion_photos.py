@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", metavar="DIR", help="data root (default: as handwriting.data)")
     args = parser.parse_args(argv)
 
+    from handwriting.backends import PaddleBackend
     from handwriting.data import get_spec, load
-    from handwriting.recognise import PaddleBackend
 
     test = load(get_spec("fashion-mnist"), args.data_dir).splits["test"]
     backend = PaddleBackend(args.model)

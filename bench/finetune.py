@@ -95,9 +95,9 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="where the results go")
     args = parser.parse_args()
 
+    from handwriting.backends import PaddleBackend
     from handwriting.data import get_spec, load
     from handwriting.finetune import DEFAULT_BATCH, DEFAULT_LR, DEFAULT_STEPS, finetune
-    from handwriting.recognise import PaddleBackend
     from handwriting.runtime import quiet_paddle_import_warnings, use_all_cores
 
     quiet_paddle_import_warnings()

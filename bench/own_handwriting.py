@@ -224,7 +224,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="where the results go")
     args = parser.parse_args()
 
-    from handwriting.recognise import PaddleBackend, collect, recognise, start_workers
+    from handwriting.backends import PaddleBackend
+    from handwriting.recognise import collect, recognise, start_workers
     from handwriting.runtime import quiet_paddle_import_warnings
 
     quiet_paddle_import_warnings()  # before PaddleBackend imports Paddle

@@ -164,9 +164,9 @@ def main() -> None:
     if not 1 <= args.count <= 10_000:
         parser.error("--count must be from 1 to 10000 (the MNIST test split)")
 
+    from handwriting.backends import PaddleBackend
     from handwriting.data import get_spec, load
     from handwriting.errors import UserError
-    from handwriting.recognise import PaddleBackend
     from handwriting.runtime import quiet_paddle_import_warnings
 
     quiet_paddle_import_warnings()  # before PaddleBackend imports Paddle

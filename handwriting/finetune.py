@@ -125,12 +125,12 @@ def finetune(
 
     from handwriting.atomic import write_bytes
     from handwriting.augment import BATCH_AUGMENTATIONS
+    from handwriting.backends import card_framing
     from handwriting.checkpoint import load_model, save_card, sha256_of
     from handwriting.checkpoint import stem as checkpoint_stem
     from handwriting.data.store import load_for_card
     from handwriting.engine import evaluate
     from handwriting.preprocess import normalize
-    from handwriting.recognise import card_framing
     from handwriting.runs import RunFiles
     from handwriting.weights import state_bytes
 

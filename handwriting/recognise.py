@@ -2,8 +2,9 @@
 
 ``infer.py`` is a thin command line over this module; a notebook can call it directly:
 
-    from handwriting.recognise import PaddleBackend, recognise
-    backend = PaddleBackend("models/cnn.pdparams")
+    from handwriting.backends import make_backend
+    from handwriting.recognise import recognise
+    backend = make_backend("auto")  # models/cnn, run from models/cnn.onnx
     for result in recognise(["work/example_0.png"], backend):
         print(result.path, result.label, result.confidence)
 
@@ -26,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.backends import BACKENDS, NumpyBackend, PaddleBackend, make_backend  # noqa: F401 (re-exported)
 from handwriting.errors import UserError, describe_os_error, one_line
 from handwriting.preprocess import PREPROCESSORS, PictureError, read_picture, read_picture_bytes, shrunk
 from handwriting.runtime import available_cores

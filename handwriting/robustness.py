@@ -48,7 +48,7 @@ class ModelScore:
 
 def open_model(path: str | Path, device: str = "cpu"):
     """A Paddle checkpoint (.pdparams) or a NumPy network (.npz), ready to give probabilities."""
-    from handwriting.recognise import make_backend
+    from handwriting.backends import make_backend
 
     return make_backend("numpy" if Path(path).suffix == ".npz" else "paddle", path, device=device)
 

@@ -421,7 +421,7 @@ def with_card(card: CardFile, weights: Path, check: Callable[[Path], None]) -> N
 def numpy_card_target(card: CardFile) -> None:
     """A NumPy network's card -> ``files.load`` and ``infer.py --backend numpy`` give a network that
     reads a frame into one probability per class, or a UserError."""
-    from handwriting.recognise import NumpyBackend
+    from handwriting.backends import NumpyBackend
     from handwriting.scratch.files import load
 
     def check(path: Path) -> None:

@@ -216,7 +216,7 @@ def test_inference_imports_no_training_code():
         import sys
         import numpy as np
         from handwriting import evaluate
-        from handwriting.recognise import PaddleBackend
+        from handwriting.backends import PaddleBackend
         backend = PaddleBackend("models/cnn.pdparams", device="cpu")
         frames = np.zeros((2, 28, 28), np.uint8)
         assert backend.probabilities(frames).shape == (2, 10)

@@ -120,7 +120,7 @@ def test_the_shipped_model_is_what_its_card_says(real_fashion):
     it still scores on the real test set exactly what its card recorded when it was trained."""
     import json
 
-    from handwriting.recognise import PaddleBackend
+    from handwriting.backends import PaddleBackend
 
     card = json.loads((ROOT / "models" / "fashion-cnn.json").read_text())
     spec = get_spec("fashion-mnist")

@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 import infer
+from handwriting.backends import PaddleBackend
 from handwriting.preprocess import PREPROCESSORS, naive, to_mnist
-from handwriting.recognise import PaddleBackend, collect, recognise, start_workers
+from handwriting.recognise import collect, recognise, start_workers
 from synthetic.pen import draw, on_paper, to_uint8
 from tests.test_benches import bench_module
 from tests.test_preprocess import TIFF_WITH_A_FRACTION_FOR_AN_OFFSET

@@ -56,7 +56,7 @@ def read_samples(
     ``UserError`` naming the numbers there are."""
     # The NumPy backend of infer.py: the same card checks and the same probabilities (softmax, or
     # a squared-error net's sigmoids scaled to sum to 1) as when it reads a person's picture.
-    from handwriting.recognise import NumpyBackend
+    from handwriting.backends import NumpyBackend
 
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
