@@ -102,6 +102,7 @@ class PaddleBackend(Backend):
     name = "paddle"
 
     def __init__(self, checkpoint: str | os.PathLike, device: str = "auto", threads: int | None = None):
+        need_paddle(f"{checkpoint}: a train.py checkpoint")
         from handwriting.checkpoint import load_model
         from handwriting.runtime import pick_device, use_all_cores
 
@@ -123,6 +124,19 @@ class PaddleBackend(Backend):
 
         with paddle.no_grad():
             return self.model(paddle.to_tensor(inputs)).numpy()  # [N, 1, 28, 28] in [-1, 1] -> [N, C]
+
+
+def need_paddle(
+    what: str, otherwise: str = "run its ONNX or NumPy export (python -m handwriting.export, where Paddle is)"
+) -> None:
+    """Import Paddle, or say in one line that ``what`` needs it (a Paddle-free install runs exports)."""
+    try:
+        import paddle  # noqa: F401
+    except ImportError:
+        also = f", or {otherwise}" if otherwise else ""
+        raise UserError(
+            f"{what} runs only with PaddlePaddle, which is not installed here: pip install -r requirements.txt{also}"
+        ) from None
 
 
 def _check_in_shape(in_shape, where) -> None:
@@ -282,6 +296,7 @@ class InferenceBackend(Backend):
         )
         if program is None or not (export / "inference.pdiparams").is_file():
             raise UserError(f"{export}: it lacks inference.json (or .pdmodel) and inference.pdiparams; export it again")
+        need_paddle(f"{export}: a Paddle Inference export")
         import paddle.inference
 
         self.device = pick_device(device)

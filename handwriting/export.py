@@ -375,6 +375,9 @@ def export(
     Each export is written to a temporary name, checked against the dynamic-graph model on real
     test pictures (``PARITY``), then renamed into place: a failure leaves nothing behind.
     """
+    from handwriting.backends import need_paddle
+
+    need_paddle(f"{checkpoint}: exporting a checkpoint", otherwise="")
     from handwriting.checkpoint import load_model, stem, weights_path
     from handwriting.runtime import use_all_cores
 

@@ -398,6 +398,26 @@ def test_infer_reads_a_picture_without_paddle_by_default():
     assert done.stderr.splitlines()[-1] == "asked for: []; loaded: []"
 
 
+def test_without_paddle_a_checkpoint_that_needs_it_is_one_line(tmp_path):
+    """A Paddle-free install runs exports; a checkpoint with none is refused in words, not a traceback."""
+    for name in ("mlp.pdparams", "mlp.json"):
+        (tmp_path / name).write_bytes((ROOT / "models" / name).read_bytes())
+    checkpoint = tmp_path / "mlp.pdparams"
+    done = subprocess.run(
+        [sys.executable, "-c", NO_PADDLE, "work/example_0.png", "--model", str(checkpoint)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines()[0] == (
+        f"error: {checkpoint}: a train.py checkpoint runs only with PaddlePaddle, which is not installed here: "
+        "pip install -r requirements.txt, or run its ONNX or NumPy export (python -m handwriting.export, where "
+        "Paddle is)"
+    )
+
+
 # ----------------------------------------------------------------------------- bad NumPy programs
 
 
