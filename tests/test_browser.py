@@ -140,6 +140,28 @@ def test_a_drawn_digit_is_read_in_the_browser_as_the_server_reads_it(page, app, 
     assert abs(rows - 14) <= 1 and abs(columns - 14) <= 1
 
 
+@pytest.mark.parametrize("framing", ["mnist", "emnist", "fill"])
+def test_the_page_frames_a_drawing_as_infer_py_frames_its_picture(page, framing):
+    """The page draws the strokes again into 28x28 (MNIST's box and centre of mass, EMNIST's square,
+    Fashion-MNIST's fill); infer.py's framing of the same canvas as a PNG gives nearly the same frame."""
+    import numpy as np
+
+    from handwriting.recognise import prepare
+
+    draw(page, [(70, 60), (210, 60), (120, 240)], [(100, 150), (180, 150)])  # a crossed 7
+    data_url = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
+    in_browser = np.array(page.evaluate(f"Array.from(frameStrokes('{framing}'))"), np.uint8).reshape(28, 28)
+    by_infer, _, error = prepare(base64.b64decode(data_url.split(",", 1)[1]), framing)
+    assert error is None
+
+    def ink_box(frame):
+        rows, columns = np.nonzero(frame.max(axis=1))[0], np.nonzero(frame.max(axis=0))[0]
+        return np.array([rows[0], rows[-1], columns[0], columns[-1]])
+
+    assert np.abs(ink_box(in_browser) - ink_box(by_infer)).max() <= 1
+    assert np.corrcoef(in_browser.ravel().astype(float), by_infer.ravel().astype(float))[0, 1] > 0.9
+
+
 def test_clear_empties_the_pad_and_the_answer(page):
     draw(page, [(70, 60), (210, 60), (120, 240)])
     answer(page, "drawn-top")
