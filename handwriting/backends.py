@@ -166,12 +166,12 @@ def export_path(path: str | os.PathLike, kind: str) -> Path:
 
 
 def checkpoint_beside(path: str | os.PathLike) -> Path | None:
-    """The train.py checkpoint an export path stands for, when it was asked for by its checkpoint's
-    name (``models/cnn.pdparams``), else None."""
+    """The train.py checkpoint an export was asked for by (``--model models/cnn.pdparams``, its card
+    or its stem), or None when the export itself was named (``--model models/cnn.onnx``)."""
     from handwriting.filenames import weights_path
 
     path = Path(path)
-    return weights_path(path) if path.suffix in (".pdparams", ".json") or not path.suffix else None
+    return None if path.suffix in EXPORT_SUFFIXES.values() else weights_path(path)
 
 
 def check_export_card(card, where: str | os.PathLike) -> dict:
@@ -338,6 +338,9 @@ class NumpyBackend(Backend):
         export, checkpoint = _find_export(path, "numpy", "NumPy")
         self.path = export
         self.program, self.net = None, None
+        if checkpoint is not None and checkpoint.is_file() and not program.is_program(export):
+            # asked for by a checkpoint's name: only its own export will do, not a NumPy network
+            raise MissingExport(f"{export} is a NumPy network, not an export of {checkpoint}")
         if program.is_program(export):
             self.program = program.load(export)
             self.card = check_export_card(self.program.card, export)

@@ -86,6 +86,7 @@ class App:
         except UserError as error:
             self.why_no_onnx = str(error)
         self.working = threading.BoundedSemaphore(MAX_WORKING)
+        self.model_lock = threading.Lock()  # pictures are prepared side by side, the model reads one at a time
         self.files: dict[str, tuple[bytes, bytes]] = {}  # url -> (bytes, gzipped bytes), read once
         self.lock = threading.Lock()
 
@@ -127,7 +128,8 @@ class App:
             frame, _, error = prepare(data, self.backend.framing)
             if error is not None:
                 return HTTPStatus.UNPROCESSABLE_ENTITY, {"error": error}
-            probabilities = self.backend.probabilities(frame[None])[0]
+            with self.model_lock:  # a millisecond; not every backend may be called from two threads at once
+                probabilities = self.backend.probabilities(frame[None])[0]
         finally:
             self.working.release()
         order = np.argsort(-probabilities, kind="stable")[:TOPK]
