@@ -1,6 +1,6 @@
 """Recognise handwritten digits — or letters, or clothes: what the model learned — in your own pictures.
 
-    python infer.py work/example_0.png              # work/example_0.png: 0 (100.0%)
+    python infer.py work/example_0.png              # work/example_0.png: 0 (>99.9%)
     python infer.py work/ --topk 3                  # every picture under work/, with runners-up
     python infer.py "photos/*.jpg" --json           # one JSON object per line
     python infer.py work/ --show grid.png           # the pictures and what the model read, as a PNG
@@ -57,7 +57,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "then paddle); paddle: the checkpoint in Paddle's dynamic graph; inference: its Paddle Inference export; "
         "onnx: its ONNX export in onnxruntime; numpy: its NumPy export, nothing but NumPy (default: auto)",
     )
-    parser.add_argument("--device", choices=DEVICES, default="auto", help="auto: GPU when there is one (default)")
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where the paddle and inference backends run; auto: GPU when there is one (the onnx and numpy "
+        "backends run on the CPU; gpu makes auto pick paddle) (default: auto)",
+    )
     args = parser.parse_intermixed_args(argv)  # pictures may come before or after flags
     if args.topk < 1:
         parser.error(f"--topk must be at least 1, got {args.topk}")
@@ -108,13 +114,18 @@ def main(argv: list[str] | None = None) -> int:
 
         from handwriting.backends import make_backend
         from handwriting.recognise import PARALLEL_FROM, collect, recognise, save_frames, start_workers
-        from handwriting.reports import plot_predictions
         from handwriting.runtime import available_cores
 
         if args.save_preprocessed:
             ready_to_write(Path(args.save_preprocessed), "--save-preprocessed")
         if args.show:
             ready_to_write(Path(args.show).resolve().parent, "--show")
+            try:
+                from handwriting.reports import plot_predictions
+            except ImportError as error:  # a Paddle-free install may leave out matplotlib
+                raise UserError(
+                    f"--show draws with matplotlib, which is not installed ({error.name}): pip install matplotlib"
+                ) from None
         items = collect(args.pictures)
         # Many pictures: start the workers that prepare them now, so they load while Paddle does.
         many = len(items) >= PARALLEL_FROM and available_cores() > 1

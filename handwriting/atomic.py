@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,3 +58,33 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a new empty temporary folder beside ``path``; once the block finishes, it replaces
+    ``path`` (a folder, if there is one, is moved aside, the new one renamed in, the old removed).
+
+    If the block raises, the temporary folder is removed and ``path`` is untouched; if the swap
+    itself is interrupted, the old folder is put back.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix))
+    old = temporary.with_name(temporary.name + ".old")
+    try:
+        yield temporary
+        os.chmod(temporary, 0o777 & ~_umask())  # mkdtemp made it 0700
+        if path.exists():
+            os.replace(path, old)
+        try:
+            os.replace(temporary, path)
+        except BaseException:
+            if old.exists():
+                os.replace(old, path)
+            raise
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    _sync_folder(path.parent)

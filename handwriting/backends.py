@@ -57,13 +57,13 @@ def probabilities_from(outputs: np.ndarray, task: str, num_classes: int) -> np.n
     """A model's outputs -> class probabilities [N, C] (float32).
 
     Classifiers: softmax of the logits [N, C]. The regression baseline's one value [N, 1] has no
-    probabilities: it becomes a one-hot row for its value rounded (half away from zero, as
-    Paddle's ``round``) and clipped to a class, the rule ``handwriting.models.decide`` applies.
+    probabilities: it becomes a one-hot row for its value rounded (halves to even, as Paddle's
+    ``round``) and clipped to a class, the rule ``handwriting.models.decide`` applies.
     """
     outputs = outputs.astype(np.float64)
     if task == "regress":
-        value = outputs[:, 0]
-        classes = np.clip(np.sign(value) * np.floor(np.abs(value) + 0.5), 0, num_classes - 1).astype(int)
+        value = np.nan_to_num(outputs[:, 0], nan=0.0)  # a diverged model's NaN reads as the first class
+        classes = np.clip(np.rint(value), 0, num_classes - 1).astype(int)
         return np.eye(num_classes, dtype=np.float32)[classes]
     exponentials = np.exp(outputs - outputs.max(axis=1, keepdims=True))
     return (exponentials / exponentials.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -108,7 +108,7 @@ class PaddleBackend(Backend):
 
         kind = next((kind for kind, suffix in EXPORT_SUFFIXES.items() if suffix == Path(checkpoint).suffix), None)
         if kind is not None:
-            raise UserError(f"{checkpoint} is {KIND_NAMES[kind]} file: run it with --backend {kind} (or auto)")
+            raise UserError(f"{checkpoint} is {KIND_NAMES[kind]}: run it with --backend {kind} (or auto)")
         self.device = pick_device(device)
         if threads is not None and self.device == "cpu":
             use_all_cores(threads)
@@ -175,17 +175,32 @@ def checkpoint_beside(path: str | os.PathLike) -> Path | None:
 
 
 def check_export_card(card, where: str | os.PathLike) -> dict:
-    """An export card (parsed JSON) -> itself, with what every backend relies on checked."""
+    """An export card (parsed JSON) -> itself, with everything a backend reads from it checked."""
+    from handwriting.preprocess.pixels import NORMALISATION
+
+    def wrong(problem: str) -> UserError:
+        return UserError(f"{where}: its export card {problem}; export it again with python -m handwriting.export")
+
     if not isinstance(card, dict) or card.get("format") != EXPORT_FORMAT:
         raise UserError(
             f"{where}: not an export of this project ({EXPORT_FORMAT}); make one with python -m handwriting.export"
         )
     classes = card.get("classes")
     if not isinstance(classes, list) or not classes or not all(isinstance(label, str) for label in classes):
-        raise UserError(f'{where}: its export card\'s "classes" is not a list of class labels')
+        raise wrong('has no list of class labels ("classes")')
     if card.get("task") not in ("classify", "regress"):
-        raise UserError(f'{where}: its export card\'s "task" is {card.get("task")!r}')
-    _check_in_shape(card.get("in_shape", []), where)
+        raise wrong(f'names an unknown "task" ({str(card.get("task"))[:40]!r})')
+    in_shape = card.get("in_shape")
+    if not isinstance(in_shape, list) or not all(type(side) is int for side in in_shape):
+        raise wrong('has no input shape ("in_shape")')
+    _check_in_shape(in_shape, where)
+    if card.get("normalisation") != NORMALISATION:  # the only one infer.py's preprocessing gives
+        raise wrong(f'asks for another input normalisation than "{NORMALISATION}"')
+    source = card.get("source")
+    if not isinstance(source, dict) or not isinstance(source.get("weights_sha256"), str):
+        raise wrong('does not say which weights it was made from ("source")')
+    if not isinstance(card.get("kind"), str):
+        raise wrong('does not say which format it is ("kind")')
     return card
 
 
@@ -193,11 +208,17 @@ def _check_fresh(export: Path, card: dict, checkpoint: Path | None) -> None:
     """Refuse an export made from other weights than the checkpoint it was asked for by."""
     if checkpoint is None or not checkpoint.is_file():
         return
-    if card.get("source", {}).get("weights_sha256") != sha256_file(checkpoint):
+    if card["source"]["weights_sha256"] != sha256_file(checkpoint):
         raise StaleExport(
             f"{export} was exported from other weights than {checkpoint} (trained again since?); export it again: "
-            f"python -m handwriting.export {checkpoint} --format {card.get('kind', '...')} --overwrite"
+            f"python -m handwriting.export {checkpoint} --format {card['kind']} --overwrite"
         )
+
+
+def _again(export: Path, checkpoint: Path | None, kind: str) -> str:
+    """What to do about a damaged export: make it again (from its checkpoint, when known)."""
+    source = checkpoint if checkpoint is not None else "CHECKPOINT"
+    return f"export it again: python -m handwriting.export {source} --format {EXPORT_KIND_FORMAT[kind]} --overwrite"
 
 
 class StaleExport(UserError):
@@ -213,7 +234,7 @@ def _find_export(path: str | os.PathLike, kind: str, format_name: str) -> tuple[
     suffix = Path(path).suffix
     other = next((name for name, ending in EXPORT_SUFFIXES.items() if ending == suffix and name != kind), None)
     if other is not None:
-        raise UserError(f"{path} is {KIND_NAMES[other]} export: run it with --backend {other} (or auto)")
+        raise UserError(f"{path} is {KIND_NAMES[other]}: run it with --backend {other} (or auto)")
     export, checkpoint = export_path(path, kind), checkpoint_beside(path)
     if not export.exists():
         if checkpoint is not None:
@@ -225,7 +246,7 @@ def _find_export(path: str | os.PathLike, kind: str, format_name: str) -> tuple[
     return export, checkpoint
 
 
-KIND_NAMES = {"inference": "a Paddle Inference", "onnx": "an ONNX", "numpy": "a NumPy"}
+KIND_NAMES = {"inference": "a Paddle Inference export", "onnx": "an ONNX model", "numpy": "a NumPy model"}
 EXPORT_KIND_FORMAT = {"inference": "paddle", "onnx": "onnx", "numpy": "npz"}  # backend -> export --format
 
 
@@ -240,7 +261,9 @@ class OnnxBackend(Backend):
         except ImportError:
             raise UserError("--backend onnx needs onnxruntime: pip install onnxruntime") from None
         if device == "gpu":
-            raise UserError("--backend onnx runs on the CPU here; for the GPU use --backend paddle")
+            raise UserError(
+                "an ONNX model runs on the CPU here (onnxruntime); for the GPU run its checkpoint with --backend paddle"
+            )
         export, checkpoint = _find_export(path, "onnx", "ONNX")
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or available_cores()
@@ -249,7 +272,8 @@ class OnnxBackend(Backend):
             self.session = onnxruntime.InferenceSession(str(export), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own exception types for a bad file
             raise UserError(
-                f"{export}: onnxruntime cannot load it ({type(error).__name__}: {_first_line(error)})"
+                f"{export}: onnxruntime cannot load it ({type(error).__name__}: {_first_line(error)}); "
+                + _again(export, checkpoint, "onnx")
             ) from None
         metadata = self.session.get_modelmeta().custom_metadata_map
         try:
@@ -334,14 +358,18 @@ class NumpyBackend(Backend):
         from handwriting import program
 
         if device == "gpu":
-            raise UserError("--backend numpy runs on the CPU; leave out --device gpu")
+            raise UserError("a NumPy model runs on the CPU; for the GPU run its checkpoint with --backend paddle")
         export, checkpoint = _find_export(path, "numpy", "NumPy")
         self.path = export
         self.program, self.net = None, None
-        if checkpoint is not None and checkpoint.is_file() and not program.is_program(export):
+        try:
+            kind = program.npz_kind(export)
+        except program.ProgramError as error:
+            raise program.ProgramError(f"{error}; {_again(export, checkpoint, 'numpy')}") from None
+        if checkpoint is not None and checkpoint.is_file() and kind != "program":
             # asked for by a checkpoint's name: only its own export will do, not a NumPy network
             raise MissingExport(f"{export} is a NumPy network, not an export of {checkpoint}")
-        if program.is_program(export):
+        if kind == "program":
             self.program = program.load(export)
             self.card = check_export_card(self.program.card, export)
             _check_fresh(export, self.card, checkpoint)

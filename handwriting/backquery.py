@@ -198,6 +198,10 @@ def back_query(path: str | Path, method: str = "auto", steps: int = ASCENT_STEPS
         raise UserError(f"unknown --method {method!r}; choose one of: {', '.join(METHODS)}")
     path = Path(path)
     backend = open_model(path)
+    if backend.name != "paddle" and getattr(backend, "net", None) is None:
+        raise UserError(
+            f"{path}: back-query needs the model's gradients: give its train.py checkpoint (.pdparams), not an export"
+        )
     classes = list(backend.classes)
     if getattr(backend, "task", "classify") != "classify":
         raise UserError(f"{path}: a regression model has no class probabilities to ask backwards")

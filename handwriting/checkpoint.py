@@ -202,7 +202,7 @@ def load_model(path: str | os.PathLike) -> tuple[paddle.nn.Layer, dict]:
     weights, card_file = weights_path(given), card_path(given)
     if not weights.is_file():
         if Path(f"{stem(given)}.npz").is_file():
-            raise CheckpointError(f"{stem(given)}.npz is a NumPy network: run it with --backend numpy")
+            raise CheckpointError(f"{stem(given)}.npz is a NumPy model: run it with --backend numpy (or auto)")
         raise CheckpointError(f"{weights}: no such checkpoint; train one with train.py or pick one in models/")
     card = read_card(card_file)
     name, options, in_shape, classes = describe_model(card, card_file)

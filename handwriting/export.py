@@ -1,8 +1,8 @@
 """Export a train.py checkpoint to run without Python's Paddle: Paddle Inference, ONNX, or NumPy.
 
     python -m handwriting.export models/cnn.pdparams                   # -> models/cnn.onnx, models/cnn.npz
-    python -m handwriting.export runs/mlp.pdparams --format paddle     # -> runs/mlp.paddle/ (Paddle Inference)
-    python -m handwriting.export runs/cnn.pdparams --format paddle --legacy   # .pdmodel, for Paddle Lite's opt tool
+    python -m handwriting.export runs/mlp.pdparams --format paddle,onnx-int8   # runs/mlp.paddle/, runs/mlp.int8.onnx
+    python -m handwriting.export runs/cnn.pdparams --format paddle --legacy --out lite/  # .pdmodel, for Paddle Lite
 
 Each export is written beside its checkpoint (or into ``--out``), where ``infer.py --backend
 auto`` finds it, and carries an export card: the classes, the framing recipe, the normalisation
@@ -32,7 +32,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -50,7 +49,7 @@ from handwriting.backends import (
     probabilities_from,
     sha256_file,
 )
-from handwriting.errors import UserError, counted, one_line, run_at_the_edge
+from handwriting.errors import UserError, counted, describe_os_error, one_line, run_at_the_edge
 from handwriting.preprocess.pixels import NORMALISATION, normalize
 from handwriting.runtime import quiet_paddle_import_warnings
 
@@ -107,25 +106,41 @@ def write_paddle(model, card: dict, folder: Path, legacy: bool = False) -> None:
     try:
         with program_ir, _quiet_output():
             paddle.jit.save(model, str(folder / "inference"), input_spec=_input_spec())
-    except TypeError as error:
+    except TypeError:
         if not legacy:
             raise
         # Paddle 3.3's old-IR jit.save fails on tanh and sigmoid layers ("tanh(): argument must be
         # Value, but got Variable"): a limit of Paddle's, not of the model.
         raise UserError(
-            f"--legacy: Paddle {paddle.__version__} cannot save this model as a .pdmodel ({one_line(error, 80)}); "
-            "its tanh and sigmoid layers fail in the old format: export without --legacy"
+            f"--legacy: Paddle {paddle.__version__} cannot save this model in the old .pdmodel format (its tanh "
+            "and sigmoid layers fail there); export it without --legacy"
         ) from None
     (folder / PADDLE_CARD).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
 
 
-def onnx_bytes(model, card: dict) -> bytes:
-    """The model as an ONNX file's bytes, the card in its metadata (``ONNX_CARD_KEY``)."""
+def _onnx_tools() -> None:
     try:
-        import onnx
-        import paddle2onnx
+        import onnx  # noqa: F401
+        import paddle2onnx  # noqa: F401
     except ImportError:
         raise UserError("--format onnx needs paddle2onnx: pip install -r requirements-export.txt") from None
+
+
+def _quantisation_tools() -> None:
+    try:
+        import onnxruntime.quantization  # noqa: F401
+    except ImportError:
+        raise UserError(
+            "--format onnx-int8 needs onnxruntime's quantisation tools: pip install -r requirements-export.txt"
+        ) from None
+
+
+def onnx_bytes(model, card: dict) -> bytes:
+    """The model as an ONNX file's bytes, the card in its metadata (``ONNX_CARD_KEY``)."""
+    _onnx_tools()
+    import onnx
+    import paddle2onnx
+
     with tempfile.TemporaryDirectory() as folder:
         write_paddle(model, card, Path(folder))
         # paddle2onnx's default optimiser (onnxoptimizer) fails on Paddle 3 programs ("pass
@@ -251,7 +266,7 @@ def _array(tensor) -> np.ndarray:
 def _one_number(value, what: str, layer) -> int:
     """Paddle's int-or-pair settings (stride 2, [2, 2]) -> one int; a non-square one is refused."""
     values = [value] if isinstance(value, int) else list(value)
-    if len(set(values)) != 1 or not isinstance(values[0], int):
+    if not values or not all(isinstance(part, int) for part in values) or len(set(values)) != 1:
         raise UserError(
             f"--format npz: {type(layer).__name__} with {what} {value} has no NumPy step; use --format onnx"
         )
@@ -268,6 +283,9 @@ def _steps_of(layer, steps: list) -> list[tuple[str, dict, dict]]:
 
     if isinstance(layer, nn.Dropout):
         return []  # identity at inference
+    layout = getattr(layer, "_data_format", None) or getattr(layer, "data_format", None) or "NCHW"
+    if layout not in ("NCHW", "NCL", "NC"):
+        raise unsupported(f"runs only channels-first layers, not {type(layer).__name__} in {layout}")
     if isinstance(layer, nn.Conv2D):
         if layer._groups != 1 or list(layer._dilation) != [1, 1] or layer._padding_mode != "zeros":
             raise unsupported("runs only plain convolutions (groups 1, dilation 1, zero padding)")
@@ -280,6 +298,8 @@ def _steps_of(layer, steps: list) -> list[tuple[str, dict, dict]]:
         }
         return [("conv2d", settings, arrays)]
     if isinstance(layer, nn.BatchNorm2D):
+        if layer._use_global_stats is False:  # normalises by each batch's own statistics, even at inference
+            raise unsupported("folds only batch norm that uses its running statistics at inference")
         if not steps or steps[-1][0] != "conv2d":
             raise unsupported("folds batch norm only into the convolution just before it")
         _, _, conv = steps[-1]
@@ -289,8 +309,8 @@ def _steps_of(layer, steps: list) -> list[tuple[str, dict, dict]]:
         conv["weight"] = (conv["weight"] * scale[:, None, None, None]).astype(np.float32)
         return []
     if isinstance(layer, (nn.MaxPool2D, nn.AvgPool2D)):
-        if layer.padding not in (0, [0, 0]) or layer.ceil_mode:
-            raise unsupported("runs only pools without padding or ceil_mode")
+        if layer.padding not in (0, [0, 0]) or layer.ceil_mode or getattr(layer, "divisor", None) is not None:
+            raise unsupported("runs only pools without padding, ceil_mode or a divisor of their own")
         kernel = _one_number(layer.ksize, "kernel", layer)
         stride = kernel if layer.stride is None else _one_number(layer.stride, "stride", layer)
         return [
@@ -372,8 +392,9 @@ def export(
 ) -> dict[str, Path]:
     """Export ``checkpoint`` in each of ``formats``; -> {format: the file or folder written}.
 
-    Each export is written to a temporary name, checked against the dynamic-graph model on real
-    test pictures (``PARITY``), then renamed into place: a failure leaves nothing behind.
+    Everything a format needs (its tools, the calibration pictures) is checked before anything is
+    written. Each export is then written to a temporary name, checked against the dynamic-graph
+    model on real test pictures (``PARITY``) and renamed into place: one that fails leaves nothing.
     """
     from handwriting.backends import need_paddle
 
@@ -381,51 +402,81 @@ def export(
     from handwriting.checkpoint import load_model, stem, weights_path
     from handwriting.runtime import use_all_cores
 
+    model, card = load_model(checkpoint)  # refuses a folder, an export, a picture ... in its own words
     checkpoint = weights_path(checkpoint)
     folder = Path(out) if out is not None else checkpoint.parent
     targets = {fmt: folder / f"{stem(checkpoint).name}{FORMAT_SUFFIX[fmt]}" for fmt in formats}
     for target in targets.values():
         if target.exists() and not overwrite:
             raise UserError(f"{target} is already there; add --overwrite to replace it")
-    model, card = load_model(checkpoint)
+    if {"onnx", "onnx-int8"} & set(formats):
+        _onnx_tools()
+    calibration = None
+    if "onnx-int8" in formats:
+        _quantisation_tools()
+        calibration = normalize(calibration_frames(card, data_dir))[:, None]  # [N, 1, 28, 28] in [-1, 1]
     use_all_cores()
     frames, described = parity_frames(card, data_dir)
     expected = probabilities_from(_paddle_outputs(model, frames), card["model"]["task"], len(card["classes"]))
-    folder.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for fmt, target in targets.items():
-        kind = FORMAT_BACKEND[fmt]
-        exported_card = export_card(card, checkpoint, fmt)
-        with _temporary_beside(target) as temporary:
-            if fmt == "paddle":
-                write_paddle(model, exported_card, temporary, legacy)
-            elif fmt == "onnx":
-                temporary.write_bytes(onnx_bytes(model, exported_card))
-            elif fmt == "onnx-int8":
-                calibration = normalize(calibration_frames(card, data_dir))[:, None]
-                temporary.write_bytes(int8_bytes(onnx_bytes(model, exported_card), calibration))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        written = {}
+        for fmt, target in targets.items():
+            difference, agreement = _write_checked(
+                fmt, target, model, export_card(card, checkpoint, fmt), legacy, calibration, frames, expected, described
+            )
+            if fmt == "onnx-int8":
+                log(f"wrote {target} ({_size(target)}): Paddle's top class on {agreement:.1%} of {described} "
+                    f"(probabilities within {difference:.2f})")  # fmt: skip
             else:
-                from handwriting.program import to_bytes
-
-                temporary.write_bytes(to_bytes(program_of(model, exported_card)))
-            difference, agreement = compared(temporary, kind, frames, expected)
-            if fmt == "onnx-int8" and not agreement >= INT8_AGREEMENT:
-                raise UserError(
-                    f"{target}: not written: 8 bits change its top class on {1 - agreement:.1%} of {described} "
-                    f"(at most {1 - INT8_AGREEMENT:.1%} allowed); use --format onnx"
-                )
-            if fmt != "onnx-int8" and not difference <= PARITY:
-                raise UserError(
-                    f"{target}: not written: its probabilities differ from Paddle's by up to {difference:.2g} "
-                    f"(more than {PARITY:g}) on {described}; please report this with the checkpoint"
-                )
-        if fmt == "onnx-int8":
-            log(f"wrote {target} ({_size(target)}): Paddle's top class on {agreement:.1%} of {described} "
-                f"(probabilities within {difference:.2f})")  # fmt: skip
-        else:
-            log(f"wrote {target} ({_size(target)}): probabilities within {difference:.1e} of Paddle's on {described}")
-        written[fmt] = target
+                size = _size(target)
+                log(f"wrote {target} ({size}): probabilities within {difference:.1e} of Paddle's on {described}")
+            written[fmt] = target
+    except OSError as error:
+        where = error.filename or folder
+        raise UserError(f"cannot write the export into {folder} ({where}: {describe_os_error(error)})") from None
     return written
+
+
+def _write_checked(fmt, target, model, card, legacy, calibration, frames, expected, described) -> tuple[float, float]:
+    """Write one export through a temporary name, run it, and put it in place only if it passes
+    -> (its largest probability difference from Paddle's, the share of Paddle's top classes it gives)."""
+    from handwriting.atomic import atomic_folder, atomic_path
+
+    if fmt == "paddle":
+        place = atomic_folder(target, suffix=target.suffix)
+    else:
+        place = atomic_path(target, suffix=target.suffix)  # the suffix tells its backend what it is
+    with place as temporary:
+        temporary = Path(temporary)
+        if fmt == "paddle":
+            write_paddle(model, card, temporary, legacy)
+        elif fmt == "onnx":
+            temporary.write_bytes(onnx_bytes(model, card))
+        elif fmt == "onnx-int8":
+            temporary.write_bytes(int8_bytes(onnx_bytes(model, card), calibration))
+        else:
+            from handwriting.program import to_bytes
+
+            temporary.write_bytes(to_bytes(program_of(model, card)))
+        difference, agreement = compared(temporary, FORMAT_BACKEND[fmt], frames, expected)
+        if fmt == "onnx-int8" and not agreement >= INT8_AGREEMENT:
+            raise UserError(
+                f"{target}: not written: 8 bits change its top class on {1 - agreement:.1%} of {described} "
+                f"(at most {1 - INT8_AGREEMENT:.1%} allowed); use --format onnx"
+            )
+        if fmt != "onnx-int8" and not difference <= PARITY:
+            why = (
+                "the NumPy runtime does not reproduce this model (its forward may do more than call its layers "
+                "in order); use --format onnx"
+                if fmt == "npz"
+                else "please report this with the checkpoint"
+            )
+            raise UserError(
+                f"{target}: not written: its probabilities differ from Paddle's by up to {difference:.2g} "
+                f"(more than {PARITY:g}) on {described}; {why}"
+            )
+    return difference, agreement
 
 
 def _paddle_outputs(model, frames: np.ndarray) -> np.ndarray:
@@ -440,53 +491,35 @@ def _paddle_outputs(model, frames: np.ndarray) -> np.ndarray:
         )
 
 
-@contextlib.contextmanager
-def _temporary_beside(target: Path):
-    """A temporary file or folder name beside ``target`` with its suffix; renamed onto ``target``
-    when the block succeeds (a folder already there is replaced whole), removed when it fails."""
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
-    os.close(handle)
-    temporary = Path(name)
-    if target.suffix == EXPORT_SUFFIXES["inference"]:
-        temporary.unlink()  # a folder goes here
-    try:
-        yield temporary
-        if temporary.is_dir() and target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(temporary, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            if temporary.is_file():  # mkstemp made it 0600; a folder has mkdir's usual mode already
-                os.chmod(temporary, 0o644)
-            os.replace(temporary, target)
-    except BaseException:
-        if temporary.is_dir():
-            shutil.rmtree(temporary, ignore_errors=True)
-        else:
-            temporary.unlink(missing_ok=True)
-        raise
-
-
 def _size(path: Path) -> str:
     size = sum(file.stat().st_size for file in path.rglob("*")) if path.is_dir() else path.stat().st_size
     return f"{size / 1e6:.1f} MB"
 
 
+def _formats(text: str) -> tuple[str, ...]:
+    """``--format onnx,npz`` -> ("onnx", "npz"), each once, each known."""
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in FORMATS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(FORMATS)}, comma-separated")
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_paddle_import_warnings()
     parser = argparse.ArgumentParser(
-        prog="python -m handwriting.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m handwriting.export",
+        description=__doc__.replace("``", ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("checkpoint", metavar="MODEL", help="a train.py checkpoint (.pdparams with its .json card)")
     parser.add_argument(
         "--format",
-        nargs="+",
-        choices=FORMATS,
-        default=["onnx", "npz"],
-        help="what to write: paddle (Paddle Inference), onnx, onnx-int8 (8-bit ONNX, faster, not exact), npz "
-        "(NumPy) (default: onnx npz, the two infer.py's auto backend runs)",
+        type=_formats,
+        default=("onnx", "npz"),
+        metavar="LIST",
+        help=f"what to write, comma-separated, from: {', '.join(FORMATS)} (paddle: Paddle Inference; onnx-int8: "
+        "8-bit ONNX, faster, not exact; npz: NumPy) (default: onnx,npz, the two infer.py's auto backend runs)",
     )
     parser.add_argument("--out", metavar="DIR", help="the folder to write into (default: the checkpoint's own)")
     parser.add_argument("--legacy", action="store_true", help="with --format paddle: the old .pdmodel, for Paddle Lite")
@@ -499,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--legacy is for --format paddle")
 
     def work() -> None:
-        export(args.checkpoint, tuple(dict.fromkeys(args.format)), args.out, args.legacy, args.overwrite, args.data_dir)
+        export(args.checkpoint, args.format, args.out, args.legacy, args.overwrite, args.data_dir)
 
     return run_at_the_edge(work, interrupted="interrupted: nothing was written for the export under way")
 

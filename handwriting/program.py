@@ -153,14 +153,36 @@ def to_bytes(program: Program) -> bytes:
     return buffer.getvalue()
 
 
-def is_program(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is an exported ``.npz`` (it holds a card), not a NumPy network of
-    ``handwriting.scratch`` (whose card is a JSON file beside it)."""
+def npz_kind(path: str | os.PathLike) -> str:
+    """ "program" for an exported ``.npz`` (it holds a card), "network" for a NumPy network of
+    ``handwriting.scratch`` (its card is a JSON file beside it); a file that is not a readable
+    ``.npz`` at all (damaged, truncated, something else) is a ``ProgramError``."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return f"{CARD_ENTRY}.npy" in archive.namelist()
-    except (OSError, zipfile.BadZipFile):
-        return False
+            names = archive.namelist()
+    except FileNotFoundError:
+        raise ProgramError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ProgramError(f"{path}: is a folder, not a .npz") from None
+    except OSError as error:
+        raise ProgramError(f"{path}: cannot read it: {describe_os_error(error)}") from None
+    except (zipfile.BadZipFile, EOFError, ValueError) as error:
+        raise ProgramError(f"{path}: not a readable .npz, damaged or truncated ({one_line(error)})") from None
+    return "program" if f"{CARD_ENTRY}.npy" in names else "network"
+
+
+def _header(archive, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an entry of the ``.npz`` declares, read without loading its data (a
+    small file may declare an array of any size)."""
+    with archive.zip.open(f"{name}.npy") as entry:
+        version = np.lib.format.read_magic(entry)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(entry)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(entry)
+        else:
+            raise ValueError(f"{name}: an array format of version {version}")
+    return shape, dtype
 
 
 def load(path: str | os.PathLike) -> Program:
@@ -174,10 +196,10 @@ def load(path: str | os.PathLike) -> Program:
                     f"{path}: not an exported model (it has no {CARD_ENTRY}); export one with "
                     "python -m handwriting.export CHECKPOINT --format npz"
                 )
-            card_bytes = archive[CARD_ENTRY]
-            if card_bytes.dtype != np.uint8 or card_bytes.ndim != 1 or card_bytes.size > MAX_CARD_BYTES:
+            shape, dtype = _header(archive, CARD_ENTRY)
+            if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_CARD_BYTES:
                 raise ProgramError(f"{path}: its {CARD_ENTRY} is not the bytes of a card")
-            card = json.loads(card_bytes.tobytes())
+            card = json.loads(archive[CARD_ENTRY].tobytes())
             steps = _steps(card, archive, files, path)
     except FileNotFoundError:
         raise ProgramError(f"{path}: no such file") from None
@@ -185,7 +207,7 @@ def load(path: str | os.PathLike) -> Program:
         raise ProgramError(f"{path}: is a folder, not an exported .npz") from None
     except OSError as error:
         raise ProgramError(f"{path}: cannot read it: {describe_os_error(error)}") from None
-    except (ValueError, EOFError, zipfile.BadZipFile, zlib.error, RecursionError, UnicodeDecodeError) as error:
+    except (ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, RecursionError) as error:
         raise ProgramError(
             f"{path}: not a readable exported model ({type(error).__name__}: {one_line(error)})"
         ) from None
@@ -224,13 +246,13 @@ def _steps(card: Any, archive, files: set[str], path: Path) -> list[tuple[str, d
                 if key in op.arrays:
                     raise wrong(f"step {index} ({step['op']}) has no array {name}")
                 continue
-            array = archive[name]
-            if array.dtype != np.float32:
-                raise wrong(f"{name} is {array.dtype}, not float32")
-            total += array.size
+            shape, dtype = _header(archive, name)  # checked before a byte of it is loaded
+            if dtype != np.float32:
+                raise wrong(f"{name} is {dtype}, not float32")
+            total += int(np.prod(shape, dtype=np.float64))
             if total > MAX_PARAMETERS:
                 raise wrong(f"more than {MAX_PARAMETERS:,} numbers")
-            arrays[key] = array
+            arrays[key] = archive[name]
             used.add(name)
         steps.append((step["op"], settings, arrays))
     extra = files - used - {CARD_ENTRY}

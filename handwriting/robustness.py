@@ -47,10 +47,12 @@ class ModelScore:
 
 
 def open_model(path: str | Path, device: str = "cpu"):
-    """A Paddle checkpoint (.pdparams) or a NumPy network (.npz), ready to give probabilities."""
+    """A model ready to give probabilities, by its file: a train.py checkpoint run by Paddle (whose
+    gradients back-query uses), a NumPy network or export (.npz), an ONNX or Paddle Inference export."""
     from handwriting.backends import make_backend
 
-    return make_backend("numpy" if Path(path).suffix == ".npz" else "paddle", path, device=device)
+    kind = {".npz": "numpy", ".onnx": "onnx", ".paddle": "inference"}.get(Path(path).suffix, "paddle")
+    return make_backend(kind, path, device=device)
 
 
 def accuracy_of(backend, images: np.ndarray, labels: np.ndarray, batch_size: int = 1000) -> float:

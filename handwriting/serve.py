@@ -15,16 +15,19 @@ routes and one form of upload; each of those would be a new dependency (Gradio, 
 favourite, adds ~240 MB and pins Pillow below 13) for what 200 lines do, and these lines show how
 uploads are made safe: a size cap read from Content-Length before any body is read, the type
 checked by the file's first bytes (not its name or the browser's say-so), decoding in memory
-(nothing written to disk), at most ``MAX_WORKING`` pictures read at once (others get 503 at once),
-and every failure one JSON object ``{"error": "..."}`` with a 4xx status.
+(nothing written to disk), at most ``MAX_WORKING`` pictures in memory and being read at once and
+``MAX_CONNECTIONS`` connections open (others get 503 at once), ``REQUEST_SECONDS`` for a whole
+request however slowly it trickles in, and every failure one JSON object ``{"error": "..."}``.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import gzip
 import json
+import socket
 import sys
 import threading
 from http import HTTPStatus
@@ -32,12 +35,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from handwriting.errors import UserError, run_at_the_edge
+from handwriting.runtime import available_cores, quiet_paddle_import_warnings
 
 WEB = Path(__file__).resolve().parent / "web"
 ORT_WEB = "vendor/onnxruntime-web"
 MAX_UPLOAD = 10_000_000  # bytes: a 12-megapixel phone photo is 3-6 MB
-MAX_WORKING = 2  # uploads being read at once (one per core here); more wait for nothing, they get 503
-REQUEST_TIMEOUT = 20  # seconds a client may take to send its request
+MAX_WORKING = available_cores()  # uploads read at once (one per core); one more gets 503 at once, no queue
+MAX_CONNECTIONS = 32  # connections open at once (each a thread); one more gets 503 and is closed
+REQUEST_SECONDS = 30  # a connection's whole life: its request (headers and body) and our answer
 TOPK = 3
 
 # The file types Pillow reads that people upload, by the bytes they start with.
@@ -76,13 +81,14 @@ class App:
     """The model, its ONNX bytes for the browser, and how one upload is answered."""
 
     def __init__(self, model: str | None = None):
-        from handwriting.backends import OnnxBackend, make_backend
+        from handwriting.backends import DEFAULT_CHECKPOINT, OnnxBackend, make_backend
 
         self.backend = make_backend("auto", model, device="cpu")
-        self.onnx: bytes | None = None  # the in-browser model, when the checkpoint has a fresh ONNX export
+        self.onnx: bytes | None = None  # the in-browser model, when the model has a fresh ONNX export
+        self.why_no_onnx = ""  # why not, for the server's console (with paths)
         try:
-            onnx_backend = self.backend if isinstance(self.backend, OnnxBackend) else OnnxBackend(self.backend.path)
-            self.onnx = onnx_backend.path.read_bytes()
+            onnx = self.backend if isinstance(self.backend, OnnxBackend) else OnnxBackend(model or DEFAULT_CHECKPOINT)
+            self.onnx = onnx.path.read_bytes()
         except UserError as error:
             self.why_no_onnx = str(error)
         self.working = threading.BoundedSemaphore(MAX_WORKING)
@@ -91,7 +97,8 @@ class App:
         self.lock = threading.Lock()
 
     def card(self) -> dict:
-        """What the page needs to know: the classes, the framing, and whether it can run the model."""
+        """What the page needs to know: the classes, the framing, and whether it can run the model.
+        (No paths: the page may be open on another machine.)"""
         return {
             "model": self.backend.path.name,
             "backend": self.backend.name,
@@ -99,7 +106,9 @@ class App:
             "framing": self.backend.framing,
             "has_confidence": self.backend.has_confidence,
             "in_browser": self.onnx is not None,
-            "why_not_in_browser": None if self.onnx is not None else self.why_no_onnx,
+            "why_not_in_browser": None
+            if self.onnx is not None
+            else "the model has no ONNX export made from its current weights (python -m handwriting.export)",
             "max_upload": MAX_UPLOAD,
         }
 
@@ -112,7 +121,8 @@ class App:
             return self.files[url]
 
     def recognise(self, data: bytes) -> tuple[HTTPStatus, dict]:
-        """An uploaded picture's bytes -> (status, JSON answer), as ``infer.py`` would read it."""
+        """An uploaded picture's bytes -> (status, JSON answer), as ``infer.py`` would read it.
+        The caller holds one of the ``working`` slots."""
         import cv2
         import numpy as np
 
@@ -122,34 +132,52 @@ class App:
             return HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {
                 "error": "not a picture: send a PNG, JPEG, GIF, BMP, TIFF or WebP file"
             }
-        if not self.working.acquire(blocking=False):
-            return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "busy reading other pictures; try again in a moment"}
-        try:
-            frame, _, error = prepare(data, self.backend.framing)
-            if error is not None:
-                return HTTPStatus.UNPROCESSABLE_ENTITY, {"error": error}
-            with self.model_lock:  # a millisecond; not every backend may be called from two threads at once
-                probabilities = self.backend.probabilities(frame[None])[0]
-        finally:
-            self.working.release()
-        order = np.argsort(-probabilities, kind="stable")[:TOPK]
-        top = [[self.backend.classes[i], round(float(probabilities[i]), 6)] for i in order]
+        frame, _, error = prepare(data, self.backend.framing)
+        if error is not None:
+            return HTTPStatus.UNPROCESSABLE_ENTITY, {"error": error}
+        with self.model_lock:  # a millisecond; not every backend may be called from two threads at once
+            probabilities = self.backend.probabilities(frame[None])[0]
+        if self.backend.has_confidence:
+            order = np.argsort(-probabilities, kind="stable")[:TOPK]
+            top = [[self.backend.classes[i], round(float(probabilities[i]), 6)] for i in order]
+        else:  # the regression baseline: a class, no probability
+            top = [[self.backend.classes[int(probabilities.argmax())], None]]
         ok, png = cv2.imencode(".png", frame)
+        if not ok:
+            raise RuntimeError("OpenCV could not encode a 28x28 frame as PNG")
         return HTTPStatus.OK, {
             "label": top[0][0],
-            "confidence": top[0][1] if self.backend.has_confidence else None,
+            "confidence": top[0][1],
             "topk": top,
             "frame": "data:image/png;base64," + base64.b64encode(png.tobytes()).decode(),  # the 28x28 it saw
         }
 
 
 class Handler(BaseHTTPRequestHandler):
-    """GET: the page, its scripts, the model; POST /api/recognise: a picture's bytes as the body."""
+    """GET: the page, its scripts, the model; POST /api/recognise: a picture's bytes as the body.
 
-    app: App  # set on the class by ``serve``
-    timeout = REQUEST_TIMEOUT
+    One request per connection (HTTP/1.0), each given ``REQUEST_SECONDS`` in all: a client that
+    sends its request a byte at a time is cut off then, however often it sends."""
+
+    app: App  # set on the class by ``make_server``
     server_version = "handwriting"
     sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(REQUEST_SECONDS)  # for each read; the watchdog bounds the whole request
+        self.watchdog = threading.Timer(REQUEST_SECONDS, self._cut_off)
+        self.watchdog.daemon = True
+        self.watchdog.start()
+
+    def finish(self) -> None:
+        self.watchdog.cancel()
+        with contextlib.suppress(OSError):  # the client may be gone already
+            super().finish()
+
+    def _cut_off(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         path = self.path.split("?", 1)[0]
@@ -160,7 +188,13 @@ class Handler(BaseHTTPRequestHandler):
         elif path in STATIC:
             data, packed = self.app.static(path)
             gzipped = "gzip" in self.headers.get("Accept-Encoding", "")
-            self._send(HTTPStatus.OK, packed if gzipped else data, STATIC[path][1], gzipped)
+            self._send(
+                HTTPStatus.OK,
+                packed if gzipped else data,
+                STATIC[path][1],
+                gzipped,
+                cache=path.startswith(f"/{ORT_WEB}/"),
+            )
         else:
             self._send_json(HTTPStatus.NOT_FOUND, {"error": f"nothing at {path}"})
 
@@ -168,66 +202,123 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.split("?", 1)[0] != "/api/recognise":
             self._send_json(HTTPStatus.NOT_FOUND, {"error": "POST a picture to /api/recognise"})
             return
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
+        length = self.headers.get("Content-Length", "")
+        if not (length.isascii() and length.isdigit() and len(length) <= 12):
             self._send_json(HTTPStatus.LENGTH_REQUIRED, {"error": "send the picture as the body, with its length"})
             return
-        if int(length) > MAX_UPLOAD:
-            self.close_connection = True  # the body is not read
+        size = int(length)
+        if size > MAX_UPLOAD:
             self._send_json(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                {"error": f"the picture is {int(length):,} bytes; the limit is {MAX_UPLOAD:,} (shrink it first)"},
+                {"error": f"the picture is {size:,} bytes; the limit is {MAX_UPLOAD:,} (shrink it first)"},
             )
             return
-        if int(length) == 0:
+        if size == 0:
             self._send_json(HTTPStatus.BAD_REQUEST, {"error": "empty upload: choose a picture first"})
             return
+        # A slot before the body is read: at most MAX_WORKING uploads are in memory at once.
+        if not self.app.working.acquire(blocking=False):
+            self._send_json(
+                HTTPStatus.SERVICE_UNAVAILABLE, {"error": "busy reading other pictures; try again in a moment"}
+            )
+            return
         try:
-            data = self.rfile.read(int(length))
-        except OSError:  # the client went away or was too slow (REQUEST_TIMEOUT)
-            self.close_connection = True
-            return
-        if len(data) != int(length):
-            self._send_json(HTTPStatus.BAD_REQUEST, {"error": "the upload ended early; send it again"})
-            return
-        status, answer = self.app.recognise(data)
+            try:
+                data = self.rfile.read(size)
+            except OSError:  # the client went away, or ran out of time (REQUEST_SECONDS)
+                return
+            if len(data) != size:
+                self._send_json(HTTPStatus.BAD_REQUEST, {"error": "the upload ended early; send it again"})
+                return
+            status, answer = self.app.recognise(data)
+        finally:
+            self.app.working.release()
         self._send_json(status, answer)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request, an unknown method, headers too long), as
+        the JSON every other answer is, not its HTML page."""
+        self.close_connection = True
+        self.request_version = "HTTP/1.0"  # an unreadable request line leaves HTTP/0.9: no status line at all
+        self._send_json(HTTPStatus(code), {"error": message or HTTPStatus(code).phrase})
 
     def _send_json(self, status: HTTPStatus, answer: dict) -> None:
         self._send(status, json.dumps(answer).encode(), "application/json")
 
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str, gzipped: bool = False) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Content-Type-Options", "nosniff")  # a browser takes each file as what we say it is
-        self.send_header("Cache-Control", "no-store")  # a retrained model shows at the next reload
-        if gzipped:
-            self.send_header("Content-Encoding", "gzip")
-        self.end_headers()
-        self.wfile.write(body)
+    def _send(
+        self, status: HTTPStatus, body: bytes, content_type: str, gzipped: bool = False, cache: bool = False
+    ) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Content-Type-Options", "nosniff")  # a browser takes each file as what we say it is
+            # onnxruntime-web (3.7 MB) is kept a day; the page, the card and the model are asked for every
+            # time, so a retrained model shows at the next reload.
+            self.send_header("Cache-Control", "max-age=86400" if cache else "no-store")
+            if gzipped:
+                self.send_header("Content-Encoding", "gzip")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except OSError:  # the client went away before the answer: nothing to tell it
+            self.close_connection = True
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (http.server's name)
         if self.server.verbose:  # type: ignore[attr-defined]
             super().log_message(format, *args)
 
 
-def make_server(model: str | None = None, host: str = "127.0.0.1", port: int = 8000, verbose: bool = False):
+class Server(ThreadingHTTPServer):
+    """http.server's threading server with a cap on connections: one more than ``MAX_CONNECTIONS``
+    is answered 503 and closed at once, so a flood of connections cannot start a flood of threads."""
+
+    daemon_threads = True
+
+    def __init__(self, address, handler, verbose: bool = False):
+        self.connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.verbose = verbose
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address) -> None:
+        if not self.connections.acquire(blocking=False):
+            body = json.dumps({"error": "too many connections; try again in a moment"}).encode()
+            head = "HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            head += f"Content-Length: {len(body)}\r\n\r\n"
+            with contextlib.suppress(OSError):
+                request.sendall(head.encode() + body)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.connections.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connections.release()
+
+
+def make_server(model: str | None = None, host: str = "127.0.0.1", port: int = 8000, verbose: bool = False) -> Server:
     """The server, bound and ready (``serve_forever`` runs it); port 0 picks a free one."""
     app = App(model)
     handler = type("BoundHandler", (Handler,), {"app": app})
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        return Server((host, port), handler, verbose)
     except OSError as error:
-        raise UserError(f"cannot listen on {host}:{port} ({error.strerror}); try another --port") from None
-    server.daemon_threads = True
-    server.verbose = verbose  # type: ignore[attr-defined]
-    return server
+        raise UserError(
+            f"cannot listen on {host}:{port} ({error.strerror or error}); try another --port or --host"
+        ) from None
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m handwriting.serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m handwriting.serve",
+        description=__doc__.replace("``", "").replace("**", ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--model",
@@ -246,6 +337,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
+
+    quiet_paddle_import_warnings()  # a model run by Paddle imports it
 
     def work() -> None:
         server = make_server(args.model, args.host, args.port, args.verbose)

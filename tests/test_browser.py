@@ -96,7 +96,10 @@ def draw(page, *strokes) -> None:
 
 
 def answer(page, list_id: str) -> list[str]:
-    """The labels the page lists, best first (once it lists some)."""
+    """The labels the page lists, best first: for a drawing, once the page has read every point
+    drawn (not an answer for a stroke still being drawn); for an upload, once it lists some."""
+    if list_id == "drawn-top":
+        page.wait_for_function("document.getElementById('pad').dataset.readPoints == pointCount()")
     page.wait_for_selector(f"#{list_id} li[data-label]")
     return page.eval_on_selector_all(f"#{list_id} li[data-label]", "items => items.map(item => item.dataset.label)")
 
@@ -162,11 +165,19 @@ def test_the_page_frames_a_drawing_as_infer_py_frames_its_picture(page, framing)
     assert np.corrcoef(in_browser.ravel().astype(float), by_infer.ravel().astype(float))[0, 1] > 0.9
 
 
+def test_a_dot_is_not_read_as_a_character(page):
+    draw(page, [(140, 140)])
+    page.wait_for_function("document.getElementById('pad').dataset.readPoints == pointCount()")
+    assert page.eval_on_selector_all("#drawn-top li[data-label]", "items => items.length") == 0
+    assert page.inner_text("#drawn-top") == "keep drawing"
+
+
 def test_clear_empties_the_pad_and_the_answer(page):
     draw(page, [(70, 60), (210, 60), (120, 240)])
     answer(page, "drawn-top")
     page.click("#clear")
     assert page.eval_on_selector_all("#drawn-top li[data-label]", "items => items.length") == 0
+    assert page.inner_text("#drawn-top") == "draw something" and page.inner_text("#speed") == ""
     blank = page.evaluate(
         "Array.from(document.getElementById('pad').getContext('2d').getImageData(0, 0, 280, 280).data)"
         ".some((value, i) => i % 4 !== 3 && value !== 0)"
@@ -185,6 +196,10 @@ def test_an_uploaded_picture_is_read_by_the_server(page, tmp_path):
 
 
 def test_a_file_that_is_not_a_picture_gets_its_error_on_the_page(page):
+    page.set_input_files("#upload", str(ROOT / "work" / "example_3.png"))
+    assert answer(page, "upload-top")[0] == "3"
     page.set_input_files("#upload", str(ROOT / "README.md"))
     page.wait_for_function("document.getElementById('upload-error').textContent !== ''")
     assert page.inner_text("#upload-error") == "README.md: not a picture: send a PNG, JPEG, GIF, BMP, TIFF or WebP file"
+    assert page.get_attribute("#upload-seen", "src") is None  # not the 3's 28x28 beside the error
+    assert page.eval_on_selector_all("#upload-top li", "items => items.length") == 0

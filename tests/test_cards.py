@@ -95,5 +95,5 @@ def test_a_checkpoint_name_with_dots_is_kept_whole(given, expected):
 def test_a_folder_or_a_numpy_card_given_as_a_checkpoint_says_what_it_is(tmp_path):
     with pytest.raises(CheckpointError, match="is a folder; give the .pdparams"):
         load_model(ROOT / "models")
-    with pytest.raises(CheckpointError, match="scratch.npz is a NumPy network: run it with --backend numpy"):
+    with pytest.raises(CheckpointError, match=r"scratch.npz is a NumPy model: run it with --backend numpy \(or auto\)"):
         load_model(ROOT / "models/scratch.json")

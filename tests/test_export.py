@@ -203,7 +203,7 @@ def test_a_legacy_export_paddle_cannot_write_is_one_line_and_leaves_nothing(tmp_
     checkpoint = write_checkpoint(tmp_path / "lenet5.pdparams", "lenet5", seed=3)
     status, out, err = run_export(capsys, checkpoint, "--format", "paddle", "--legacy", "--data-dir", REAL_ROOT)
     assert (status, out) == (2, "")
-    assert err.startswith("error: --legacy: Paddle ") and err.endswith("export without --legacy\n")
+    assert err.startswith("error: --legacy: Paddle ") and err.endswith("export it without --legacy\n")
     assert err.count("\n") == 1
     assert sorted(path.name for path in tmp_path.iterdir()) == ["lenet5.json", "lenet5.pdparams"]
 
@@ -235,7 +235,7 @@ def test_an_export_already_there_is_kept_without_overwrite(tmp_path, capsys):
     assert run_export(capsys, checkpoint, "--format", "onnx")[0] == 0
     write_checkpoint(checkpoint, "softmax", seed=1)  # trained again: --overwrite would write another .onnx
     before = listing(tmp_path)
-    status, out, err = run_export(capsys, checkpoint, "--format", "npz", "onnx")
+    status, out, err = run_export(capsys, checkpoint, "--format", "npz,onnx")
     assert status == 2 and out == ""
     assert err == f"error: {tmp_path / 'softmax.onnx'} is already there; add --overwrite to replace it\n"
     assert listing(tmp_path) == before  # the .onnx unchanged, and no .npz either

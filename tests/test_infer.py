@@ -255,9 +255,9 @@ def test_backends_refuse_each_others_files(capsys):
         f"python -m handwriting.export {mlp} --format npz\n"
     )
     status, out, err = run(capsys, WORK / "example_0.png", "--backend", "paddle", "--model", scratch)
-    assert (status, out, err) == (2, "", f"error: {scratch} is a NumPy file: run it with --backend numpy (or auto)\n")
+    assert (status, out, err) == (2, "", f"error: {scratch} is a NumPy model: run it with --backend numpy (or auto)\n")
     status, out, err = run(capsys, WORK / "example_0.png", "--backend", "numpy", "--model", onnx)
-    assert (status, out, err) == (2, "", f"error: {onnx} is an ONNX export: run it with --backend onnx (or auto)\n")
+    assert (status, out, err) == (2, "", f"error: {onnx} is an ONNX model: run it with --backend onnx (or auto)\n")
 
 
 def test_worker_processes_give_the_same_results(pictures, backend):

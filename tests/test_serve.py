@@ -4,11 +4,14 @@ request answered by one JSON error, with nothing kept."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import http.client
 import io
 import json
+import socket
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -180,7 +183,10 @@ def test_a_model_without_an_onnx_export_reads_drawings_on_the_server(tmp_path):
     app = serve.App(str(tmp_path / "mlp.pdparams"))
     card = app.card()
     assert card["backend"] == "paddle" and card["in_browser"] is False
-    assert card["why_not_in_browser"].startswith(f"{tmp_path / 'mlp.onnx'}: no ONNX export of")
+    assert card["why_not_in_browser"] == (
+        "the model has no ONNX export made from its current weights (python -m handwriting.export)"
+    )  # no server paths for the page: it may be open on another machine
+    assert app.why_no_onnx.startswith(f"{tmp_path / 'mlp.onnx'}: no ONNX export of")  # the console's, in full
     status, answer = app.recognise((WORK / "example_3.png").read_bytes())
     assert status == 200 and answer["label"] == "3"
 
@@ -190,3 +196,67 @@ def test_a_port_in_use_is_one_line(server):
 
     with pytest.raises(UserError, match=r"cannot listen on 127\.0\.0\.1:\d+ .*; try another --port"):
         serve.make_server(port=server.server_address[1])
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "1" * 5000, "-5", "12abc", ""])
+def test_a_length_that_is_not_a_plain_number_is_one_json_error(server, length):
+    with socket.create_connection(server.server_address[:2], timeout=10) as connection:
+        connection.sendall(f"POST /api/recognise HTTP/1.0\r\nContent-Length: {length}\r\n\r\n".encode())
+        status, body = reply(connection)
+    assert (status, json.loads(body)) == (411, {"error": "send the picture as the body, with its length"})
+
+
+@pytest.mark.parametrize(
+    "request_line, status",
+    [(b"GARBAGE\r\n\r\n", 400), (b"PUT /api/recognise HTTP/1.0\r\n\r\n", 501), (b"GET / HTTP/9.9\r\n\r\n", 505)],
+)
+def test_http_server_s_own_refusals_are_json_too(server, request_line, status):
+    with socket.create_connection(server.server_address[:2], timeout=10) as connection:
+        connection.sendall(request_line)
+        got, body = reply(connection)
+    assert got == status and set(json.loads(body)) == {"error"}
+
+
+def reply(connection) -> tuple[int, bytes]:
+    """Read a whole HTTP/1.0 answer from a raw socket -> (status, body)."""
+    data = b""
+    while chunk := connection.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_connections_beyond_the_cap_get_503_and_a_slow_request_is_cut_off(monkeypatch):
+    """A flood of connections cannot start a flood of threads, and a request sent a byte at a time
+    cannot hold one for ever: each connection has REQUEST_SECONDS in all."""
+    monkeypatch.setattr(serve, "MAX_CONNECTIONS", 2)
+    monkeypatch.setattr(serve, "REQUEST_SECONDS", 1.5)
+    server = serve.make_server(port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        idle = [socket.create_connection(server.server_address[:2], timeout=10) for _ in range(2)]
+        time.sleep(0.2)  # both accepted: each holds a connection slot
+        with socket.create_connection(server.server_address[:2], timeout=10) as third:
+            status, body = reply(third)
+        assert (status, json.loads(body)) == (503, {"error": "too many connections; try again in a moment"})
+        start = time.monotonic()
+        for byte in b"POST /api/recognise HTTP/1.0\r\n":  # a byte every 0.1 s: each read is quick
+            try:
+                idle[0].sendall(bytes([byte]))
+            except OSError:
+                break
+            time.sleep(0.1)
+        idle[0].settimeout(5)
+        with contextlib.suppress(OSError):
+            while idle[0].recv(65536):
+                pass
+        assert time.monotonic() - start < 4  # cut off at 1.5 s, not when the trickle ends
+        for connection in idle:
+            connection.close()
+        time.sleep(0.3)
+        status, answer = post_picture(server, (WORK / "example_0.png").read_bytes())  # the slots came back
+        assert status == 200 and answer["label"] == "0"
+    finally:
+        server.shutdown()
+        server.server_close()

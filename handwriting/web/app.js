@@ -23,6 +23,7 @@ const strokes = []; // [[{x, y}, ...], ...] in pad pixels
 let card = null;
 let session = null;
 let pending = false;
+let reading = 0; // numbers each read: an answer that arrives after a newer read began (or Clear) is dropped
 
 function percent(probability) {
   if (probability >= 0.9995 && probability < 1) return ">99.9%";
@@ -89,10 +90,32 @@ pad.addEventListener("pointerup", () => {
 });
 document.getElementById("clear").addEventListener("click", () => {
   strokes.length = 0;
+  reading += 1;
   redrawPad();
   seen.getContext("2d").clearRect(0, 0, SIDE, SIDE);
-  document.getElementById("drawn-top").innerHTML = '<li class="note">draw something</li>';
+  showNote("draw something");
+  document.getElementById("speed").textContent = "";
+  delete pad.dataset.readPoints;
 });
+
+function showNote(text) {
+  document.getElementById("drawn-top").innerHTML = "";
+  const note = document.createElement("li");
+  note.className = "note";
+  note.textContent = text;
+  document.getElementById("drawn-top").append(note);
+}
+
+function pointCount() {
+  return strokes.reduce((total, stroke) => total + stroke.length, 0);
+}
+
+// A mark smaller than the pen (a click, a dot) is not a character yet.
+function tooSmall() {
+  const points = strokes.flat();
+  const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
+  return Math.max(Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys)) < PEN;
+}
 
 function changed() {
   redrawPad();
@@ -100,7 +123,7 @@ function changed() {
   pending = true;
   requestAnimationFrame(() => {
     pending = false;
-    readInBrowser();
+    readInBrowser().catch((error) => showNote(`could not read the drawing: ${error.message}`));
   });
 }
 
@@ -169,12 +192,20 @@ function showFrame(grey) {
 
 async function readInBrowser() {
   if (strokes.length === 0) return;
+  const number = ++reading;
+  const points = pointCount();
+  if (tooSmall()) {
+    showNote("keep drawing");
+    pad.dataset.readPoints = points;
+    return;
+  }
   const started = performance.now();
   const grey = frameStrokes(card.framing);
   showFrame(grey);
   const input = Float32Array.from(grey, (value) => value / 127.5 - 1); // [-1, 1], as in training
   const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", input, [1, 1, SIDE, SIDE]) };
   const outputs = Array.from((await session.run(feeds))[session.outputNames[0]].data);
+  if (number !== reading) return; // a newer read began while this one ran
   let top;
   if (card.has_confidence) {
     const peak = Math.max(...outputs);
@@ -182,12 +213,20 @@ async function readInBrowser() {
     const sum = exponentials.reduce((a, b) => a + b, 0);
     top = exponentials.map((value, i) => [card.classes[i], value / sum]).sort((a, b) => b[1] - a[1]).slice(0, TOPK);
   } else {
-    // the regression baseline: its one value, rounded and clipped to a class
-    const index = Math.min(Math.max(Math.round(outputs[0]), 0), card.classes.length - 1);
+    // the regression baseline: its one value rounded (halves to even, as Paddle and NumPy) and clipped
+    const index = Math.min(Math.max(roundHalfToEven(outputs[0]), 0), card.classes.length - 1);
     top = [[card.classes[index], null]];
   }
   showTop(document.getElementById("drawn-top"), top);
   document.getElementById("speed").textContent = `read in ${(performance.now() - started).toFixed(1)} ms in your browser`;
+  pad.dataset.readPoints = points; // for tests: the answer shown is for this many points
+}
+
+function roundHalfToEven(value) {
+  const floor = Math.floor(value);
+  const rest = value - floor;
+  if (rest !== 0.5) return Math.round(value);
+  return floor % 2 === 0 ? floor : floor + 1;
 }
 
 async function ask(body) {
@@ -202,9 +241,13 @@ async function ask(body) {
 
 async function readOnServer() {
   if (strokes.length === 0) return;
+  const number = ++reading;
+  const points = pointCount();
   const png = await new Promise((resolve) => pad.toBlob(resolve, "image/png"));
   const answer = await ask(png);
-  if (answer.error) return showTop(document.getElementById("drawn-top"), [[answer.error, null]]);
+  if (number !== reading) return;
+  pad.dataset.readPoints = points;
+  if (answer.error) return showNote(answer.error);
   showTop(document.getElementById("drawn-top"), answer.topk);
   const image = new Image();
   image.onload = () => seen.getContext("2d").drawImage(image, 0, 0);
@@ -218,6 +261,7 @@ document.getElementById("upload").addEventListener("change", async (event) => {
   if (!file) return;
   error.textContent = "";
   list.replaceChildren();
+  document.getElementById("upload-seen").removeAttribute("src"); // not the last picture's 28x28
   if (file.size > card.max_upload) {
     error.textContent = `${file.name} is ${file.size.toLocaleString()} bytes; the limit is ${card.max_upload.toLocaleString()}`;
     return;
