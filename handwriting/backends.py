@@ -47,9 +47,11 @@ def card_framing(card: dict, path: str | os.PathLike) -> str:
     else its dataset's, else MNIST's (cards written before datasets had framings)."""
     dataset = card.get("dataset")
     name = dataset.get("name") if isinstance(dataset, dict) else None
-    framing = card.get("framing") or (DATASETS[name].framing if name in DATASETS else "mnist")
-    if framing not in FRAMINGS:
-        raise UserError(f"{path}: its card names the framing {framing!r}; this version knows {', '.join(FRAMINGS)}")
+    known = isinstance(name, str) and name in DATASETS
+    framing = card.get("framing") or (DATASETS[name].framing if known else "mnist")
+    if not isinstance(framing, str) or framing not in FRAMINGS:
+        shown = framing if isinstance(framing, str) else str(framing)[:40]
+        raise UserError(f"{path}: its card names the framing {shown!r}; this version knows {', '.join(FRAMINGS)}")
     return framing
 
 

@@ -228,7 +228,7 @@ def _steps(card: Any, archive, files: set[str], path: Path) -> list[tuple[str, d
         raise wrong(f"{counted(len(card['steps']), 'step')} (1 to {MAX_STEPS} expected)")
     steps, used, total = [], set(), 0
     for index, step in enumerate(card["steps"]):
-        if not isinstance(step, dict) or step.get("op") not in OPS:
+        if not isinstance(step, dict) or not isinstance(step.get("op"), str) or step["op"] not in OPS:
             shown = step.get("op") if isinstance(step, dict) else step
             raise wrong(f"step {index} is {one_line(repr(shown), 40)}; the ops known are {', '.join(OPS)}")
         op = OPS[step["op"]]

@@ -13,6 +13,7 @@ target is the ``hypothesis`` strategy that generates its inputs:
                                                                 (a PictureError)
     numpy_card_target      a NumPy network's card (any JSON)    a working network, or UserError
     paddle_card_target     a train.py checkpoint card           a model, or UserError
+    export_card_target     an exported .npz's card (any JSON)   probabilities, or UserError
 
 ``tests/test_fuzz.py`` runs each with a small fixed budget; ``bench/fuzz.py`` runs them for
 minutes with fresh seeds. This module is not collected by pytest (its name has no ``test_``).
@@ -405,7 +406,12 @@ def card_inputs(name: str) -> st.SearchStrategy[CardFile]:
 
 @functools.cache
 def real_card(name: str) -> dict:
-    """The card of a shipped model in models/ (do not change it: it is shared)."""
+    """The card of a shipped model in models/ (do not change it: it is shared); for ``cnn.npz``,
+    the export card inside the shipped NumPy export."""
+    if name.endswith(".npz"):
+        from handwriting.program import load
+
+        return load(MODELS / name).card
     return json.loads((MODELS / f"{name}.json").read_text())
 
 
@@ -455,6 +461,29 @@ def paddle_card_target(card: CardFile) -> None:
         assert isinstance(loaded, dict) and callable(model)
 
     with_card(card, MODELS / f"{PADDLE_MODEL}.pdparams", check)
+
+
+EXPORT_MODEL = "cnn.npz"  # the shipped NumPy export: its arrays, under a fuzzed card
+
+
+def export_card_target(card: CardFile) -> None:
+    """An exported .npz's card (any JSON, or bytes) with the shipped export's arrays -> the NumPy
+    backend gives one probability per class for a frame, or a UserError; nothing else."""
+    from handwriting.backends import NumpyBackend
+    from handwriting.program import CARD_ENTRY, load
+
+    arrays = load(MODELS / EXPORT_MODEL).arrays()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzzed.npz"
+        np.savez(path, **{CARD_ENTRY: np.frombuffer(card.encode(), np.uint8)}, **arrays)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # overflow, NaN: a card that slipped through
+            try:
+                backend = NumpyBackend(path, device="cpu")
+            except UserError:
+                return
+            probabilities = backend.probabilities(np.zeros((1, MNIST_SIZE, MNIST_SIZE), np.uint8))
+        assert probabilities.shape == (1, len(backend.classes)), probabilities.shape
 
 
 # ----------------------------------------------------------------------------- (e) weights files
@@ -541,5 +570,6 @@ TARGETS = [
     Target("preprocess", preprocess_target, grey_pictures),
     Target("numpy-card", numpy_card_target, lambda: card_inputs(NUMPY_MODEL)),
     Target("paddle-card", paddle_card_target, lambda: card_inputs(PADDLE_MODEL)),
+    Target("export-card", export_card_target, lambda: card_inputs(EXPORT_MODEL)),
     Target("weights", weights_target, weights_inputs),
 ]

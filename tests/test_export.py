@@ -35,6 +35,8 @@ from handwriting.weights import state_bytes
 from tests.conftest import REAL_ROOT
 from tests.test_benches import bench_module
 
+pytest.importorskip("paddle2onnx", reason="the export tools are not installed: pip install -r requirements-export.txt")
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "work"
 TOLERANCE = 1e-4  # the largest difference in a class probability from Paddle's (export.PARITY)
@@ -456,7 +458,36 @@ def misfit_shapes(path: Path) -> None:
     path.write_bytes(program.to_bytes(program.Program(steps, shipped.card)))
 
 
+def op_not_a_name(path: Path) -> None:  # found by bench/fuzz.py: {"op": []} was a TypeError
+    shipped = shipped_program()
+    steps = [dict(step) for step in shipped.card["steps"]]
+    steps[1] = {"op": []}
+    path.write_bytes(program.to_bytes(program.Program(shipped.steps, {**shipped.card, "steps": steps})))
+
+
+def array_bomb(path: Path) -> None:
+    """A small file whose first weight declares 2**36 floats (256 GiB): refused from its header."""
+    import io
+    import zipfile
+
+    shipped = shipped_program()
+    entries = {program.CARD_ENTRY: np.frombuffer(json.dumps(shipped.card).encode(), np.uint8), **shipped.arrays()}
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, array in entries.items():
+            buffer = io.BytesIO()
+            if name == "0.weight":
+                np.lib.format.write_array_header_1_0(
+                    buffer, {"descr": "<f4", "fortran_order": False, "shape": (2**36,)}
+                )
+                buffer.write(b"\0" * 64)
+            else:
+                np.save(buffer, array)
+            archive.writestr(f"{name}.npy", buffer.getvalue())
+
+
 BAD_PROGRAMS = {
+    "an op that is not a name": (op_not_a_name, "step 1 is []; the ops known are conv2d, "),
+    "an array of 256 GiB": (array_bomb, "more than 50,000,000 numbers"),
     "no card": (without_card, "not an exported model (it has no card.json)"),
     "unknown op": (unknown_op, "step 2 is 'gelu'; the ops known are conv2d, "),
     "float64 array": (float64_array, "0.weight is float64, not float32"),
@@ -475,3 +506,59 @@ def test_a_bad_numpy_program_is_one_clear_line(tmp_path, case):
     message = str(raised.value)
     assert isinstance(raised.value, UserError)
     assert message.startswith(f"{path}: ") and words in message and "\n" not in message
+
+
+def test_an_export_card_with_a_framing_that_is_not_a_name_is_one_line(tmp_path):
+    """Found by bench/fuzz.py: a card whose "framing" was a list ended in a TypeError."""
+    shipped = shipped_program()
+    path = tmp_path / "odd.npz"
+    path.write_bytes(program.to_bytes(program.Program(shipped.steps, {**shipped.card, "framing": [None]})))
+    with pytest.raises(UserError, match=r"its card names the framing '\[None\]'; this version knows mnist, "):
+        BACKENDS["numpy"](path)
+
+
+# ----------------------------------------------------------------------------- 8 bits
+
+
+@pytest.fixture
+def shipped_mlp(tmp_path, real_mnist) -> Path:
+    """A copy of the shipped mlp (int8 needs trained weights: its gate is Paddle's top class)."""
+    for suffix in (".pdparams", ".json"):
+        shutil.copy(ROOT / "models" / f"mlp{suffix}", tmp_path / f"mlp{suffix}")
+    return tmp_path / "mlp.pdparams"
+
+
+def test_an_8_bit_export_gives_paddle_s_answers_not_its_probabilities(shipped_mlp, capsys):
+    status, out, err = run_export(capsys, shipped_mlp, "--format", "onnx-int8", "--data-dir", REAL_ROOT)
+    assert (status, err) == (0, "")
+    target = shipped_mlp.with_name("mlp.int8.onnx")
+    assert out.startswith(f"wrote {target} (") and "Paddle's top class on" in out
+    backend = BACKENDS["onnx"](target)
+    assert backend.card["kind"] == "onnx-int8" and backend.card["source"]["weights_sha256"] == sha256_file(shipped_mlp)
+    test = load(get_spec("mnist"), REAL_ROOT, download=False).splits["test"]
+    got = backend.probabilities(test.images[:2000]).argmax(axis=1)
+    expected = BACKENDS["paddle"](shipped_mlp, device="cpu").probabilities(test.images[:2000]).argmax(axis=1)
+    assert (got == expected).mean() >= 0.995
+    assert BACKENDS["auto"](shipped_mlp).name == "paddle"  # 8 bits are never picked for a checkpoint
+
+
+def test_an_8_bit_export_below_the_gate_is_not_written(shipped_mlp, capsys, monkeypatch):
+    import handwriting.export as export_module
+
+    monkeypatch.setattr(export_module, "INT8_AGREEMENT", 1.01)  # no export can pass
+    before = listing(shipped_mlp.parent)
+    status, out, err = run_export(capsys, shipped_mlp, "--format", "onnx-int8", "--data-dir", REAL_ROOT)
+    assert (status, out) == (2, "")
+    assert err.startswith(f"error: {shipped_mlp.with_name('mlp.int8.onnx')}: not written: 8 bits change its top class")
+    assert listing(shipped_mlp.parent) == before  # nothing, not even a temporary file
+
+
+def test_the_regression_rule_is_paddle_s():
+    """The one-hot rule the backends apply to the regression baseline is models.decide's: Paddle
+    rounds halves to even, clips to the classes."""
+    from handwriting.backends import probabilities_from
+    from handwriting.models import decide
+
+    values = np.array([[-3.0], [-0.5], [0.49], [0.5], [1.5], [2.5], [3.5], [8.5], [9.5], [12.0]], np.float32)
+    predicted, _ = decide("regress", paddle.to_tensor(values), 10)
+    np.testing.assert_array_equal(probabilities_from(values, "regress", 10).argmax(axis=1), predicted.numpy())

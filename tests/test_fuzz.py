@@ -56,6 +56,12 @@ def test_checkpoint_cards_give_a_model_or_a_user_error(card):
     fuzzing.paddle_card_target(card)
 
 
+@budget(100)
+@given(fuzzing.card_inputs(fuzzing.EXPORT_MODEL))
+def test_export_cards_give_probabilities_or_a_user_error(card):
+    fuzzing.export_card_target(card)
+
+
 @budget(300)
 @given(fuzzing.weights_inputs())
 def test_weights_reader_gives_plain_data_or_a_weights_error(data):
