@@ -12,9 +12,10 @@ framing its card names. Exports are made by ``python -m handwriting.export``; ea
 export card that records the SHA-256 of the weights it was made from, so an export left behind
 by an earlier training run is never mistaken for the checkpoint beside it.
 
-Only ``paddle`` and ``inference`` import Paddle (about 1.2 s): ``auto`` picks onnx, then numpy,
+Only ``paddle`` and ``inference`` import Paddle (about 1 s): ``auto`` picks onnx, then numpy,
 when their export of the checkpoint is there, and ``python infer.py one.png`` answers in a
-quarter of the time.
+quarter of the time. ("Fastest" is to the first answer: Paddle Inference reads big batches about
+as fast as onnxruntime, but only after Paddle has loaded.)
 """
 
 from __future__ import annotations

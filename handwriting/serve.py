@@ -1,7 +1,7 @@
 """A local web page: draw a character and watch the model read it, or upload a photo of one.
 
     python -m handwriting.serve                        # http://127.0.0.1:8000 with models/cnn
-    python -m handwriting.serve --model runs/emnist-letters.pdparams --port 8001
+    python -m handwriting.serve --model runs/letters.pdparams --port 8001
     python -m handwriting.serve --host 0.0.0.0         # open it to your phone on the same network
 
 **Drawing** runs in the browser: the page frames your strokes as the model's training data was

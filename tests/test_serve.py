@@ -260,3 +260,17 @@ def test_connections_beyond_the_cap_get_503_and_a_slow_request_is_cut_off(monkey
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_vendored_onnxruntime_web_is_the_one_its_readme_names():
+    """The three files the page runs are unchanged copies of onnxruntime-web's (their SHA-256s are
+    in the folder's README, with how to update them)."""
+    import hashlib
+    import re
+
+    folder = serve.WEB / serve.ORT_WEB
+    listed = dict(re.findall(r"\| `([^`]+)` \| [^|]+ \| `([0-9a-f]{64})` \|", (folder / "README.md").read_text()))
+    served = {Path(name).name for name, _ in serve.STATIC.values() if name.startswith(serve.ORT_WEB)}
+    assert set(listed) == served
+    for name, digest in listed.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
