@@ -236,25 +236,11 @@ def _quiet_output():
 def program_of(model, card: dict):
     """The model as NumPy steps (``handwriting.program.Program``): its leaf layers in the order its
     forward pass calls them, batch norm folded into the convolution before it, dropout left out."""
-    import paddle
-    from paddle import nn
-
+    from handwriting.models import leaves_called
     from handwriting.program import Program
 
-    called: list[nn.Layer] = []
-    hooks = [
-        layer.register_forward_post_hook(lambda layer, inputs, output: called.append(layer))
-        for layer in model.sublayers()
-        if not layer.sublayers()
-    ]
-    try:
-        with paddle.no_grad():
-            model(paddle.zeros([1, *card["in_shape"]]))
-    finally:
-        for hook in hooks:
-            hook.remove()
     steps: list[tuple[str, dict, dict]] = []
-    for layer in called:
+    for layer, _ in leaves_called(model, tuple(card["in_shape"])):
         steps += _steps_of(layer, steps)
     return Program(steps, {**card, "steps": [{"op": name, **settings} for name, settings, _ in steps]})
 
@@ -418,6 +404,8 @@ def export(
     use_all_cores()
     frames, described = parity_frames(card, data_dir)
     expected = probabilities_from(_paddle_outputs(model, frames), card["model"]["task"], len(card["classes"]))
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--out {folder}: is a file; give a folder to write the exports into")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         written = {}
@@ -433,8 +421,7 @@ def export(
                 log(f"wrote {target} ({size}): probabilities within {difference:.1e} of Paddle's on {described}")
             written[fmt] = target
     except OSError as error:
-        where = error.filename or folder
-        raise UserError(f"cannot write the export into {folder} ({where}: {describe_os_error(error)})") from None
+        raise UserError(f"cannot write the exports into {folder}: {describe_os_error(error)}") from None
     return written
 
 

@@ -252,27 +252,35 @@ class CNN(nn.Layer):
         return self.classifier(self.features(images))
 
 
-def layer_rows(model: nn.Layer, in_shape: InShape = (1, 28, 28)) -> list[tuple[str, list[int], int]]:
-    """(layer type, output shape [1, ...] for one image, parameter count) of each leaf layer, in
-    the order the forward pass runs them (found by running it once on a blank image)."""
-    rows = []
-    hooks = []
-
-    def record(layer, inputs, output):
-        parameters = sum(int(p.size) for p in layer.parameters(include_sublayers=False))
-        rows.append((type(layer).__name__, list(output.shape), parameters))
-
-    for layer in model.sublayers():
-        if not layer.sublayers():  # leaves only
-            hooks.append(layer.register_forward_post_hook(record))
+def leaves_called(model: nn.Layer, in_shape: InShape = (1, 28, 28)) -> list[tuple[nn.Layer, list[int]]]:
+    """(leaf layer, its output shape [1, ...]) in the order the forward pass calls them, found by
+    running it once on a blank image in eval mode. ``layer_rows`` tabulates these; the NumPy export
+    (``handwriting.export.program_of``) turns them into steps."""
+    called: list[tuple[nn.Layer, list[int]]] = []
+    hooks = [
+        layer.register_forward_post_hook(lambda layer, inputs, output: called.append((layer, list(output.shape))))
+        for layer in model.sublayers()
+        if not layer.sublayers()  # leaves only
+    ]
     was_training = model.training
     model.eval()
-    with paddle.no_grad():
-        model(paddle.zeros([1, *in_shape]))
-    model.train(was_training)
-    for hook in hooks:
-        hook.remove()
-    return rows
+    try:
+        with paddle.no_grad():
+            model(paddle.zeros([1, *in_shape]))
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return called
+
+
+def layer_rows(model: nn.Layer, in_shape: InShape = (1, 28, 28)) -> list[tuple[str, list[int], int]]:
+    """(layer type, output shape [1, ...] for one image, parameter count) of each leaf layer, in
+    the order the forward pass runs them."""
+    return [
+        (type(layer).__name__, shape, sum(int(p.size) for p in layer.parameters(include_sublayers=False)))
+        for layer, shape in leaves_called(model, in_shape)
+    ]
 
 
 def summary(model: nn.Layer, in_shape: InShape = (1, 28, 28)) -> str:

@@ -267,6 +267,23 @@ def test_a_missing_checkpoint_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "out").exists() and not any(path.is_file() for path in tmp_path.rglob("*"))
 
 
+def test_an_out_that_cannot_hold_exports_is_one_line(tmp_path, capsys):
+    checkpoint = write_checkpoint(tmp_path / "softmax.pdparams", "softmax", seed=0)
+    (tmp_path / "a-file").write_text("not a folder")
+    before = listing(tmp_path)
+    status, out, err = run_export(capsys, checkpoint, "--out", tmp_path / "a-file", "--data-dir", REAL_ROOT)
+    assert (status, out, err) == (
+        2,
+        "",
+        f"error: --out {tmp_path / 'a-file'}: is a file; give a folder to write the exports into\n",
+    )
+    status, out, err = run_export(capsys, checkpoint, "--out", tmp_path / "a-file" / "below", "--data-dir", REAL_ROOT)
+    assert (status, out) == (2, "") and err.startswith(
+        f"error: cannot write the exports into {tmp_path / 'a-file' / 'below'}: "
+    )
+    assert listing(tmp_path) == before
+
+
 # ----------------------------------------------------------------------------- staleness
 
 
