@@ -121,11 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.show:
             ready_to_write(Path(args.show).resolve().parent, "--show")
             try:
-                from handwriting.reports import plot_predictions
-            except ImportError as error:  # a Paddle-free install may leave out matplotlib
+                import matplotlib  # noqa: F401 (handwriting.reports imports it only when it draws)
+            except ImportError:  # a Paddle-free install may leave it out
                 raise UserError(
-                    f"--show draws with matplotlib, which is not installed ({error.name}): pip install matplotlib"
+                    "--show draws with matplotlib, which is not installed: pip install matplotlib"
                 ) from None
+            from handwriting.reports import plot_predictions
         items = collect(args.pictures)
         # Many pictures: start the workers that prepare them now, so they load while Paddle does.
         many = len(items) >= PARALLEL_FROM and available_cores() > 1

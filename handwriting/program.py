@@ -21,7 +21,9 @@ tuned kernels (``bench/deploy_speed.py``), and needing nothing but NumPy.
 from __future__ import annotations
 
 import json
+import math
 import os
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -33,7 +35,8 @@ import numpy as np
 from handwriting.errors import UserError, counted, describe_os_error, one_line
 
 CARD_ENTRY = "card.json"
-MAX_PARAMETERS = 50_000_000  # far above any model here (the largest, mlp: 0.9 M)
+MAX_PARAMETERS = 10_000_000  # 10x the largest model here (mlp: 0.9 M); also caps a compressed file's unpacking
+MAX_ACTIVATION = 4_000_000  # numbers any step may make for one picture (the cnn's largest: 0.17 M, its im2col)
 MAX_STEPS = 256
 MAX_CARD_BYTES = 1_000_000
 
@@ -159,14 +162,18 @@ def npz_kind(path: str | os.PathLike) -> str:
     ``.npz`` at all (damaged, truncated, something else) is a ``ProgramError``."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+            entries = archive.infolist()
+        for entry in entries:  # what np.load would choke on in other words than ours
+            if entry.flag_bits & 1 or entry.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise zipfile.BadZipFile(f"{entry.filename} is encrypted or compressed in a way .npz files are not")
+        names = [entry.filename for entry in entries]
     except FileNotFoundError:
         raise ProgramError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ProgramError(f"{path}: is a folder, not a .npz") from None
     except OSError as error:
         raise ProgramError(f"{path}: cannot read it: {describe_os_error(error)}") from None
-    except (zipfile.BadZipFile, EOFError, ValueError) as error:
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as error:
         raise ProgramError(f"{path}: not a readable .npz, damaged or truncated ({one_line(error)})") from None
     return "program" if f"{CARD_ENTRY}.npy" in names else "network"
 
@@ -182,6 +189,8 @@ def _header(archive, name: str) -> tuple[tuple[int, ...], np.dtype]:
             shape, _, dtype = np.lib.format.read_array_header_2_0(entry)
         else:
             raise ValueError(f"{name}: an array format of version {version}")
+    if not all(type(side) is int and 0 <= side <= MAX_PARAMETERS for side in shape):
+        raise ValueError(f"{name}: an array of shape {str(shape)[:60]}")
     return shape, dtype
 
 
@@ -207,7 +216,20 @@ def load(path: str | os.PathLike) -> Program:
         raise ProgramError(f"{path}: is a folder, not an exported .npz") from None
     except OSError as error:
         raise ProgramError(f"{path}: cannot read it: {describe_os_error(error)}") from None
-    except (ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, RecursionError) as error:
+    except (
+        ValueError,
+        EOFError,
+        KeyError,
+        zipfile.BadZipFile,
+        zlib.error,
+        RecursionError,
+        SyntaxError,  # numpy's parser of a damaged .npy header
+        tokenize.TokenError,
+        OverflowError,
+        NotImplementedError,  # zipfile: a version or compression it does not know
+        RuntimeError,  # zipfile: an encrypted entry
+        MemoryError,
+    ) as error:
         raise ProgramError(
             f"{path}: not a readable exported model ({type(error).__name__}: {one_line(error)})"
         ) from None
@@ -249,7 +271,7 @@ def _steps(card: Any, archive, files: set[str], path: Path) -> list[tuple[str, d
             shape, dtype = _header(archive, name)  # checked before a byte of it is loaded
             if dtype != np.float32:
                 raise wrong(f"{name} is {dtype}, not float32")
-            total += int(np.prod(shape, dtype=np.float64))
+            total += math.prod(shape)
             if total > MAX_PARAMETERS:
                 raise wrong(f"more than {MAX_PARAMETERS:,} numbers")
             arrays[key] = archive[name]
@@ -258,7 +280,49 @@ def _steps(card: Any, archive, files: set[str], path: Path) -> list[tuple[str, d
     extra = files - used - {CARD_ENTRY}
     if extra:
         raise wrong(f"arrays no step uses: {', '.join(sorted(extra)[:5])}")
+    _walk_shapes(steps, wrong)
     return steps
+
+
+def _walk_shapes(steps: list[tuple[str, dict, dict]], wrong: Callable[[str], ProgramError]) -> None:
+    """Follow one picture's shape [1, 28, 28] through the steps without running them: each array
+    must fit what reaches it, and no step may make more than ``MAX_ACTIVATION`` numbers (a tiny
+    file could otherwise ask for gigabytes, e.g. convolutions padded over and over)."""
+    shape: tuple[int, ...] = (1, 28, 28)  # (channels, height, width), then (features,) once flat
+    for index, (name, settings, arrays) in enumerate(steps):
+        where = f"step {index} ({name})"
+        if name == "conv2d":
+            weight = arrays["weight"].shape
+            if len(shape) != 3 or len(weight) != 4 or weight[1] != shape[0] or weight[2] != weight[3]:
+                raise wrong(f"{where}: a weight of shape {list(weight)} for inputs of shape {list(shape)}")
+            if "bias" in arrays and arrays["bias"].shape != (weight[0],):
+                raise wrong(f"{where}: a bias of shape {list(arrays['bias'].shape)} for {weight[0]} channels")
+            kernel, padding, stride = weight[2], settings["padding"], settings["stride"]
+            if padding >= kernel or shape[1] + 2 * padding < kernel:
+                raise wrong(f"{where}: padding {padding} and kernel {kernel} on a {shape[1]}x{shape[2]} input")
+            side = [(length + 2 * padding - kernel) // stride + 1 for length in shape[1:]]
+            work = side[0] * side[1] * shape[0] * kernel * kernel  # the im2col matrix
+            shape = (weight[0], *side)
+        elif name in ("maxpool2d", "avgpool2d"):
+            if len(shape) != 3 or min(shape[1:]) < settings["kernel"]:
+                raise wrong(f"{where}: a {settings['kernel']}-pixel pool on inputs of shape {list(shape)}")
+            shape = (shape[0], *[(length - settings["kernel"]) // settings["stride"] + 1 for length in shape[1:]])
+            work = math.prod(shape)
+        elif name == "flatten":
+            shape = (math.prod(shape),)
+            work = shape[0]
+        elif name == "linear":
+            weight = arrays["weight"].shape
+            if len(shape) != 1 or len(weight) != 2 or weight[0] != shape[0]:
+                raise wrong(f"{where}: a weight of shape {list(weight)} for inputs of shape {list(shape)}")
+            if "bias" in arrays and arrays["bias"].shape != (weight[1],):
+                raise wrong(f"{where}: a bias of shape {list(arrays['bias'].shape)} for {weight[1]} outputs")
+            shape = (weight[1],)
+            work = shape[0]
+        else:  # relu, tanh, sigmoid: the same shape
+            work = math.prod(shape)
+        if work > MAX_ACTIVATION:
+            raise wrong(f"{where} makes {work:,} numbers for one picture (at most {MAX_ACTIVATION:,})")
 
 
 def _check_runs(program: Program, path: Path) -> None:
@@ -276,6 +340,4 @@ def _check_runs(program: Program, path: Path) -> None:
     task = program.card.get("task", "classify")
     expected = 1 if task == "regress" else len(classes)
     if outputs.shape != (1, expected):
-        raise ProgramError(
-            f"{path}: its steps give {list(outputs.shape[1:])} outputs for {counted(len(classes), 'class')}"
-        )
+        raise ProgramError(f"{path}: its steps give {list(outputs.shape[1:])} outputs for {len(classes):,} classes")

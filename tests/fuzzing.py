@@ -14,6 +14,7 @@ target is the ``hypothesis`` strategy that generates its inputs:
     numpy_card_target      a NumPy network's card (any JSON)    a working network, or UserError
     paddle_card_target     a train.py checkpoint card           a model, or UserError
     export_card_target     an exported .npz's card (any JSON)   probabilities, or UserError
+    export_file_target     an exported .npz's bytes (mutated)   probabilities, or UserError
 
 ``tests/test_fuzz.py`` runs each with a small fixed budget; ``bench/fuzz.py`` runs them for
 minutes with fresh seeds. This module is not collected by pytest (its name has no ``test_``).
@@ -486,6 +487,46 @@ def export_card_target(card: CardFile) -> None:
         assert probabilities.shape == (1, len(backend.classes)), probabilities.shape
 
 
+@functools.cache
+def small_export() -> bytes:
+    """A small exported .npz (a convolution, a pool, a linear layer; 14 kB), the seed of the file
+    mutations: its zip structure and .npy headers are what a damaged download breaks."""
+    from handwriting.program import Program, to_bytes
+
+    rng = np.random.default_rng(0)
+    steps = [
+        ("conv2d", {"stride": 1, "padding": 1}, {"weight": rng.normal(size=(4, 1, 3, 3)).astype(np.float32)}),
+        ("relu", {}, {}),
+        ("maxpool2d", {"kernel": 2, "stride": 2}, {}),
+        ("flatten", {}, {}),
+        ("linear", {}, {"weight": rng.normal(0, 0.05, (784, 10)).astype(np.float32), "bias": np.zeros(10, np.float32)}),
+    ]
+    card = {**real_card(EXPORT_MODEL), "steps": [{"op": name, **settings} for name, settings, _ in steps]}
+    return to_bytes(Program(steps, card))
+
+
+def export_file_inputs() -> st.SearchStrategy[bytes]:
+    """Mutations of ``small_export()``'s bytes (mostly), and any bytes."""
+    return st.one_of(mutated(small_export(), most=6), mutated(small_export(), most=2), st.binary(max_size=64))
+
+
+def export_file_target(data: bytes) -> None:
+    """Any bytes as an exported .npz -> the NumPy backend gives one probability per class for a
+    frame, or a UserError; nothing else."""
+    from handwriting.backends import NumpyBackend
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzzed.npz"
+        path.write_bytes(data)
+        try:
+            backend = NumpyBackend(path, device="cpu")
+        except UserError:
+            return
+        with np.errstate(all="ignore"):  # mutated weights may overflow: the numbers are the file's
+            probabilities = backend.probabilities(np.zeros((1, MNIST_SIZE, MNIST_SIZE), np.uint8))
+        assert probabilities.shape == (1, len(backend.classes)), probabilities.shape
+
+
 # ----------------------------------------------------------------------------- (e) weights files
 
 
@@ -571,5 +612,6 @@ TARGETS = [
     Target("numpy-card", numpy_card_target, lambda: card_inputs(NUMPY_MODEL)),
     Target("paddle-card", paddle_card_target, lambda: card_inputs(PADDLE_MODEL)),
     Target("export-card", export_card_target, lambda: card_inputs(EXPORT_MODEL)),
+    Target("export-file", export_file_target, export_file_inputs),
     Target("weights", weights_target, weights_inputs),
 ]

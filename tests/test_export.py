@@ -502,14 +502,24 @@ def array_bomb(path: Path) -> None:
             archive.writestr(f"{name}.npy", buffer.getvalue())
 
 
+def padded_over_and_over(path: Path) -> None:  # found in review: 61 kB that asked for gigabytes
+    steps = [("conv2d", {"stride": 1, "padding": 64}, {"weight": np.ones((1, 1, 1, 1), np.float32)})] * 200
+    card = {**shipped_program().card, "steps": [{"op": "conv2d", "stride": 1, "padding": 64}] * 200}
+    path.write_bytes(program.to_bytes(program.Program(steps, card)))
+
+
 BAD_PROGRAMS = {
     "an op that is not a name": (op_not_a_name, "step 1 is []; the ops known are conv2d, "),
-    "an array of 256 GiB": (array_bomb, "more than 50,000,000 numbers"),
+    "an array of 256 GiB": (array_bomb, "0.weight: an array of shape (68719476736,)"),
     "no card": (without_card, "not an exported model (it has no card.json)"),
     "unknown op": (unknown_op, "step 2 is 'gelu'; the ops known are conv2d, "),
     "float64 array": (float64_array, "0.weight is float64, not float32"),
     "extra array": (extra_array, "arrays no step uses: 99.weight"),
-    "shapes that do not fit": (misfit_shapes, "its steps do not fit together (ValueError: "),
+    "shapes that do not fit": (
+        misfit_shapes,
+        "step 0 (conv2d): a weight of shape [24, 2, 3, 3] for inputs of shape [1, 28, 28]",
+    ),
+    "padding that grows without end": (padded_over_and_over, "padding 64 and kernel 1 on a 28x28 input"),
 }
 
 

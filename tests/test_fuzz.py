@@ -62,6 +62,12 @@ def test_export_cards_give_probabilities_or_a_user_error(card):
     fuzzing.export_card_target(card)
 
 
+@budget(150)
+@given(fuzzing.export_file_inputs())
+def test_export_files_give_probabilities_or_a_user_error(data):
+    fuzzing.export_file_target(data)
+
+
 @budget(300)
 @given(fuzzing.weights_inputs())
 def test_weights_reader_gives_plain_data_or_a_weights_error(data):

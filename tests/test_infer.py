@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -406,3 +407,12 @@ def test_a_folder_s_named_pipes_and_broken_links_get_their_own_line(tmp_path):
     assert items[0].error == "a symbolic link to a file that does not exist"
     results = list(recognise(items, backend=None))  # no picture is read: no model needed
     assert [result.error for result in results][1].startswith("a named pipe")
+
+
+def test_show_without_matplotlib_is_one_line_before_any_reading(capsys, monkeypatch, tmp_path):
+    """A Paddle-free install may leave matplotlib out: --show says so first, not after the work."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
+    status, out, err = run(capsys, WORK / "example_0.png", "--show", tmp_path / "grid.png")
+    assert (status, out) == (2, "")
+    assert err == "error: --show draws with matplotlib, which is not installed: pip install matplotlib\n"
+    assert not (tmp_path / "grid.png").exists()
