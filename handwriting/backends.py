@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -39,6 +40,7 @@ DEFAULT_CHECKPOINT = MODELS_DIR / "cnn.pdparams"  # every backend's default: its
 EXPORT_FORMAT = "handwriting.export/1"
 # The file (or folder) each kind of export has, beside the checkpoint it was made from.
 EXPORT_SUFFIXES = {"inference": ".paddle", "onnx": ".onnx", "numpy": ".npz"}
+INT8_SUFFIX = ".int8.onnx"  # handwriting.export --format onnx-int8 writes <checkpoint>.int8.onnx
 ONNX_CARD_KEY = "handwriting.card"  # the ONNX model's metadata entry holding the export card
 PADDLE_CARD = "card.json"  # in a .paddle folder, beside inference.json (or .pdmodel) and inference.pdiparams
 
@@ -94,6 +96,22 @@ class Backend:
     def probabilities(self, frames: np.ndarray) -> np.ndarray:
         """uint8 frames [N, 28, 28] (white ink on black) -> class probabilities [N, C]."""
         return probabilities_from(self.outputs(normalize(frames)[:, None]), self.task, len(self.classes))
+
+    def _check_outputs(self) -> None:
+        """Run one blank picture: an export whose model gives another number of outputs than its
+        card has classes (a card edited, or taken from another model) is refused here, in words."""
+        try:
+            shape = np.shape(self.outputs(np.full((1, 1, MNIST_SIZE, MNIST_SIZE), -1.0, np.float32)))
+        except Exception as error:  # the runtime's own exception types: the file's fault
+            raise UserError(
+                f"{self.path}: it fails on a blank picture ({type(error).__name__}: {_first_line(error)})"
+            ) from None
+        expected = (1, 1 if self.task == "regress" else len(self.classes))
+        if tuple(shape) != expected:
+            raise UserError(
+                f"{self.path}: its model gives {list(shape[1:])} outputs for the {len(self.classes):,} classes "
+                "on its card; export it again"
+            )
 
 
 # ----------------------------------------------------------------------------- Paddle
@@ -174,6 +192,8 @@ def checkpoint_beside(path: str | os.PathLike) -> Path | None:
     from handwriting.filenames import weights_path
 
     path = Path(path)
+    if path.name.endswith(INT8_SUFFIX):  # an 8-bit export is checked against its checkpoint, named or not
+        return weights_path(path.with_name(path.name[: -len(INT8_SUFFIX)]))
     return None if path.suffix in EXPORT_SUFFIXES.values() else weights_path(path)
 
 
@@ -281,7 +301,7 @@ class OnnxBackend(Backend):
         metadata = self.session.get_modelmeta().custom_metadata_map
         try:
             card = json.loads(metadata[ONNX_CARD_KEY])
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, RecursionError):
             raise UserError(
                 f"{export}: an ONNX model without this project's card; export it with python -m handwriting.export"
             ) from None
@@ -291,6 +311,7 @@ class OnnxBackend(Backend):
         self.input_name = self.session.get_inputs()[0].name
         self.classes, self.task = list(self.card["classes"]), self.card["task"]
         self.framing = card_framing(self.card, export)
+        self._check_outputs()
 
     def outputs(self, inputs: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: inputs.astype(np.float32, copy=False)})[0]
@@ -314,7 +335,7 @@ class InferenceBackend(Backend):
         card_file = export / PADDLE_CARD
         try:
             card = json.loads(card_file.read_bytes())
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, RecursionError) as error:
             raise UserError(f"{card_file}: cannot read the export card ({_first_line(error)})") from None
         self.card = check_export_card(card, export)
         _check_fresh(export, self.card, checkpoint)
@@ -340,6 +361,7 @@ class InferenceBackend(Backend):
         self.path = export
         self.classes, self.task = list(self.card["classes"]), self.card["task"]
         self.framing = card_framing(self.card, export)
+        self._check_outputs()
 
     def outputs(self, inputs: np.ndarray) -> np.ndarray:
         self.input.reshape(list(inputs.shape))
@@ -373,7 +395,10 @@ class NumpyBackend(Backend):
             # asked for by a checkpoint's name: only its own export will do, not a NumPy network
             raise MissingExport(f"{export} is a NumPy network, not an export of {checkpoint}")
         if kind == "program":
-            self.program = program.load(export)
+            try:
+                self.program = program.load(export)
+            except program.ProgramError as error:
+                raise program.ProgramError(f"{error}; {_again(export, checkpoint, 'numpy')}") from None
             self.card = check_export_card(self.program.card, export)
             _check_fresh(export, self.card, checkpoint)
             self.classes, self.task = list(self.card["classes"]), self.card["task"]
@@ -423,15 +448,26 @@ def _auto(path: str | os.PathLike, device: str = "auto", threads: int | None = N
     for kind, export_suffix in EXPORT_SUFFIXES.items():
         if suffix == export_suffix:
             return BACKENDS[kind](path, device=device, threads=threads)
+    stale: StaleExport | None = None
     if device != "gpu":
         for kind in ("onnx", "numpy"):
             if kind == "onnx" and not _has_onnxruntime():
                 continue
             try:
                 return BACKENDS[kind](path, device="cpu", threads=threads)
-            except (MissingExport, StaleExport):
+            except MissingExport:
                 continue
-    return PaddleBackend(path, device=device, threads=threads)
+            except StaleExport as error:
+                stale = stale or error
+    try:
+        backend = PaddleBackend(path, device=device, threads=threads)
+    except UserError:
+        if stale is not None:  # e.g. no Paddle here: the stale export is what to fix
+            raise stale from None
+        raise
+    if stale is not None:  # Paddle answers, a second slower: say why, once
+        print(f"note: {stale}", file=sys.stderr)
+    return backend
 
 
 def _has_onnxruntime() -> bool:

@@ -589,3 +589,18 @@ def test_the_regression_rule_is_paddle_s():
     values = np.array([[-3.0], [-0.5], [0.49], [0.5], [1.5], [2.5], [3.5], [8.5], [9.5], [12.0]], np.float32)
     predicted, _ = decide("regress", paddle.to_tensor(values), 10)
     np.testing.assert_array_equal(probabilities_from(values, "regress", 10).argmax(axis=1), predicted.numpy())
+
+
+def test_an_onnx_export_whose_card_has_other_classes_is_one_line(tmp_path):
+    """Found in review: an ONNX card edited to 3 classes on the 10-output cnn was an IndexError later."""
+    import onnx
+
+    graph = onnx.load(str(DEFAULT_CHECKPOINT.with_suffix(".onnx")))
+    entry = next(entry for entry in graph.metadata_props if entry.key == ONNX_CARD_KEY)
+    entry.value = json.dumps({**json.loads(entry.value), "classes": ["a", "b", "c"]})
+    path = tmp_path / "edited.onnx"
+    onnx.save(graph, str(path))
+    with pytest.raises(
+        UserError, match=r"its model gives \[10\] outputs for the 3 classes on its card; export it again"
+    ):
+        BACKENDS["onnx"](path)
