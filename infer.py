@@ -53,7 +53,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--backend",
         choices=BACKEND_NAMES,
         default="auto",
-        help="auto: the fastest installed backend that holds the model's current weights (onnx, then numpy, "
+        help="auto: the first installed backend that holds the model's current weights (onnx, then numpy, "
         "then paddle); paddle: the checkpoint in Paddle's dynamic graph; inference: its Paddle Inference export; "
         "onnx: its ONNX export in onnxruntime; numpy: its NumPy export, nothing but NumPy (default: auto)",
     )

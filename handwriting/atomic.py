@@ -86,5 +86,8 @@ def atomic_folder(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    if old.is_dir():
+        shutil.rmtree(old, ignore_errors=True)
+    else:  # a file stood where the folder goes
+        old.unlink(missing_ok=True)
     _sync_folder(path.parent)

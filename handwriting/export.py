@@ -395,6 +395,10 @@ def export(
     for target in targets.values():
         if target.exists() and not overwrite:
             raise UserError(f"{target} is already there; add --overwrite to replace it")
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--out {folder}: is a file; give a folder to write the exports into")
+    if "npz" in formats:
+        program_of(model, export_card(card, checkpoint, "npz"))  # a layer NumPy cannot run: refused before any writing
     if {"onnx", "onnx-int8"} & set(formats):
         _onnx_tools()
     calibration = None
@@ -404,8 +408,6 @@ def export(
     use_all_cores()
     frames, described = parity_frames(card, data_dir)
     expected = probabilities_from(_paddle_outputs(model, frames), card["model"]["task"], len(card["classes"]))
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"--out {folder}: is a file; give a folder to write the exports into")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         written = {}
@@ -438,14 +440,16 @@ def _write_checked(fmt, target, model, card, legacy, calibration, frames, expect
         temporary = Path(temporary)
         if fmt == "paddle":
             write_paddle(model, card, temporary, legacy)
+            for file in temporary.iterdir():
+                _synced(file)
         elif fmt == "onnx":
-            temporary.write_bytes(onnx_bytes(model, card))
+            _synced(temporary, onnx_bytes(model, card))
         elif fmt == "onnx-int8":
-            temporary.write_bytes(int8_bytes(onnx_bytes(model, card), calibration))
+            _synced(temporary, int8_bytes(onnx_bytes(model, card), calibration))
         else:
             from handwriting.program import to_bytes
 
-            temporary.write_bytes(to_bytes(program_of(model, card)))
+            _synced(temporary, to_bytes(program_of(model, card)))
         difference, agreement = compared(temporary, FORMAT_BACKEND[fmt], frames, expected)
         if fmt == "onnx-int8" and not agreement >= INT8_AGREEMENT:
             raise UserError(
@@ -464,6 +468,16 @@ def _write_checked(fmt, target, model, card, legacy, calibration, frames, expect
                 f"(more than {PARITY:g}) on {described}; {why}"
             )
     return difference, agreement
+
+
+def _synced(path: Path, data: bytes | None = None) -> None:
+    """Write ``data`` to ``path`` (or keep what is there) and flush it to disk before it is renamed
+    into place, as ``handwriting.atomic.write_bytes`` does."""
+    with open(path, "wb" if data is not None else "rb+") as file:
+        if data is not None:
+            file.write(data)
+            file.flush()
+        os.fsync(file.fileno())
 
 
 def _paddle_outputs(model, frames: np.ndarray) -> np.ndarray:

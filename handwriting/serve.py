@@ -16,8 +16,8 @@ favourite, adds ~240 MB and pins Pillow below 13) for what 200 lines do, and the
 uploads are made safe: a size cap read from Content-Length before any body is read, the type
 checked by the file's first bytes (not its name or the browser's say-so), decoding in memory
 (nothing written to disk), at most ``MAX_WORKING`` pictures in memory and being read at once and
-``MAX_CONNECTIONS`` connections open (others get 503 at once), ``REQUEST_SECONDS`` for a whole
-request however slowly it trickles in, and every failure one JSON object ``{"error": "..."}``.
+``MAX_CONNECTIONS`` connections open (others get 503 at once), a deadline for every request however
+slowly it trickles in, and every failure one JSON object ``{"error": "..."}``.
 """
 
 from __future__ import annotations
@@ -27,9 +27,12 @@ import base64
 import contextlib
 import gzip
 import json
+import os
 import socket
 import sys
 import threading
+import time
+import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,7 +45,11 @@ ORT_WEB = "vendor/onnxruntime-web"
 MAX_UPLOAD = 10_000_000  # bytes: a 12-megapixel phone photo is 3-6 MB
 MAX_WORKING = available_cores()  # uploads read at once (one per core); one more gets 503 at once, no queue
 MAX_CONNECTIONS = 32  # connections open at once (each a thread); one more gets 503 and is closed
-REQUEST_SECONDS = 30  # a connection's whole life: its request (headers and body) and our answer
+# How long a connection may take, however it trickles: its request line and headers, then a body or
+# an answer at no less than MIN_RATE (a 10 MB photo: 210 s; onnxruntime-web, gzipped: 84 s).
+HEADER_SECONDS = 10
+MIN_RATE = 50_000  # bytes a second (400 kbit/s)
+DRAIN_SECONDS = 2  # after refusing an upload unread, how long its body is read and dropped
 TOPK = 3
 
 # The file types Pillow reads that people upload, by the bytes they start with.
@@ -77,6 +84,16 @@ def picture_type(head: bytes) -> str | None:
     return next((kind for magic, kind in MAGIC.items() if head.startswith(magic)), None)
 
 
+def _onnx_beside(model: str | os.PathLike) -> Path:
+    """What to look up the browser's ONNX model by: the checkpoint (its fresh ONNX export is
+    found beside it), also when the server runs another export of it (``--model X.npz``)."""
+    path = Path(model)
+    if path.suffix in (".npz", ".paddle"):
+        checkpoint = path.with_suffix(".pdparams")
+        return checkpoint if checkpoint.is_file() else path.with_suffix(".onnx")
+    return path
+
+
 class App:
     """The model, its ONNX bytes for the browser, and how one upload is answered."""
 
@@ -87,7 +104,11 @@ class App:
         self.onnx: bytes | None = None  # the in-browser model, when the model has a fresh ONNX export
         self.why_no_onnx = ""  # why not, for the server's console (with paths)
         try:
-            onnx = self.backend if isinstance(self.backend, OnnxBackend) else OnnxBackend(model or DEFAULT_CHECKPOINT)
+            onnx = (
+                self.backend
+                if isinstance(self.backend, OnnxBackend)
+                else OnnxBackend(_onnx_beside(model or DEFAULT_CHECKPOINT))
+            )
             self.onnx = onnx.path.read_bytes()
         except UserError as error:
             self.why_no_onnx = str(error)
@@ -156,8 +177,9 @@ class App:
 class Handler(BaseHTTPRequestHandler):
     """GET: the page, its scripts, the model; POST /api/recognise: a picture's bytes as the body.
 
-    One request per connection (HTTP/1.0), each given ``REQUEST_SECONDS`` in all: a client that
-    sends its request a byte at a time is cut off then, however often it sends."""
+    One request per connection (HTTP/1.0). A watchdog cuts the connection off when it overstays:
+    ``HEADER_SECONDS`` for the request line and headers, then time for the body or the answer at
+    ``MIN_RATE`` — however often a slow client sends a byte."""
 
     app: App  # set on the class by ``make_server``
     server_version = "handwriting"
@@ -165,8 +187,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.connection.settimeout(REQUEST_SECONDS)  # for each read; the watchdog bounds the whole request
-        self.watchdog = threading.Timer(REQUEST_SECONDS, self._cut_off)
+        self.connection.settimeout(HEADER_SECONDS)  # for each read and write; the watchdog bounds them all
+        self.watchdog: threading.Timer | None = None
+        self.answered = False
+        self._deadline(HEADER_SECONDS)
+
+    def _deadline(self, seconds: float) -> None:
+        """Cut the connection off ``seconds`` from now (the earlier deadline is dropped)."""
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        self.watchdog = threading.Timer(seconds, self._cut_off)
         self.watchdog.daemon = True
         self.watchdog.start()
 
@@ -178,6 +208,17 @@ class Handler(BaseHTTPRequestHandler):
     def _cut_off(self) -> None:
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_one_request(self) -> None:
+        """http.server's, with a last resort: a bug while answering is logged on the console and
+        answered as JSON (500), not with a dropped connection."""
+        try:
+            super().handle_one_request()
+        except Exception:  # noqa: BLE001 - a bug of ours: the console gets its traceback
+            self.log_error("while answering %r:\n%s", getattr(self, "requestline", ""), traceback.format_exc())
+            if not self.answered:
+                self._send_json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error; see the server's console"})
+            self.close_connection = True
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         path = self.path.split("?", 1)[0]
@@ -198,17 +239,20 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(HTTPStatus.NOT_FOUND, {"error": f"nothing at {path}"})
 
+    do_HEAD = do_GET  # noqa: N815 - the same headers, no body (``_send`` leaves it out)
+
     def do_POST(self) -> None:  # noqa: N802
         if self.path.split("?", 1)[0] != "/api/recognise":
             self._send_json(HTTPStatus.NOT_FOUND, {"error": "POST a picture to /api/recognise"})
             return
-        length = self.headers.get("Content-Length", "")
+        length = self.headers.get("Content-Length", "").strip(" \t")
         if not (length.isascii() and length.isdigit() and len(length) <= 12):
             self._send_json(HTTPStatus.LENGTH_REQUIRED, {"error": "send the picture as the body, with its length"})
             return
         size = int(length)
         if size > MAX_UPLOAD:
-            self._send_json(
+            self._refuse_unread(
+                size,
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 {"error": f"the picture is {size:,} bytes; the limit is {MAX_UPLOAD:,} (shrink it first)"},
             )
@@ -218,14 +262,15 @@ class Handler(BaseHTTPRequestHandler):
             return
         # A slot before the body is read: at most MAX_WORKING uploads are in memory at once.
         if not self.app.working.acquire(blocking=False):
-            self._send_json(
-                HTTPStatus.SERVICE_UNAVAILABLE, {"error": "busy reading other pictures; try again in a moment"}
+            self._refuse_unread(
+                size, HTTPStatus.SERVICE_UNAVAILABLE, {"error": "busy reading other pictures; try again in a moment"}
             )
             return
         try:
+            self._deadline(HEADER_SECONDS + size / MIN_RATE)
             try:
                 data = self.rfile.read(size)
-            except OSError:  # the client went away, or ran out of time (REQUEST_SECONDS)
+            except OSError:  # the client went away, or ran out of time
                 return
             if len(data) != size:
                 self._send_json(HTTPStatus.BAD_REQUEST, {"error": "the upload ended early; send it again"})
@@ -234,6 +279,22 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             self.app.working.release()
         self._send_json(status, answer)
+
+    def _refuse_unread(self, size: int, status: HTTPStatus, answer: dict) -> None:
+        """Answer, then read what the client is still sending and drop it (briefly): closing with
+        the body unread would reset the connection before the client read the answer."""
+        self._send_json(status, answer)
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(DRAIN_SECONDS)
+            left, ends = min(size, 2 * MAX_UPLOAD), time.monotonic() + DRAIN_SECONDS
+            while left > 0 and time.monotonic() < ends:
+                chunk = self.rfile.read1(min(left, 65536))
+                if not chunk:
+                    break
+                left -= len(chunk)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own refusals (a malformed request, an unknown method, headers too long), as
@@ -248,16 +309,20 @@ class Handler(BaseHTTPRequestHandler):
     def _send(
         self, status: HTTPStatus, body: bytes, content_type: str, gzipped: bool = False, cache: bool = False
     ) -> None:
+        self.answered = True
+        self._deadline(HEADER_SECONDS + len(body) / MIN_RATE)
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Content-Type-Options", "nosniff")  # a browser takes each file as what we say it is
             # onnxruntime-web (3.7 MB) is kept a day; the page, the card and the model are asked for every
-            # time, so a retrained model shows at the next reload.
+            # time (a model retrained and exported again shows once the server is restarted).
             self.send_header("Cache-Control", "max-age=86400" if cache else "no-store")
             if gzipped:
                 self.send_header("Content-Encoding", "gzip")
+            if content_type != "application/json":
+                self.send_header("Vary", "Accept-Encoding")
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
@@ -268,12 +333,18 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.verbose:  # type: ignore[attr-defined]
             super().log_message(format, *args)
 
+    def log_error(self, format: str, *args) -> None:  # noqa: A002
+        """The server's own errors reach the console always (http.server's refusals call send_error,
+        which answers the client without logging)."""
+        super().log_message(format, *args)
+
 
 class Server(ThreadingHTTPServer):
     """http.server's threading server with a cap on connections: one more than ``MAX_CONNECTIONS``
     is answered 503 and closed at once, so a flood of connections cannot start a flood of threads."""
 
     daemon_threads = True
+    request_queue_size = MAX_CONNECTIONS  # a burst waits in the kernel's queue rather than being refused
 
     def __init__(self, address, handler, verbose: bool = False):
         self.connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
@@ -291,7 +362,7 @@ class Server(ThreadingHTTPServer):
             return
         try:
             super().process_request(request, client_address)
-        except BaseException:
+        except Exception:  # the thread did not start: its slot is still ours to give back
             self.connections.release()
             raise
 
@@ -328,7 +399,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 opens it to your network "
                         "(default: 127.0.0.1, this machine only)")  # fmt: skip
     parser.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
-    parser.add_argument("--verbose", action="store_true", help="log every request (default: only errors)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="log every request (default: only the server's own errors)"
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be 0-65535, got {args.port}")
@@ -347,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         print(f"reading with {app.backend.path} ({app.backend.name}) on http://{shown}:{port}/  (Ctrl+C stops)")
         if app.onnx is None:
-            print(f"drawings are read by the server: {app.why_no_onnx}", file=sys.stderr)
+            print(f"no ONNX model for the browser, so it sends drawings here: {app.why_no_onnx}", file=sys.stderr)
         try:
             server.serve_forever()
         finally:

@@ -77,7 +77,7 @@ def page(browser, address):
         ),
     )
     page.goto(address)
-    page.wait_for_selector("body[data-ready]", timeout=60_000)
+    page.wait_for_selector("body[data-ready]", timeout=60_000)  # "yes", or "failed" with the reason shown
     assert page.evaluate("document.body.dataset.ready") == "yes", page.inner_text("#about")
     yield page
     assert problems == []  # no script errors, no missing files

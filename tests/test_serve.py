@@ -206,6 +206,39 @@ def test_a_length_that_is_not_a_plain_number_is_one_json_error(server, length):
     assert (status, json.loads(body)) == (411, {"error": "send the picture as the body, with its length"})
 
 
+def test_a_head_request_gets_the_headers_alone(server):
+    status, headers, body = request(server, "HEAD", "/app.js")
+    assert (status, body) == (200, b"") and headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert int(headers["Content-Length"]) == len((serve.WEB / "app.js").read_bytes())
+
+
+def test_a_too_large_upload_being_sent_still_gets_its_answer(server):
+    """The body is drained, briefly, after the refusal: the client reads the 413, not a reset."""
+    with socket.create_connection(server.server_address[:2], timeout=30) as connection:
+        size = serve.MAX_UPLOAD + 1_000_000
+        connection.sendall(f"POST /api/recognise HTTP/1.0\r\nContent-Length: {size}\r\n\r\n".encode())
+        with contextlib.suppress(OSError):  # the server stops reading after DRAIN_SECONDS
+            for _ in range(size // 65536 + 1):
+                connection.sendall(b"\0" * 65536)
+        status, body = reply(connection)
+    assert status == 413 and json.loads(body)["error"].startswith(f"the picture is {size:,} bytes")
+
+
+def test_a_bug_while_answering_is_a_json_500_and_the_server_goes_on(server, monkeypatch, capsys):
+    app = server.RequestHandlerClass.app
+
+    def broken(data):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(app, "recognise", broken)
+    status, answer = post_picture(server, (WORK / "example_0.png").read_bytes())
+    assert (status, answer) == (500, {"error": "internal error; see the server's console"})
+    assert "RuntimeError: a bug" in capsys.readouterr().err  # the traceback, on the console
+    monkeypatch.undo()
+    assert post_picture(server, (WORK / "example_0.png").read_bytes())[0] == 200
+    assert app.working._value == serve.MAX_WORKING  # the upload slot came back
+
+
 @pytest.mark.parametrize(
     "request_line, status",
     [(b"GARBAGE\r\n\r\n", 400), (b"PUT /api/recognise HTTP/1.0\r\n\r\n", 501), (b"GET / HTTP/9.9\r\n\r\n", 505)],
@@ -228,9 +261,9 @@ def reply(connection) -> tuple[int, bytes]:
 
 def test_connections_beyond_the_cap_get_503_and_a_slow_request_is_cut_off(monkeypatch):
     """A flood of connections cannot start a flood of threads, and a request sent a byte at a time
-    cannot hold one for ever: each connection has REQUEST_SECONDS in all."""
+    cannot hold one for ever: its headers have HEADER_SECONDS in all."""
     monkeypatch.setattr(serve, "MAX_CONNECTIONS", 2)
-    monkeypatch.setattr(serve, "REQUEST_SECONDS", 1.5)
+    monkeypatch.setattr(serve, "HEADER_SECONDS", 1.5)
     server = serve.make_server(port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

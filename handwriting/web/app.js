@@ -24,6 +24,7 @@ let card = null;
 let session = null;
 let pending = false;
 let reading = 0; // numbers each read: an answer that arrives after a newer read began (or Clear) is dropped
+let uploading = 0; // the same for uploads: a slow answer never replaces a newer one
 
 function percent(probability) {
   if (probability >= 0.9995 && probability < 1) return ">99.9%";
@@ -223,6 +224,7 @@ async function readInBrowser() {
 }
 
 function roundHalfToEven(value) {
+  if (Number.isNaN(value)) return 0; // a diverged model: the first class, as the Python backends
   const floor = Math.floor(value);
   const rest = value - floor;
   if (rest !== 0.5) return Math.round(value);
@@ -243,6 +245,11 @@ async function readOnServer() {
   if (strokes.length === 0) return;
   const number = ++reading;
   const points = pointCount();
+  if (tooSmall()) {
+    showNote("keep drawing");
+    pad.dataset.readPoints = points;
+    return;
+  }
   const png = await new Promise((resolve) => pad.toBlob(resolve, "image/png"));
   const answer = await ask(png);
   if (number !== reading) return;
@@ -258,7 +265,8 @@ document.getElementById("upload").addEventListener("change", async (event) => {
   const file = event.target.files[0];
   const error = document.getElementById("upload-error");
   const list = document.getElementById("upload-top");
-  if (!file) return;
+  if (!file || !card) return;
+  const number = ++uploading;
   error.textContent = "";
   list.replaceChildren();
   document.getElementById("upload-seen").removeAttribute("src"); // not the last picture's 28x28
@@ -267,6 +275,7 @@ document.getElementById("upload").addEventListener("change", async (event) => {
     return;
   }
   const answer = await ask(file);
+  if (number !== uploading) return; // another picture was chosen meanwhile
   if (answer.error) {
     error.textContent = `${file.name}: ${answer.error}`;
     return;
