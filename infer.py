@@ -22,7 +22,7 @@ from pathlib import Path
 
 # Only Paddle- and OpenCV-free modules at the top: --help answers at once.
 from handwriting.config import BACKEND_NAMES, DEVICES, PREPROCESS_NAMES
-from handwriting.errors import UserError, counted, describe_os_error, run_at_the_edge
+from handwriting.errors import UserError, counted, describe_os_error, interrupt_on_sigterm, run_at_the_edge
 from handwriting.runtime import quiet_paddle_import_warnings
 
 
@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         # contending with them (Paddle's dynamic graph ran ~15% faster so; a batch of 256 photos is
         # ~70 ms for onnxruntime on one thread, against ~280 ms for the workers to prepare it).
         backend = make_backend(args.backend, args.model, device=args.device, threads=1 if pool else None)
+        interrupt_on_sigterm()  # after Paddle's import (if the backend needed it), which sets its own handler
         keep = args.show is not None
         shown, saved = [], []
         progress = tqdm(total=len(items), unit="img", disable=len(items) < 200 or None, file=sys.stderr)

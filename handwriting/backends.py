@@ -240,6 +240,8 @@ def _check_fresh(export: Path, card: dict, checkpoint: Path | None) -> None:
 
 def _again(export: Path, checkpoint: Path | None, kind: str) -> str:
     """What to do about a damaged export: make it again (from its checkpoint, when known)."""
+    if checkpoint is None and export.with_suffix(".pdparams").is_file():  # named directly, its checkpoint beside it
+        checkpoint = export.with_suffix(".pdparams")
     source = checkpoint if checkpoint is not None else "CHECKPOINT"
     return f"export it again: python -m handwriting.export {source} --format {EXPORT_KIND_FORMAT[kind]} --overwrite"
 

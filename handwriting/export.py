@@ -2,7 +2,7 @@
 
     python -m handwriting.export models/cnn.pdparams                   # -> models/cnn.onnx, models/cnn.npz
     python -m handwriting.export runs/mlp.pdparams --format paddle,onnx-int8   # runs/mlp.paddle/, runs/mlp.int8.onnx
-    python -m handwriting.export runs/cnn.pdparams --format paddle --legacy --out lite/  # .pdmodel, for Paddle Lite
+    python -m handwriting.export runs/cnn.pdparams --format paddle --legacy --out runs/lite  # .pdmodel, Paddle Lite
 
 Each export is written beside its checkpoint (or into ``--out``), where ``infer.py --backend
 auto`` finds it, and carries an export card: the classes, the framing recipe, the normalisation
@@ -408,6 +408,7 @@ def export(
     use_all_cores()
     frames, described = parity_frames(card, data_dir)
     expected = probabilities_from(_paddle_outputs(model, frames), card["model"]["task"], len(card["classes"]))
+    made_folder = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         written = {}
@@ -424,6 +425,9 @@ def export(
             written[fmt] = target
     except OSError as error:
         raise UserError(f"cannot write the exports into {folder}: {describe_os_error(error)}") from None
+    finally:
+        if made_folder and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # a failure leaves no empty --out behind either
     return written
 
 

@@ -37,7 +37,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from handwriting.errors import UserError, run_at_the_edge
+from handwriting.errors import UserError, interrupt_on_sigterm, run_at_the_edge
 from handwriting.runtime import available_cores, quiet_paddle_import_warnings
 
 WEB = Path(__file__).resolve().parent / "web"
@@ -183,7 +183,9 @@ class Handler(BaseHTTPRequestHandler):
 
     app: App  # set on the class by ``make_server``
     server_version = "handwriting"
-    sys_version = ""
+
+    def version_string(self) -> str:  # "handwriting", not http.server's "handwriting Python/3.11"
+        return self.server_version
 
     def setup(self) -> None:
         super().setup()
@@ -206,8 +208,10 @@ class Handler(BaseHTTPRequestHandler):
             super().finish()
 
     def _cut_off(self) -> None:
+        """Stop the reading: the handler then answers (408) what it has, each write itself bounded
+        by the socket's timeout."""
         with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
+            self.connection.shutdown(socket.SHUT_RD)
 
     def handle_one_request(self) -> None:
         """http.server's, with a last resort: a bug while answering is logged on the console and
@@ -236,6 +240,8 @@ class Handler(BaseHTTPRequestHandler):
                 gzipped,
                 cache=path.startswith(f"/{ORT_WEB}/"),
             )
+        elif path == "/api/recognise":
+            self._send_json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "POST a picture to /api/recognise"})
         else:
             self._send_json(HTTPStatus.NOT_FOUND, {"error": f"nothing at {path}"})
 
@@ -257,6 +263,13 @@ class Handler(BaseHTTPRequestHandler):
                 {"error": f"the picture is {size:,} bytes; the limit is {MAX_UPLOAD:,} (shrink it first)"},
             )
             return
+        if self.headers.get("Content-Type", "").startswith("multipart/form-data"):
+            self._refuse_unread(
+                size,
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                {"error": "send the picture's bytes as the body (curl --data-binary @photo.jpg URL), not a form"},
+            )
+            return
         if size == 0:
             self._send_json(HTTPStatus.BAD_REQUEST, {"error": "empty upload: choose a picture first"})
             return
@@ -270,10 +283,12 @@ class Handler(BaseHTTPRequestHandler):
             self._deadline(HEADER_SECONDS + size / MIN_RATE)
             try:
                 data = self.rfile.read(size)
-            except OSError:  # the client went away, or ran out of time
-                return
+            except OSError:  # a read timed out (the client stalled) or the client went away
+                data = b""
             if len(data) != size:
-                self._send_json(HTTPStatus.BAD_REQUEST, {"error": "the upload ended early; send it again"})
+                self._send_json(
+                    HTTPStatus.REQUEST_TIMEOUT, {"error": "the upload ended early or took too long; send it again"}
+                )
                 return
             status, answer = self.app.recognise(data)
         finally:
@@ -415,10 +430,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def work() -> None:
         server = make_server(args.model, args.host, args.port, args.verbose)
+        interrupt_on_sigterm()  # `kill` stops it as Ctrl+C does (after Paddle's import, if the model needed it)
         host, port = server.server_address[:2]
         app = server.RequestHandlerClass.app  # type: ignore[attr-defined]
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        print(f"reading with {app.backend.path} ({app.backend.name}) on http://{shown}:{port}/  (Ctrl+C stops)")
+        model = os.path.relpath(app.backend.path)  # as the user would type it, when under here
+        model = app.backend.path if model.startswith("..") else model
+        print(f"reading with {model} ({app.backend.name}) on http://{shown}:{port}/  (Ctrl+C stops)")
         if app.onnx is None:
             print(f"no ONNX model for the browser, so it sends drawings here: {app.why_no_onnx}", file=sys.stderr)
         try:

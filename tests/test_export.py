@@ -203,8 +203,12 @@ def test_a_legacy_paddle_export_is_a_pdmodel_that_runs(tmp_path, frames, capsys)
 def test_a_legacy_export_paddle_cannot_write_is_one_line_and_leaves_nothing(tmp_path, capsys):
     """Paddle 3.3's old-IR jit.save fails on tanh layers (LeNet-5's): one line, no folder left."""
     checkpoint = write_checkpoint(tmp_path / "lenet5.pdparams", "lenet5", seed=3)
-    status, out, err = run_export(capsys, checkpoint, "--format", "paddle", "--legacy", "--data-dir", REAL_ROOT)
+    out_folder = tmp_path / "lite"
+    status, out, err = run_export(
+        capsys, checkpoint, "--format", "paddle", "--legacy", "--data-dir", REAL_ROOT, "--out", out_folder
+    )
     assert (status, out) == (2, "")
+    assert not out_folder.exists()  # not even an empty --out is left behind
     assert err.startswith("error: --legacy: Paddle ") and err.endswith("export it without --legacy\n")
     assert err.count("\n") == 1
     assert sorted(path.name for path in tmp_path.iterdir()) == ["lenet5.json", "lenet5.pdparams"]

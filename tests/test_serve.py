@@ -206,6 +206,34 @@ def test_a_length_that_is_not_a_plain_number_is_one_json_error(server, length):
     assert (status, json.loads(body)) == (411, {"error": "send the picture as the body, with its length"})
 
 
+def test_wrong_ways_to_send_a_picture_say_the_right_way(server):
+    status, _, body = request(server, "GET", "/api/recognise")
+    assert (status, json.loads(body)) == (405, {"error": "POST a picture to /api/recognise"})
+    form = (
+        b"--x\r\nContent-Disposition: form-data; name=file; filename=a.png\r\n\r\n"
+        + (WORK / "example_0.png").read_bytes()
+    )
+    status, _, body = request(
+        server, "POST", "/api/recognise", form, {"Content-Type": "multipart/form-data; boundary=x"}
+    )
+    assert status == 415 and json.loads(body)["error"].startswith("send the picture's bytes as the body")
+
+
+def test_a_stalled_upload_gets_a_408(monkeypatch):
+    """A client that promises a body and stops sending is answered when its time is up, not dropped."""
+    monkeypatch.setattr(serve, "HEADER_SECONDS", 1)
+    server = serve.make_server(port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with socket.create_connection(server.server_address[:2], timeout=10) as connection:
+            connection.sendall(b"POST /api/recognise HTTP/1.0\r\nContent-Length: 100\r\n\r\n\x89PNG")
+            status, body = reply(connection)
+        assert (status, json.loads(body)) == (408, {"error": "the upload ended early or took too long; send it again"})
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_head_request_gets_the_headers_alone(server):
     status, headers, body = request(server, "HEAD", "/app.js")
     assert (status, body) == (200, b"") and headers["Content-Type"] == "text/javascript; charset=utf-8"
