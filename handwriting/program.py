@@ -20,12 +20,14 @@ tuned kernels (``bench/deploy_speed.py``), and needing nothing but NumPy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import tokenize
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -156,25 +158,52 @@ def to_bytes(program: Program) -> bytes:
     return buffer.getvalue()
 
 
+# What reading a damaged or crafted .npz raises, from zipfile, zlib, json and numpy's header parser.
+UNREADABLE = (
+    ValueError,
+    EOFError,
+    KeyError,
+    zipfile.BadZipFile,
+    zlib.error,
+    RecursionError,  # json: nesting deeper than Python's stack
+    SyntaxError,  # numpy's parser of a damaged .npy header
+    tokenize.TokenError,
+    OverflowError,
+    NotImplementedError,  # zipfile: a version or compression it does not know
+    RuntimeError,  # zipfile: an encrypted entry
+    MemoryError,
+)
+
+
+@contextlib.contextmanager
+def _reading(path: Path, what: str) -> Iterator[None]:
+    """Turn what reading ``path`` may raise into one ``ProgramError`` naming it; ``what`` is what
+    it should have been (".npz", "exported .npz")."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise ProgramError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ProgramError(f"{path}: is a folder, not an {what}") from None
+    except OSError as error:
+        raise ProgramError(f"{path}: cannot read it: {describe_os_error(error)}") from None
+    except UNREADABLE as error:
+        raise ProgramError(
+            f"{path}: not a readable {what}, damaged or truncated ({type(error).__name__}: {one_line(error)})"
+        ) from None
+
+
 def npz_kind(path: str | os.PathLike) -> str:
     """ "program" for an exported ``.npz`` (it holds a card), "network" for a NumPy network of
     ``handwriting.scratch`` (its card is a JSON file beside it); a file that is not a readable
     ``.npz`` at all (damaged, truncated, something else) is a ``ProgramError``."""
-    try:
+    with _reading(Path(path), ".npz"):
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
         for entry in entries:  # what np.load would choke on in other words than ours
             if entry.flag_bits & 1 or entry.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise zipfile.BadZipFile(f"{entry.filename} is encrypted or compressed in a way .npz files are not")
         names = [entry.filename for entry in entries]
-    except FileNotFoundError:
-        raise ProgramError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ProgramError(f"{path}: is a folder, not a .npz") from None
-    except OSError as error:
-        raise ProgramError(f"{path}: cannot read it: {describe_os_error(error)}") from None
-    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as error:
-        raise ProgramError(f"{path}: not a readable .npz, damaged or truncated ({one_line(error)})") from None
     return "program" if f"{CARD_ENTRY}.npy" in names else "network"
 
 
@@ -197,42 +226,18 @@ def _header(archive, name: str) -> tuple[tuple[int, ...], np.dtype]:
 def load(path: str | os.PathLike) -> Program:
     """Read and check an exported ``.npz``; any problem is a ``ProgramError`` naming the file."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            files = set(archive.files)
-            if CARD_ENTRY not in files:
-                raise ProgramError(
-                    f"{path}: not an exported model (it has no {CARD_ENTRY}); export one with "
-                    "python -m handwriting.export CHECKPOINT --format npz"
-                )
-            shape, dtype = _header(archive, CARD_ENTRY)
-            if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_CARD_BYTES:
-                raise ProgramError(f"{path}: its {CARD_ENTRY} is not the bytes of a card")
-            card = json.loads(archive[CARD_ENTRY].tobytes())
-            steps = _steps(card, archive, files, path)
-    except FileNotFoundError:
-        raise ProgramError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ProgramError(f"{path}: is a folder, not an exported .npz") from None
-    except OSError as error:
-        raise ProgramError(f"{path}: cannot read it: {describe_os_error(error)}") from None
-    except (
-        ValueError,
-        EOFError,
-        KeyError,
-        zipfile.BadZipFile,
-        zlib.error,
-        RecursionError,
-        SyntaxError,  # numpy's parser of a damaged .npy header
-        tokenize.TokenError,
-        OverflowError,
-        NotImplementedError,  # zipfile: a version or compression it does not know
-        RuntimeError,  # zipfile: an encrypted entry
-        MemoryError,
-    ) as error:
-        raise ProgramError(
-            f"{path}: not a readable exported model ({type(error).__name__}: {one_line(error)})"
-        ) from None
+    with _reading(path, "exported .npz"), np.load(path, allow_pickle=False) as archive:
+        files = set(archive.files)
+        if CARD_ENTRY not in files:
+            raise ProgramError(
+                f"{path}: not an exported model (it has no {CARD_ENTRY}); export one with "
+                "python -m handwriting.export CHECKPOINT --format npz"
+            )
+        shape, dtype = _header(archive, CARD_ENTRY)
+        if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_CARD_BYTES:
+            raise ProgramError(f"{path}: its {CARD_ENTRY} is not the bytes of a card")
+        card = json.loads(archive[CARD_ENTRY].tobytes())
+        steps = _steps(card, archive, files, path)
     program = Program(steps, card)
     _check_runs(program, path)
     return program

@@ -191,15 +191,23 @@ function showFrame(grey) {
 
 // ---------------------------------------------------------------------------- reading
 
-async function readInBrowser() {
-  if (strokes.length === 0) return;
+// A new read of the drawing -> its number and the points it covers; number null when there is
+// nothing to read yet (no strokes, or a mark smaller than the pen, said on the page).
+function startRead() {
   const number = ++reading;
   const points = pointCount();
+  if (strokes.length === 0) return { number: null, points };
   if (tooSmall()) {
     showNote("keep drawing");
     pad.dataset.readPoints = points;
-    return;
+    return { number: null, points };
   }
+  return { number, points };
+}
+
+async function readInBrowser() {
+  const { number, points } = startRead();
+  if (number === null) return;
   const started = performance.now();
   const grey = frameStrokes(card.framing);
   showFrame(grey);
@@ -242,14 +250,8 @@ async function ask(body) {
 }
 
 async function readOnServer() {
-  if (strokes.length === 0) return;
-  const number = ++reading;
-  const points = pointCount();
-  if (tooSmall()) {
-    showNote("keep drawing");
-    pad.dataset.readPoints = points;
-    return;
-  }
+  const { number, points } = startRead();
+  if (number === null) return;
   const png = await new Promise((resolve) => pad.toBlob(resolve, "image/png"));
   const answer = await ask(png);
   if (number !== reading) return;
