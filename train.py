@@ -32,7 +32,7 @@ from handwriting.config import (
     TrainConfig,
 )
 from handwriting.data.registry import CSV_SCHEME, DATASETS
-from handwriting.errors import UserError, counted, interrupt_on_sigterm, run_at_the_edge
+from handwriting.errors import UserError, counted, interrupt_on_sigterm, require_paddle, run_at_the_edge
 from handwriting.finetune import DEFAULT_BATCH as FINETUNE_BATCH
 from handwriting.finetune import DEFAULT_LR as FINETUNE_LR
 from handwriting.finetune import DEFAULT_STEPS as FINETUNE_STEPS
@@ -251,6 +251,7 @@ def finetune(args: argparse.Namespace, given: set[str]) -> None:
 
 
 def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
+    require_paddle("training")
     from handwriting.engine import fit  # imports Paddle, which takes over SIGTERM
     from handwriting.runs import RunFiles
 

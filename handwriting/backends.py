@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 
 from handwriting.data.registry import DATASETS
-from handwriting.errors import UserError, counted
+from handwriting.errors import UserError, counted, require_paddle
 from handwriting.preprocess import MNIST_SIZE, normalize
 from handwriting.preprocess.frame import FRAMINGS
 from handwriting.runtime import available_cores
@@ -151,13 +151,7 @@ def need_paddle(
     what: str, otherwise: str = "run its ONNX or NumPy export (python -m handwriting.export, where Paddle is)"
 ) -> None:
     """Import Paddle, or say in one line that ``what`` needs it (a Paddle-free install runs exports)."""
-    try:
-        import paddle  # noqa: F401
-    except ImportError:
-        also = f", or {otherwise}" if otherwise else ""
-        raise UserError(
-            f"{what} runs only with PaddlePaddle, which is not installed here: pip install -r requirements.txt{also}"
-        ) from None
+    require_paddle(what, otherwise)
 
 
 def _check_in_shape(in_shape, where) -> None:

@@ -39,6 +39,19 @@ def interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, terminate)
 
 
+def require_paddle(what: str, otherwise: str = "") -> None:
+    """Import Paddle, or say in one line that ``what`` needs it and how to install it (infer.py and
+    handwriting.serve run exports without Paddle, so a Paddle-free install is a real one)."""
+    try:
+        import paddle  # noqa: F401
+    except ImportError:
+        also = f", or {otherwise}" if otherwise else ""
+        raise UserError(
+            f"{what} runs only with PaddlePaddle, which is not installed here: python install.py "
+            f"(it adds the build that fits this machine){also}"
+        ) from None
+
+
 def describe_os_error(error: OSError) -> str:
     """An ``OSError`` met while looking at or reading an input -> why, in words, with what to do."""
     if error.errno in (errno.EACCES, errno.EPERM):

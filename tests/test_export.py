@@ -436,8 +436,8 @@ def test_without_paddle_a_checkpoint_that_needs_it_is_one_line(tmp_path):
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.splitlines()[0] == (
         f"error: {checkpoint}: a train.py checkpoint runs only with PaddlePaddle, which is not installed here: "
-        "pip install -r requirements.txt, or run its ONNX or NumPy export (python -m handwriting.export, where "
-        "Paddle is)"
+        "python install.py (it adds the build that fits this machine), or run its ONNX or NumPy export "
+        "(python -m handwriting.export, where Paddle is)"
     )
 
 
