@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--out", default=base.out, metavar="DIR", help=f"checkpoint folder (shipped ones: models/) {DEFAULTS}")
     add("--name", help="checkpoint name, a plain file name (default: the model's name)")
     add("--device", default=base.device, choices=DEVICES, help=f"where to train {DEFAULTS}")
+    add(
+        "--amp",
+        action="store_true",
+        help="mixed precision on a GPU: float16 convolutions and matrix products, the loss scaled so small "
+        "gradients survive (paddle.amp O1 and GradScaler) (default: off; refused on the CPU, where it does nothing)",
+    )
     add("--max-steps", type=int, metavar="N", help="stop each epoch after N steps, for smoke runs (default: no limit)")
     add(
         "--val-size",
@@ -253,6 +259,7 @@ def finetune(args: argparse.Namespace, given: set[str]) -> None:
 def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
     require_paddle("training")
     from handwriting.engine import fit  # imports Paddle, which takes over SIGTERM
+    from handwriting.parallel import ranks_from_environment
     from handwriting.runs import RunFiles
 
     if args.finetune:
@@ -275,6 +282,8 @@ def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
         options.update({key: value for key, value in saved_settings(options).items() if key not in given})
     config = TrainConfig(**options)
     card = fit(config, resume=args.resume, overwrite=args.overwrite)
+    if not ranks_from_environment().main:
+        return  # one of several processes paddle.distributed.launch started: rank 0 speaks for the run
     weights = RunFiles(config.out, config.run_name).weights
     print(
         f"test accuracy {card['test_accuracy']:.4f} after {counted(len(card['epochs']), 'epoch')}; saved {weights}\n"

@@ -29,7 +29,7 @@ PREPROCESS_NAMES = ("mnist", "emnist", "fill", "naive")
 BACKEND_NAMES = ("auto", "paddle", "inference", "onnx", "numpy")
 
 # Settings that may differ when a run is resumed: where it runs and reads data, not what it computes.
-RESUME_MAY_CHANGE = ("device", "data_dir", "out", "name")
+RESUME_MAY_CHANGE = ("device", "amp", "data_dir", "out", "name")
 
 
 @dataclass
@@ -51,6 +51,7 @@ class TrainConfig:
     out: str = "runs"  # never models/: a run with default flags must not replace a shipped model
     name: str | None = None
     device: str = "auto"
+    amp: bool = False  # O1 mixed precision (float16 where it is safe), on a GPU only
     max_steps: int | None = None
     val_size: int = 0  # hold out the last N training images to choose the epoch to keep
     model_options: dict = field(default_factory=dict)

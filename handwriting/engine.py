@@ -43,9 +43,11 @@ from handwriting.models import (
     resolved_options,
     summary,
 )
+from handwriting.parallel import ALONE, Ranks, average_buffers, my_share, ranks_from_environment, summed, wrap
+from handwriting.parallel import start as start_processes
 from handwriting.preprocess.pixels import NORMALISATION
 from handwriting.runs import RunFiles
-from handwriting.runtime import pick_device
+from handwriting.runtime import pick_device, synchronize
 
 # What a resumed run takes from its saved card; the rest of the card is rebuilt as for a new run.
 RESUMED_CARD_KEYS = ("epochs", "seconds", "kept_epoch", "test_accuracy", "best_val_accuracy", "resume")
@@ -71,37 +73,58 @@ def loss_and_correct(task: str, outputs: paddle.Tensor, labels: paddle.Tensor, n
 
 
 def train_one_epoch(
-    model, loader, optimizer, schedule, config: TrainConfig, epoch: int, steps: int, task: str, num_classes: int
+    model,
+    loader,
+    optimizer,
+    schedule,
+    config: TrainConfig,
+    epoch: int,
+    steps: int,
+    task: str,
+    num_classes: int,
+    scaler=None,
+    ranks: Ranks = ALONE,
 ) -> dict:
     """One pass over ``loader`` (at most ``steps`` batches), updating ``model`` in place.
 
     ``epoch`` counts from 0; ``schedule`` (None on a constant rate) is stepped after every batch.
-    Returns the epoch's numbers for the card: train_loss and train_accuracy (averaged over the
-    images seen, as the model was while it learned), seconds and images_per_second.
+    ``scaler`` (a ``paddle.amp.GradScaler``, with ``config.amp``) scales the loss of the float16
+    forward pass so that small gradients survive. Returns the epoch's numbers for the card:
+    train_loss and train_accuracy (averaged over the images seen, as the model was while it
+    learned; over every process's images when ``ranks`` holds several), seconds and images_per_second.
     """
     model.train()
+    synchronize()
     started = time.perf_counter()
     seen, total_loss, correct = 0, 0.0, 0
-    bar = tqdm(loader, total=steps, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False)
+    bar = tqdm(loader, total=steps, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not ranks.main)
     for step, (images, labels) in enumerate(bar):  # images [N, 1, H, W] in [-1, 1], labels [N] int64
         if step >= steps:
             break
         if config.augment in BATCH_AUGMENTATIONS:
             images = BATCH_AUGMENTATIONS[config.augment](images)
-        loss, right = loss_and_correct(task, model(images), labels, num_classes)
-        loss.backward()
-        optimizer.step()
+        # O1: matrix products and convolutions in float16, the rest (softmax, loss, batch norm) in float32.
+        with paddle.amp.auto_cast(enable=config.amp, level="O1"):
+            loss, right = loss_and_correct(task, model(images), labels, num_classes)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)  # skips the update when a gradient overflowed, and lowers the scale
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
         optimizer.clear_grad()
         if schedule is not None:
             schedule.step()
         seen += len(labels)
         total_loss += loss.detach() * len(labels)  # stays a tensor: no device sync per step
         correct += right
-        if step % 50 == 0:
+        if step % 50 == 0 and ranks.main:
             bar.set_postfix(loss=f"{float(total_loss) / seen:.4f}", acc=f"{float(correct) / seen:.4f}", refresh=False)
     bar.close()
-    total_loss, correct = float(total_loss), int(correct)
+    synchronize()  # a GPU may still be working on the last steps: wait for it before reading the clock
     seconds = time.perf_counter() - started
+    total_loss, correct, seen = summed([total_loss, correct, seen], ranks)
     if not math.isfinite(total_loss):  # every later number would be NaN too
         raise UserError(f"training diverged in epoch {epoch + 1} (loss {total_loss / seen}); lower --lr")
     return {
@@ -112,17 +135,22 @@ def train_one_epoch(
     }
 
 
-def evaluate(model, split: SplitArrays, task: str, num_classes: int, batch_size: int = 1000) -> dict:
+def evaluate(
+    model, split: SplitArrays, task: str, num_classes: int, batch_size: int = 1000, ranks: Ranks = ALONE
+) -> dict:
     """Loss and accuracy of ``model`` on a whole split (in order, no shuffling, no dropout)
-    -> {"loss": float, "accuracy": float}."""
+    -> {"loss": float, "accuracy": float}. With several ``ranks``, each process reads its own part
+    and the sums are added up, so every process returns the numbers of the whole split."""
+    part = my_share(len(split), ranks)
     model.eval()
     total_loss, correct = 0.0, 0
     with paddle.no_grad():
-        for images, labels in make_loader(split, batch_size, shuffle=False):
+        for images, labels in make_loader(SplitArrays(split.images[part], split.labels[part]), batch_size, False):
             loss, right = loss_and_correct(task, model(images), labels, num_classes)
             total_loss += float(loss) * len(labels)
             correct += int(right)
     model.train()
+    total_loss, correct = summed([total_loss, correct], ranks)
     return {"loss": total_loss / len(split), "accuracy": correct / len(split)}
 
 
@@ -184,10 +212,11 @@ def make_optimizer(config: TrainConfig, model, steps_per_epoch: int):
     return optimizer, (schedule if not isinstance(schedule, float) else None)
 
 
-def seed_epoch(seed: int, epoch: int) -> None:
+def seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
     """Seed Paddle's generator from (seed, epoch): dropout in epoch e is the same whether or not
-    the run was interrupted before it, which is what makes --resume exact."""
-    paddle.seed(seed * 100_003 + epoch)
+    the run was interrupted before it, which is what makes --resume exact. Each process of a
+    launched run (``rank``) draws its own dropout and augmentation for its own images."""
+    paddle.seed(seed * 100_003 + epoch + rank * 1_000_003)
 
 
 def build_with_options(config: TrainConfig, num_classes: int, in_shape: InShape):
@@ -210,10 +239,18 @@ def build_with_options(config: TrainConfig, num_classes: int, in_shape: InShape)
 
 
 def new_card(
-    config: TrainConfig, entry: ModelEntry, spec: DatasetSpec, data: LoadedDataset, splits: Splits, model, device: str
+    config: TrainConfig,
+    entry: ModelEntry,
+    spec: DatasetSpec,
+    data: LoadedDataset,
+    splits: Splits,
+    model,
+    device: str,
+    ranks: Ranks = ALONE,
 ) -> dict:
     """The checkpoint card of a run that has trained no epoch yet: how to rebuild the model, what
-    it reads, the data it learns from (with checksums) and the settings; ``fit`` adds the epochs."""
+    it reads, the data it learns from (with checksums) and the settings, and where it trained (the
+    device, the precision, the processes and their batches); ``fit`` adds the epochs."""
     return {
         "model": {
             "name": config.model,
@@ -237,6 +274,11 @@ def new_card(
         "paddle": paddle.__version__,
         "python": platform.python_version(),
         "device": device,
+        # O1 mixed precision: convolutions and matrix products in float16, the rest in float32.
+        "precision": "amp-o1-float16" if config.amp else "float32",
+        "processes": ranks.world,  # paddle.distributed.launch's processes (DataParallel), 1 without it
+        "batch_per_process": config.batch_size,
+        "global_batch": config.batch_size * ranks.world,  # the images of one optimizer step
         "epochs": [],
         "seconds": 0.0,
     }
@@ -283,7 +325,7 @@ def check_same_settings(config: TrainConfig, card: dict, run: RunFiles) -> None:
         )
 
 
-def saved_state(config: TrainConfig, run: RunFiles, title: str) -> tuple[dict, dict, dict]:
+def saved_state(config: TrainConfig, run: RunFiles, title: str, repair: bool = True) -> tuple[dict, dict, dict]:
     """What --resume continues from -> (card, weights, optimizer state) after the run's last epoch.
 
     Called before any data is loaded, so a run that cannot continue says so at once; a save that
@@ -293,7 +335,7 @@ def saved_state(config: TrainConfig, run: RunFiles, title: str) -> tuple[dict, d
         card = checkpoint.read_card(run.card)
         if "resume" in card:  # else run.resume says why this card cannot be continued
             check_same_settings(config, card, run)
-    return run.resume(title)
+    return run.resume(title, repair)
 
 
 def restore(saved: tuple[dict, dict, dict], model, optimizer, card: dict, config: TrainConfig, log) -> int:
@@ -380,7 +422,10 @@ def fit(
     written to ``<out>/<name>.json``).
     """
     run = RunFiles(config.out, config.run_name)  # refuses a --name that is not a plain file name
-    with claimed(run, resume, overwrite):
+    ranks = ranks_from_environment()  # one process, unless paddle.distributed.launch started several
+    if not ranks.main:
+        log = lambda message: None  # noqa: E731 - rank 0 speaks for all
+    with claimed(run, resume, overwrite, lock=ranks.main):
         if config.augment not in AUGMENTATIONS:
             raise UserError(f"unknown --augment {config.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
         entry, spec = model_entry(config.model), get_spec(config.dataset)
@@ -389,8 +434,14 @@ def fit(
             log(f"note: --augment flip-shift mirrors pictures; {spec.name} holds characters, which a mirror changes")
         title = config.model if config.run_name == config.model else f"{config.run_name} ({config.model})"
         title = f"{title} on {spec.name}"
-        saved = saved_state(config, run, title) if resume else None
-        device = pick_device(config.device)
+        # Rank 0 checks the saved run (and finishes a save a killed run left undone) before the others read it.
+        saved = saved_state(config, run, title) if resume and ranks.main else None
+        device = pick_device(config.device, ranks)
+        if config.amp and device != "gpu":
+            raise UserError("--amp: Paddle's mixed precision runs on a GPU only (on the CPU it would change nothing)")
+        start_processes(ranks)
+        if resume and not ranks.main:
+            saved = saved_state(config, run, title, repair=False)
         data = data or load(spec, config.data_dir)
         splits = split_data(data, config.val_size, config.augment)
 
@@ -398,42 +449,56 @@ def fit(
         paddle.seed(config.seed)
         np.random.seed(config.seed)
         model = build_with_options(config, spec.num_classes, splits.in_shape)
-        loader = make_loader(splits.train, config.batch_size, shuffle=True, seed=config.seed)
+        loader = make_loader(
+            splits.train, config.batch_size, shuffle=True, seed=config.seed, rank=ranks.rank, world=ranks.world
+        )
         steps = min(len(loader), config.max_steps) if config.max_steps else len(loader)
         optimizer, schedule = make_optimizer(config, model, steps)
-        card = new_card(config, entry, spec, data, splits, model, device)
+        scaler = paddle.amp.GradScaler() if config.amp else None
+        card = new_card(config, entry, spec, data, splits, model, device, ranks)
         if saved:
             start = restore(saved, model, optimizer, card, config, log)
         else:
             start = 0
             log(summary(model, splits.in_shape))
+        if ranks.world > 1:
+            log(
+                f"{ranks.world} processes, batch {config.batch_size} each: {config.batch_size * ranks.world} "
+                "images a step"
+            )
+        trainer = wrap(model, ranks)  # what the steps call: DataParallel averages gradients over the processes
 
         for epoch in range(start, config.epochs):
-            seed_epoch(config.seed, epoch)  # dropout and augmentation, as in an uninterrupted run
+            seed_epoch(config.seed, epoch, ranks.rank)  # dropout and augmentation, as in an uninterrupted run
             loader.dataset.set_epoch(epoch)  # the order of epoch `epoch`, likewise
             trained = train_one_epoch(
-                model, loader, optimizer, schedule, config, epoch, steps, entry.task, spec.num_classes
+                trainer, loader, optimizer, schedule, config, epoch, steps, entry.task, spec.num_classes, scaler, ranks
             )
-            test = evaluate(model, splits.test, entry.task, spec.num_classes)
-            val = evaluate(model, splits.val, entry.task, spec.num_classes) if splits.val is not None else None
+            average_buffers(model, ranks)  # batch norm's statistics, gathered by each process from its own images
+            test = evaluate(model, splits.test, entry.task, spec.num_classes, ranks=ranks)
+            val = None
+            if splits.val is not None:
+                val = evaluate(model, splits.val, entry.task, spec.num_classes, ranks=ranks)
             record = epoch_record(epoch, trained, test, val)
             card["epochs"].append(record)
             card["seconds"] += record["seconds"]
             kept = keep_best(card, record)
-            card = run.commit(card, model.state_dict(), optimizer.state_dict(), kept=kept, title=title)
+            if ranks.main:
+                card = run.commit(card, model.state_dict(), optimizer.state_dict(), kept=kept, title=title)
             log(describe_epoch(record, config.epochs))
         return card
 
 
 @contextlib.contextmanager
-def claimed(run: RunFiles, resume: bool, overwrite: bool) -> Iterator[None]:
-    """Hold ``run`` while the block trains it: its lock (one process per run name), a fresh Paddle
-    name scope, no saved run replaced by accident; if Ctrl-C ends it, the KeyboardInterrupt's
-    message says what was saved (``interrupted: runs/cnn is saved up to epoch 3; continue with: ...``)."""
+def claimed(run: RunFiles, resume: bool, overwrite: bool, lock: bool = True) -> Iterator[None]:
+    """Hold ``run`` while the block trains it: its lock (one process per run name; ``lock`` False
+    for the other processes of a launched run, whose rank 0 holds it), a fresh Paddle name scope,
+    no saved run replaced by accident; if Ctrl-C ends it, the KeyboardInterrupt's message says what
+    was saved (``interrupted: runs/cnn is saved up to epoch 3; continue with: ...``)."""
     # Paddle names parameters and optimizer accumulators from process-wide counters
     # ("linear_0.w_0_moment1_0"); a fresh name scope makes a saved optimizer state load
     # into any later run, in this process or another.
-    with run.locked(), paddle.utils.unique_name.guard():
+    with run.locked() if lock else contextlib.nullcontext(), paddle.utils.unique_name.guard():
         if not resume and run.exists() and not overwrite:
             raise UserError(
                 f"{run} already holds a saved model or run ({run.card.name}); continue it with --resume, "

@@ -229,11 +229,12 @@ class RunFiles:
 
     # ------------------------------------------------------------------ resuming
 
-    def resume(self, title: str) -> tuple[dict, dict, dict]:
+    def resume(self, title: str, repair: bool = True) -> tuple[dict, dict, dict]:
         """The saved card, weights and optimizer state to continue from -> (card, weights, optimizer).
 
         Everything is checked against the SHA-256 the card recorded; what was left unfinished
-        by a process that died after its commit (the published weights, log, curves) is redone.
+        by a process that died after its commit (the published weights, log, curves) is redone,
+        unless ``repair`` is False (the processes of a launched run that only read: rank 0 repairs).
         """
         if not self.card.exists():
             raise RunError(f"--resume: there is no run {self.name!r} in {self.out}/; start it without --resume")
@@ -280,7 +281,8 @@ class RunFiles:
         except WeightsError as error:
             raise RunError(f"--resume: {error}") from None
         self.run_id = run_id
-        self._finish(card, title, epoch)
+        if repair:
+            self._finish(card, title, epoch)
         return card, weights, optimizer
 
 

@@ -63,8 +63,13 @@ def use_all_cores(threads: int | None = None) -> int:
     return threads
 
 
-def pick_device(choice: str) -> str:
-    """'auto' -> 'gpu' when this Paddle build has CUDA and sees a GPU, else 'cpu'."""
+def pick_device(choice: str, ranks=None) -> str:
+    """'auto' -> 'gpu' when this Paddle build has CUDA and sees a GPU, else 'cpu'.
+
+    On the CPU, the process gets every core, or its share of them when ``ranks``
+    (``handwriting.parallel.Ranks``) says several processes run on this machine. On GPUs,
+    ``paddle.distributed.launch`` has already told each process which GPU is its own.
+    """
     import paddle
 
     from handwriting.errors import UserError
@@ -75,5 +80,15 @@ def pick_device(choice: str) -> str:
     device = ("gpu" if has_gpu else "cpu") if choice == "auto" else choice
     paddle.set_device(device)
     if device == "cpu":
-        use_all_cores()
+        sharing = ranks.local if ranks is not None else 1
+        use_all_cores(max(1, available_cores() // sharing))
     return device
+
+
+def synchronize() -> None:
+    """Wait until the GPU has finished the work queued on it (nothing to wait for on the CPU): a
+    clock read without it times how fast the work was queued, not how fast it ran."""
+    import paddle
+
+    if paddle.device.get_device().startswith("gpu"):
+        paddle.device.synchronize()

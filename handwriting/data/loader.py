@@ -36,41 +36,55 @@ class ArrayBatches(paddle.io.IterableDataset):
     Each iteration yields ``(images [B, 1, H, W] float32 in [-1, 1], labels [B] int64)``.
     The order of epoch ``e`` depends only on ``(seed, e)``, so a resumed run sees the same
     batches as an uninterrupted one; ``set_epoch`` says which epoch comes next.
+
+    With ``world`` processes training together (``handwriting.parallel``), every process draws the
+    same order and Paddle's ``DistributedBatchSampler`` deals it out: process ``rank`` reads the
+    rank-th ``batch_size`` positions of each block of ``world x batch_size``, so one step of all the
+    processes reads the images of one single-process step with ``world x batch_size``. (The sampler
+    pads the order with its first positions to a multiple of ``world``, as it always does.)
     """
 
-    def __init__(self, split: SplitArrays, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool = False):
+    def __init__(
+        self,
+        split: SplitArrays,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        drop_last: bool = False,
+        rank: int = 0,
+        world: int = 1,
+    ):
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.images = split.images
         self.labels = split.labels
-        self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
-        self.drop_last = drop_last
         self.epoch = 0
+        # Positions in the epoch's order, as lists of indices; its own shuffle (seeded by the epoch
+        # alone) stays off: the order comes from (seed, epoch) below.
+        self.positions = paddle.io.DistributedBatchSampler(
+            range(len(self.labels)), batch_size, num_replicas=world, rank=rank, shuffle=False, drop_last=drop_last
+        )
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        count = len(self.labels)
-        return count // self.batch_size if self.drop_last else -(-count // self.batch_size)
+        return len(self.positions)
 
     def __iter__(self):
         count = len(self.labels)
-        if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(count)
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(count) if self.shuffle else None
         self.epoch += 1
-        for batch in range(len(self)):
-            start = batch * self.batch_size
-            if self.shuffle:
-                index = order[start : start + self.batch_size]
-                images, labels = self.images[index], self.labels[index]
-            else:  # evaluation: contiguous slices, no copy until normalisation
-                images = self.images[start : start + self.batch_size]
-                labels = self.labels[start : start + self.batch_size]
-            yield normalize(images)[:, None], labels
+        for positions in self.positions:
+            first, last = positions[0], positions[-1]
+            if order is None and last - first + 1 == len(positions):
+                index = slice(first, last + 1)  # evaluation: a contiguous slice, no copy until normalisation
+            else:
+                index = np.asarray(positions) if order is None else order[positions]
+            yield normalize(self.images[index])[:, None], self.labels[index]
 
 
 class BatchLoader(paddle.io.DataLoader):
@@ -81,12 +95,22 @@ class BatchLoader(paddle.io.DataLoader):
 
 
 def make_loader(
-    split: SplitArrays, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool = False
+    split: SplitArrays,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    drop_last: bool = False,
+    rank: int = 0,
+    world: int = 1,
 ) -> BatchLoader:
-    """A ``paddle.io.DataLoader`` of whole batches; shuffle the training split only.
+    """A ``paddle.io.DataLoader`` of whole batches; shuffle the training split only. ``rank`` of
+    ``world`` processes reads its share of each epoch (``ArrayBatches``).
 
     Automatic batching is off (``batch_size=None``) because ``ArrayBatches`` already
-    yields batches; the loader converts them to tensors. ``loader.dataset.set_epoch(e)``
-    repositions the shuffle when resuming.
+    yields batches; the loader converts them to tensors. On a GPU, its buffered reader
+    (``use_buffer_reader``, on by default) prepares the next batch on the device in a background
+    thread while the model works on this one. ``loader.dataset.set_epoch(e)`` repositions the
+    shuffle when resuming.
     """
-    return BatchLoader(ArrayBatches(split, batch_size, shuffle, seed, drop_last), batch_size=None, num_workers=0)
+    batches = ArrayBatches(split, batch_size, shuffle, seed, drop_last, rank, world)
+    return BatchLoader(batches, batch_size=None, num_workers=0, use_buffer_reader=True)
