@@ -27,6 +27,7 @@ from handwriting.config import (
     DEVICES,
     MODEL_NAMES,
     OPTIMIZERS,
+    RECIPES,
     RESUME_MAY_CHANGE,
     SCHEDULES,
     TrainConfig,
@@ -45,6 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     base = TrainConfig()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
+    add(
+        "--recipe",
+        default=base.recipe,
+        choices=RECIPES,
+        help="a named set of the settings below; flags you give still win. "
+        + "; ".join(f"{name}: {describe_recipe(name)}" for name in RECIPES)
+        + f" {DEFAULTS}",
+    )
     add("--model", default=base.model, choices=MODEL_NAMES, help=f"which network {DEFAULTS}")
     add(
         "--dataset",
@@ -118,6 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--overwrite", action="store_true", help="replace a run already saved under --out/--name")
     return parser
+
+
+def describe_recipe(name: str) -> str:
+    """A recipe's settings as the flags that would give them: "--model cnn-fast --epochs 3 ..."."""
+    settings = RECIPES[name]
+    if not settings:
+        return "the defaults shown here (the shipped models/cnn)"
+    return " ".join(f"{flag(key)} {value}" for key, value in settings.items())
 
 
 def dataset_name(text: str) -> str:
@@ -278,6 +295,8 @@ def train(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
     if args.resume and args.overwrite:
         raise UserError("--resume continues a run and --overwrite replaces it: give one of them")
     options = training_options(args)
+    recipe = RECIPES[args.recipe]  # its settings, for every flag not given on this command line
+    options.update({key: value for key, value in recipe.items() if key not in given})
     if args.resume:  # the run's own settings, for every flag not given on this command line
         options.update({key: value for key, value in saved_settings(options).items() if key not in given})
     config = TrainConfig(**options)

@@ -155,7 +155,7 @@ def test_a_closed_pipe_ends_quietly():
 
 ROOT = Path(__file__).resolve().parent.parent
 HELP = [
-    (["train.py", "--help"], "--model {linreg,softmax,mlp-sigmoid,mlp,lenet5,cnn}"),
+    (["train.py", "--help"], "--model {linreg,softmax,mlp-sigmoid,mlp,lenet5,cnn,cnn-fast}"),
     (["infer.py", "--help"], "--preprocess {auto,mnist,emnist,fill,naive}"),
     (["-m", "handwriting.evaluate", "--help"], "--out-dir DIR"),
 ]

@@ -199,7 +199,7 @@ def test_train_script_rejects_bad_flags(capsys):
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.endswith(
         "error: argument --model: invalid choice: 'resnet9000' (choose from "
-        "'linreg', 'softmax', 'mlp-sigmoid', 'mlp', 'lenet5', 'cnn')\n"
+        "'linreg', 'softmax', 'mlp-sigmoid', 'mlp', 'lenet5', 'cnn', 'cnn-fast')\n"
     )
 
 
