@@ -1,6 +1,9 @@
 """Train a model on MNIST, Fashion-MNIST, EMNIST or your own CSV files with PaddlePaddle's dynamic graph.
 
     python train.py                        # the default CNN (the recipe of models/cnn) -> runs/cnn.*
+    python train.py --recipe fast          # 99% in under a minute on a laptop CPU -> runs/cnn-fast.*
+    python train.py --device gpu --amp     # on a GPU, in mixed precision
+    python -m paddle.distributed.launch --nproc_per_node 4 train.py   # 4 GPUs (or CPU processes) as one run
     python train.py --model mlp --epochs 20 --lr 0.001 --optimizer adam --lr-schedule constant
     python train.py --model cnn --max-steps 20 --epochs 1 --name smoke   # a quick smoke run
     python train.py --resume               # continue runs/cnn after its last finished epoch

@@ -9,7 +9,8 @@
     keep_best           whether this epoch's weights are the ones the run keeps
 
 Kept free of argument parsing so a notebook can call ``fit`` directly; ``train.py`` only
-turns flags into a ``TrainConfig`` (``handwriting.config``).
+turns flags into a ``TrainConfig`` (``handwriting.config``). Started by ``paddle.distributed.launch``,
+``fit`` trains as one of several processes (``handwriting.parallel``).
 """
 
 from __future__ import annotations

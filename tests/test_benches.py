@@ -98,7 +98,7 @@ def test_every_bench_names_the_machine_its_results_come_from():
     assert f", {cores()} cores, Python " in line and ", NumPy " in line and ", matplotlib " in line
     assert "nosuchpackage" not in describe_machine("nosuchpackage")  # not installed: left out
     benches = [path for path in (ROOT / "bench").glob("*.py") if path.name != "machine.py"]
-    assert len(benches) == 13
+    assert len(benches) == 15
     assert [path.name for path in benches if "describe_machine(" not in path.read_text()] == []
 
 

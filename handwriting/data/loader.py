@@ -108,9 +108,9 @@ def make_loader(
 
     Automatic batching is off (``batch_size=None``) because ``ArrayBatches`` already
     yields batches; the loader converts them to tensors. On a GPU, its buffered reader
-    (``use_buffer_reader``, on by default) prepares the next batch on the device in a background
-    thread while the model works on this one. ``loader.dataset.set_epoch(e)`` repositions the
-    shuffle when resuming.
+    (``use_buffer_reader``; pinned memory is on by default in the dynamic graph) copies the next
+    batch to the device in a background thread, asynchronously, while the model works on this one.
+    ``loader.dataset.set_epoch(e)`` repositions the shuffle when resuming.
     """
     batches = ArrayBatches(split, batch_size, shuffle, seed, drop_last, rank, world)
     return BatchLoader(batches, batch_size=None, num_workers=0, use_buffer_reader=True)
