@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.errors import counted, run_at_the_edge
+from handwriting.errors import counted, require_paddle, run_at_the_edge
 from handwriting.runtime import quiet_paddle_import_warnings
 
 
@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def work() -> None:
+        require_paddle("python -m handwriting.evaluate")
         report = evaluate_checkpoint(args.checkpoint, args.data_dir, args.out_dir)
         if args.json:
             print(json.dumps(report, indent=2))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import venv
 from pathlib import Path
 
@@ -175,3 +176,41 @@ def test_the_ci_script_installs_with_the_readmes_command():
     readme, ci = (ROOT / "README.md").read_text(), (ROOT / ".ci" / "run").read_text()
     assert "python install.py  " in readme.split("## Two commands", 1)[1].split("```", 2)[1]
     assert "\npython install.py --dev\n" in ci
+
+
+# A Python in which `import paddle` fails, as in an environment install.py has not finished: runs the
+# tool named by argv[1] (a script, or -m module) with the rest of argv.
+WITHOUT_PADDLE = """
+import runpy, sys
+
+class NoPaddle:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "paddle":
+            raise ImportError(f"{name} is blocked by the test")
+
+sys.meta_path.insert(0, NoPaddle())
+tool, sys.argv = sys.argv[1], sys.argv[1:]
+if tool == "-m":
+    sys.argv = sys.argv[1:]
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+else:
+    runpy.run_path(tool, run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    "command, what",
+    [
+        (["train.py", "--epochs", "1"], "training"),
+        (["-m", "handwriting.evaluate", "models/cnn.pdparams"], "python -m handwriting.evaluate"),
+    ],
+)
+def test_without_paddle_the_tools_that_need_it_say_how_to_install_it(command, what):
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PADDLE, *command], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"error: {what} runs only with PaddlePaddle, which is not installed here: python install.py "
+        "(it adds the build that fits this machine)\n"
+    )
