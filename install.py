@@ -55,12 +55,14 @@ def plan(builds: dict[str, str], gpu: str | None, dev: bool) -> tuple[list[list[
     arguments = ["install", "-r", str(REQUIREMENTS)]
     if dev:
         arguments += ["-r", str(DEV)]
-    others = sorted(name for name in builds if name != CPU_BUILD)
     if len(builds) > 1:
+        # Uninstalling one of them would delete the files of the `paddle` module they share, so the one
+        # kept would be broken too: remove them all, then install the one wanted.
         listed = ", ".join(f"{name} {builds[name]}" for name in sorted(builds))
         raise SystemExit(
-            f"install.py: this Python has {listed}: two Paddle builds overwrite each other's files; "
-            f"keep one (python -m pip uninstall {CPU_BUILD}) and run install.py again"
+            f"install.py: this Python has {listed}: Paddle builds overwrite each other's files; remove them all "
+            f"(python -m pip uninstall -y {' '.join(sorted(builds))}), then run install.py again (with --gpu CUDA "
+            "for the GPU build)"
         )
     if gpu is not None:
         if CPU_BUILD in builds:
@@ -69,19 +71,25 @@ def plan(builds: dict[str, str], gpu: str | None, dev: bool) -> tuple[list[list[
                 f"must not share an environment; remove it first (python -m pip uninstall {CPU_BUILD}) or use a "
                 "fresh virtual environment"
             )
-        if others:
-            return [arguments], f"Paddle: keeping {others[0]} {builds[others[0]]}, already installed"
+        if builds:  # a GPU (or another accelerator's) build
+            return [arguments], keeping(builds)
         # As Paddle's installation guide writes it: the GPU build alone from Paddle's index, then the rest.
         gpu_build = ["install", f"paddlepaddle-gpu=={GPU_VERSION}", "--index-url", GPU_INDEX.format(cuda=gpu)]
         cuda = f"{gpu[2:-1]}.{gpu[-1]}"  # cu126 -> 12.6
         return [gpu_build, arguments], f"Paddle: installing paddlepaddle-gpu {GPU_VERSION} for CUDA {cuda}"
     if builds:
-        name = next(iter(builds))
-        tested = builds[name].split(".")[0] == "3"
-        note = "" if tested else " (this project is tested with Paddle 3; upgrade if it fails)"
-        return [arguments], f"Paddle: keeping {name} {builds[name]}, already installed; not adding another build{note}"
+        return [arguments], keeping(builds)
     arguments += ["-r", str(CPU_PADDLE)]
     return [arguments], "Paddle: installing the CPU build (on a CUDA machine: python install.py --gpu cu126)"
+
+
+def keeping(builds: dict[str, str]) -> str:
+    """The line saying that the one Paddle build installed stays, noting a release older than Paddle 3."""
+    ((name, version),) = builds.items()
+    major = version.split(".")[0]
+    older = major.isdigit() and 0 < int(major) < 3  # a nightly build says 0.0.0: not older
+    note = "; this project is tested with Paddle 3: upgrade it if anything fails" if older else ""
+    return f"Paddle: keeping {name} {version}, already installed; not adding another build{note}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def describe_recipe(name: str) -> str:
-    """A recipe's settings as the flags that would give them: "--model cnn-fast --epochs 3 ..."."""
+    """A recipe's settings as the flags that would give them: "--model cnn-fast --epochs 4 ..."."""
     settings = RECIPES[name]
     if not settings:
         return "the defaults shown here (the shipped models/cnn)"

@@ -23,16 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe_machine  # noqa: E402
-from bench.time_to_99 import RECIPES, first_past, timed_run  # noqa: E402
+from bench.time_to_99 import COMMANDS, first_past, timed_run  # noqa: E402
 
 
 def gpu_name() -> str | None:
     """The first GPU's name, or None when this Paddle build has no CUDA or sees no GPU."""
     import paddle
 
-    if not paddle.device.is_compiled_with_cuda() or paddle.device.cuda.device_count() == 0:
-        return None
-    return paddle.device.cuda.get_device_name(0)
+    from handwriting.runtime import gpu_available
+
+    return paddle.device.cuda.get_device_name(0) if gpu_available() else None
 
 
 def main() -> int:
@@ -52,7 +52,7 @@ def main() -> int:
 
     rows, results = [], {}
     with tempfile.TemporaryDirectory() as scratch:
-        for label, (launcher, flags) in RECIPES.items():
+        for label, (launcher, flags) in COMMANDS.items():
             if launcher:  # several processes: one GPU each, which this bench does not assume
                 continue
             for amp in (False, True):

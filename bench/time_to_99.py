@@ -34,7 +34,7 @@ from handwriting.errors import counted  # noqa: E402
 
 LAUNCH_2 = ["-m", "paddle.distributed.launch", "--nproc_per_node", "2"]
 # label -> (what runs before train.py's flags: python's own arguments, train.py's flags)
-RECIPES = {
+COMMANDS = {
     "fast": ([], ["--recipe", "fast"]),
     "fast, 2 processes": (LAUNCH_2, ["--recipe", "fast", "--batch-size", "128"]),
     "default, 3 epochs": ([], ["--epochs", "3", "--augment", "none"]),
@@ -84,7 +84,7 @@ def main() -> None:
 
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for label, (launcher, flags) in RECIPES.items():
+        for label, (launcher, flags) in COMMANDS.items():
             count = args.baseline_runs if label.startswith("default") else args.runs
             runs = []
             for index in range(count):
@@ -104,7 +104,7 @@ def main() -> None:
         for index, (run, hit) in enumerate(zip(runs, reached)):
             final = run["epochs"][-1][1]
             when = f"{hit[1]:.1f} s (epoch {hit[0]})" if hit else "not reached"
-            launcher, flags = RECIPES[label]
+            launcher, flags = COMMANDS[label]
             command = " ".join(["python", *launcher, "train.py", *flags])
             rows.append(
                 f"| `{command}` | {index + 1} | {when} | {final:.2%} after "

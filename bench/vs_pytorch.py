@@ -237,7 +237,12 @@ def main() -> None:
         median = result["median"]
         lines.append(f"| {model_name} | {median['paddle']:,.0f} | {median['pytorch']:,.0f} | {result['ratio']:.2f} |")
     for model_name, result in results.items():
-        lines += ["", f"## Where the time goes: {model_name}, 20 steps (ms, each profiler's own operator names)", ""]
+        lines += [
+            "",
+            f"## Where the time goes: {model_name}, 20 steps (ms; each profiler's own operator names; Paddle's "
+            "figure is an operator's whole time, PyTorch's its self time)",
+            "",
+        ]
         lines += ["| Paddle operator | ms | PyTorch operator | ms |", "|---|---:|---|---:|"]
         for (paddle_name, paddle_ms), (torch_name, torch_ms) in zip(result["top"]["paddle"], result["top"]["pytorch"]):
             lines.append(f"| {paddle_name} | {paddle_ms:,.1f} | {torch_name} | {torch_ms:,.1f} |")

@@ -44,8 +44,16 @@ from handwriting.models import (
     resolved_options,
     summary,
 )
-from handwriting.parallel import ALONE, Ranks, average_buffers, my_share, ranks_from_environment, summed, wrap
-from handwriting.parallel import start as start_processes
+from handwriting.parallel import (
+    ALONE,
+    Ranks,
+    average_buffers,
+    my_share,
+    ranks_from_environment,
+    start_processes,
+    summed,
+    wrap,
+)
 from handwriting.preprocess.pixels import NORMALISATION
 from handwriting.runs import RunFiles
 from handwriting.runtime import pick_device, synchronize
@@ -98,7 +106,9 @@ def train_one_epoch(
     synchronize()
     started = time.perf_counter()
     seen, total_loss, correct = 0, 0.0, 0
-    bar = tqdm(loader, total=steps, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not ranks.main)
+    # Only rank 0 shows a bar; its own is left to tqdm's defaults, so TQDM_DISABLE=1 still hides it.
+    quiet = {} if ranks.main else {"disable": True}
+    bar = tqdm(loader, total=steps, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, **quiet)
     for step, (images, labels) in enumerate(bar):  # images [N, 1, H, W] in [-1, 1], labels [N] int64
         if step >= steps:
             break
@@ -326,7 +336,9 @@ def check_same_settings(config: TrainConfig, card: dict, run: RunFiles) -> None:
         )
 
 
-def saved_state(config: TrainConfig, run: RunFiles, title: str, repair: bool = True) -> tuple[dict, dict, dict]:
+def saved_state(
+    config: TrainConfig, run: RunFiles, title: str, ranks: Ranks = ALONE, repair: bool = True
+) -> tuple[dict, dict, dict]:
     """What --resume continues from -> (card, weights, optimizer state) after the run's last epoch.
 
     Called before any data is loaded, so a run that cannot continue says so at once; a save that
@@ -336,7 +348,27 @@ def saved_state(config: TrainConfig, run: RunFiles, title: str, repair: bool = T
         card = checkpoint.read_card(run.card)
         if "resume" in card:  # else run.resume says why this card cannot be continued
             check_same_settings(config, card, run)
+            check_same_processes(card, run, ranks)
     return run.resume(title, repair)
+
+
+def check_same_processes(card: dict, run: RunFiles, ranks: Ranks) -> None:
+    """--resume continues with as many processes as the run started with: another number would change
+    the images of a step and the number of steps its learning-rate schedule was planned for."""
+    started = card.get("processes", 1)  # cards from before launched runs were single processes
+    if type(started) is not int or started < 1:
+        raise UserError(f"--resume: {run.card}'s record of its processes is damaged ({started!r}); start a new run")
+    if started != ranks.world:
+        how = (
+            "in one process (python train.py ... --resume)"
+            if started == 1
+            else f"with python -m paddle.distributed.launch --nproc_per_node {started} train.py ... --resume "
+            "(on one machine; with --ips, as many processes in all)"
+        )
+        raise UserError(
+            f"--resume: {run} was trained by {started} {'process' if started == 1 else 'processes'}, "
+            f"not {ranks.world}; continue it {how}"
+        )
 
 
 def restore(saved: tuple[dict, dict, dict], model, optimizer, card: dict, config: TrainConfig, log) -> int:
@@ -425,7 +457,10 @@ def fit(
     run = RunFiles(config.out, config.run_name)  # refuses a --name that is not a plain file name
     ranks = ranks_from_environment()  # one process, unless paddle.distributed.launch started several
     if not ranks.main:
-        log = lambda message: None  # noqa: E731 - rank 0 speaks for all
+
+        def log(message: str) -> None:  # rank 0 speaks for all
+            pass
+
     with claimed(run, resume, overwrite, lock=ranks.main):
         if config.augment not in AUGMENTATIONS:
             raise UserError(f"unknown --augment {config.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
@@ -436,14 +471,19 @@ def fit(
         title = config.model if config.run_name == config.model else f"{config.run_name} ({config.model})"
         title = f"{title} on {spec.name}"
         # Rank 0 checks the saved run (and finishes a save a killed run left undone) before the others read it.
-        saved = saved_state(config, run, title) if resume and ranks.main else None
+        saved = saved_state(config, run, title, ranks) if resume and ranks.main else None
         device = pick_device(config.device, ranks)
         if config.amp and device != "gpu":
             raise UserError("--amp: Paddle's mixed precision runs on a GPU only (on the CPU it would change nothing)")
+        # One process per machine fetches the data (into the shared cache) before the others read it:
+        # joining them below waits for it. Were they all to fetch at once, Paddle's downloader would
+        # let one download and keep the others waiting for a file in a folder that is not theirs.
+        if data is None and ranks.local_rank == 0:
+            data = load(spec, config.data_dir)
         start_processes(ranks)
         if resume and not ranks.main:
-            saved = saved_state(config, run, title, repair=False)
-        data = data or load(spec, config.data_dir)
+            saved = saved_state(config, run, title, ranks, repair=False)
+        data = data or load(spec, config.data_dir, download=False)
         splits = split_data(data, config.val_size, config.augment)
 
         # Seeded in this order (the first weights, then the data order); each epoch reseeds below.

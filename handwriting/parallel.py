@@ -30,11 +30,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Ranks:
-    """Which process this is (``rank``) of how many (``world``), and how many share this machine (``local``)."""
+    """Which process this is (``rank``) of how many (``world``); how many share this machine (``local``)
+    and which of them this is (``local_rank``)."""
 
     rank: int = 0
     world: int = 1
     local: int = 1
+    local_rank: int = 0
 
     @property
     def main(self) -> bool:
@@ -54,10 +56,11 @@ def ranks_from_environment() -> Ranks:
         rank=int(os.environ.get("PADDLE_TRAINER_ID", "0")),
         world=world,
         local=int(os.environ.get("PADDLE_LOCAL_SIZE", str(world))),
+        local_rank=int(os.environ.get("PADDLE_LOCAL_RANK", os.environ.get("PADDLE_TRAINER_ID", "0"))),
     )
 
 
-def start(ranks: Ranks) -> None:
+def start_processes(ranks: Ranks) -> None:
     """Join the other processes (a no-op for a single one); call after the device is set."""
     if ranks.world > 1:
         import paddle.distributed as dist

@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import os
 import warnings
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from handwriting.parallel import Ranks
 
 # Paddle warns on import when the ccache compiler cache is not installed. It matters only for
 # compiling custom C++ operators, which this project never does, so a user need not see it.
@@ -63,7 +67,14 @@ def use_all_cores(threads: int | None = None) -> int:
     return threads
 
 
-def pick_device(choice: str, ranks=None) -> str:
+def gpu_available() -> bool:
+    """Whether this Paddle build has CUDA and sees a GPU."""
+    import paddle
+
+    return paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+
+
+def pick_device(choice: str, ranks: Ranks | None = None) -> str:
     """'auto' -> 'gpu' when this Paddle build has CUDA and sees a GPU, else 'cpu'.
 
     On the CPU, the process gets every core, or its share of them when ``ranks``
@@ -74,7 +85,7 @@ def pick_device(choice: str, ranks=None) -> str:
 
     from handwriting.errors import UserError
 
-    has_gpu = paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+    has_gpu = gpu_available()
     if choice == "gpu" and not has_gpu:
         raise UserError("--device gpu: this Paddle build has no CUDA or no GPU is visible; use --device cpu")
     device = ("gpu" if has_gpu else "cpu") if choice == "auto" else choice

@@ -153,6 +153,20 @@ def test_two_builds_already_side_by_side_are_named_and_nothing_is_installed(fres
     done, calls = install(python, tmp_path)
     assert (done.returncode, calls) == (1, [])
     assert "paddlepaddle 3.3.1, paddlepaddle-gpu 3.2.0" in done.stderr and done.stderr.count("\n") == 1
+    assert "python -m pip uninstall -y paddlepaddle paddlepaddle-gpu" in done.stderr  # both: they share files
+
+
+@pytest.mark.parametrize(
+    "version, noted",
+    [("2.6.2", True), ("3.0.0", False), ("0.0.0", False)],  # 0.0.0: a nightly build
+)
+def test_an_older_paddle_is_kept_with_a_note(fresh_venv, tmp_path, version, noted):
+    python, site = fresh_venv
+    stand_in(site, "paddlepaddle-gpu", version)
+    done, calls = install(python, tmp_path, "--gpu", "cu126")
+    assert done.returncode == 0 and len(calls) == 1  # kept: no GPU build installed over it
+    assert f"keeping paddlepaddle-gpu {version}" in done.stdout
+    assert ("tested with Paddle 3" in done.stdout) == noted
 
 
 def test_dry_run_prints_the_commands_and_runs_none(fresh_venv, tmp_path):

@@ -57,12 +57,13 @@ def launch(*arguments: str, logs: Path, timeout: int = 180) -> subprocess.Comple
 
 def test_a_process_alone_is_rank_0_of_1(monkeypatch):
     monkeypatch.delenv("PADDLE_TRAINERS_NUM", raising=False)
-    assert ranks_from_environment() == Ranks(0, 1, 1)
+    assert ranks_from_environment() == Ranks(0, 1, 1, 0)
     monkeypatch.setenv("PADDLE_TRAINERS_NUM", "4")
     monkeypatch.setenv("PADDLE_TRAINER_ID", "3")
     monkeypatch.setenv("PADDLE_LOCAL_SIZE", "2")
+    monkeypatch.setenv("PADDLE_LOCAL_RANK", "1")
     ranks = ranks_from_environment()
-    assert (ranks, ranks.main) == (Ranks(3, 4, 2), False)
+    assert (ranks, ranks.main) == (Ranks(3, 4, 2, 1), False)
 
 
 @pytest.mark.parametrize("count", [10, 11, 1000])
@@ -122,14 +123,19 @@ def test_two_processes_step_as_one_with_twice_the_batch_and_hold_the_same_weight
         np.testing.assert_allclose(ranks[0][key], value.numpy(), rtol=1e-5, atol=1e-6, err_msg=key)
 
 
-def test_two_processes_agree_on_batch_norm_statistics_and_dropout_differs_harmlessly(tmp_path):
+def test_two_processes_average_batch_norm_statistics_and_hold_the_same_weights(tmp_path):
     split = digits(96, seed=1)
     np.savez(tmp_path / "data.npz", images=split.images, labels=split.labels)
     launch("tests/parallel_worker.py", str(tmp_path), "cnn", "8", "3", logs=tmp_path / "logs")
     ranks = [dict(np.load(tmp_path / f"rank{rank}.npz")) for rank in (0, 1)]
+    before = [dict(np.load(tmp_path / f"rank{rank}.before.npz")) for rank in (0, 1)]
     running = [key for key in ranks[0] if key.endswith(("_mean", "_variance"))]
-    assert running  # the cnn has batch norm: its statistics were gathered apart, then averaged
-    for key in ranks[0]:
+    assert len(running) == 8  # the cnn's four batch norms: each process gathered them from its own images...
+    for key in running:
+        assert not np.allclose(before[0][key], before[1][key]), key
+        mean = (before[0][key] + before[1][key]) / 2  # ...and both now hold their mean
+        np.testing.assert_allclose(ranks[0][key], mean, rtol=1e-5, atol=1e-7, err_msg=key)
+    for key in ranks[0]:  # and every weight (dropout differed between them: gradients are averaged)
         np.testing.assert_allclose(ranks[0][key], ranks[1][key], rtol=1e-6, atol=1e-7, err_msg=key)
 
 
@@ -153,7 +159,24 @@ def test_train_py_under_launch_writes_once_records_the_batches_and_resumes(tmp_p
     log_lines = (tmp_path / "out" / "pair.log.jsonl").read_text().splitlines()
     assert len(log_lines) == 1  # one line per epoch, written by one process
 
+    # The test accuracy the two processes reported, each scoring half the test set, is the whole set's.
+    from handwriting import checkpoint
+    from handwriting.engine import evaluate
+
+    model, _ = checkpoint.load_model(tmp_path / "out" / "pair.pdparams")
+    test = SplitArrays(split.images[:20], split.labels[:20])
+    alone = evaluate(model, test, "classify", 10)
+    assert alone["accuracy"] == card["epochs"][0]["test_accuracy"]
+    assert alone["loss"] == pytest.approx(card["epochs"][0]["test_loss"], rel=1e-5)
+
     launch("train.py", *flags, "--epochs", "2", "--resume", logs=tmp_path / "logs2")
     card = json.loads((tmp_path / "out" / "pair.json").read_text())
     assert [epoch["epoch"] for epoch in card["epochs"]] == [1, 2]
     assert "resuming pair after epoch 1" in (tmp_path / "logs2" / "workerlog.0").read_text()
+
+    # Continued by one process, it would take other steps than it started with: refused in one line.
+    done = subprocess.run(
+        [sys.executable, "train.py", *flags, "--epochs", "3", "--resume"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "was trained by 2 processes, not 1; continue it with python -m paddle.distributed.launch" in done.stderr
