@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print(what)
     for arguments in commands:
         command = [sys.executable, "-m", "pip", *arguments]
-        print("running: " + " ".join(command), flush=True)
+        print(("would run: " if args.dry_run else "running: ") + " ".join(command), flush=True)
         if args.dry_run:
             continue
         status = subprocess.call(command)

@@ -126,7 +126,19 @@ class RunFiles:
             handle.write(f"{os.getpid()}\n")
             handle.flush()
             self._remove_temporary_files()
-            yield
+            try:
+                yield
+            finally:
+                self._forget_if_nothing_saved()
+
+    def _forget_if_nothing_saved(self) -> None:
+        """A run refused or stopped before its first epoch was saved leaves no empty <name>.run/ behind."""
+        if self.exists():
+            return
+        with contextlib.suppress(OSError):
+            if [path.name for path in self.state_dir.iterdir()] == [self.lock.name]:
+                self.lock.unlink()
+                self.state_dir.rmdir()
 
     def exists(self) -> bool:
         """Whether a run (or any model) is already saved under this name."""

@@ -173,7 +173,7 @@ def test_dry_run_prints_the_commands_and_runs_none(fresh_venv, tmp_path):
     python, _ = fresh_venv
     done, calls = install(python, tmp_path, "--dry-run", "--dev")
     assert (done.returncode, calls) == (0, [])
-    assert f"running: {python} -m pip install -r {ROOT / 'requirements.txt'} -r {ROOT / 'requirements-dev.txt'}" in (
+    assert f"would run: {python} -m pip install -r {ROOT / 'requirements.txt'} -r {ROOT / 'requirements-dev.txt'}" in (
         done.stdout
     )
 

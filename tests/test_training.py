@@ -109,8 +109,8 @@ def test_a_run_that_diverges_in_its_first_epoch_stops_in_one_line_and_saves_noth
         fit(config(tmp_path, optimizer="sgd", lr=1e6), data=tiny, log=quiet)
     assert str(raised.value) == "training diverged in epoch 1 (loss nan); lower --lr"
     out = tmp_path / "models"
-    # No card, no weights, no temporary file: only the run's lock.
-    assert sorted(path.relative_to(out).as_posix() for path in out.rglob("*")) == ["mlp.run", "mlp.run/lock"]
+    # No card, no weights, no temporary file, not even the run's lock folder.
+    assert sorted(path.relative_to(out).as_posix() for path in out.rglob("*")) == []
     fit(config(tmp_path, epochs=1, max_steps=1), data=tiny, log=quiet)  # the name is free: no --overwrite
 
 
