@@ -17,7 +17,9 @@ and how many there are. ``engine.fit`` then trains as one run:
   (``average_buffers``): each process gathers them from its own images;
 - losses and counts are summed over the processes (``summed``), so the numbers printed and saved
   are those of the whole batch and the whole test set;
-- only rank 0 writes: checkpoints, card, log, curves, progress bars and messages.
+- only rank 0 writes: checkpoints, card, log, curves, progress bars and messages;
+- each machine's first process (``local_rank`` 0) fetches the data before the others read it, and
+  ``--resume`` continues only with as many processes as the run started with.
 
 On CPUs the processes talk through gloo, on GPUs through NCCL; Paddle picks which.
 """
