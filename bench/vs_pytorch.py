@@ -17,6 +17,7 @@ Writes bench/results/vs_pytorch.md and .json.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import subprocess
@@ -54,12 +55,10 @@ def paddle_worker(model_name: str):
     model = pytorch_examples_cnn() if model_name == "pytorch-examples" else build_model(model_name)
     optimizer = paddle.optimizer.Adam(1e-3, parameters=model.parameters())
     images, labels = digits()
-    batches = [(paddle.to_tensor(x), paddle.to_tensor(y)) for x, y in zip(images, labels)]
-    position = [0]
+    batches = itertools.cycle([(paddle.to_tensor(x), paddle.to_tensor(y)) for x, y in zip(images, labels)])
 
     def step() -> None:
-        x, y = batches[position[0] % len(batches)]
-        position[0] += 1
+        x, y = next(batches)
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         optimizer.step()
@@ -107,12 +106,10 @@ def torch_worker(model_name: str):
         )  # fmt: skip
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
     images, labels = digits()
-    batches = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in zip(images, labels)]
-    position = [0]
+    batches = itertools.cycle([(torch.from_numpy(x), torch.from_numpy(y)) for x, y in zip(images, labels)])
 
     def step() -> None:
-        x, y = batches[position[0] % len(batches)]
-        position[0] += 1
+        x, y = next(batches)
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         optimizer.step()
