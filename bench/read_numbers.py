@@ -1,17 +1,16 @@
 """How well whole numbers are read: rows of 3-6 MNIST test digits, found, cut apart and read.
 
-    python bench/read_numbers.py                    # 300 rows per style; writes bench/results/read_numbers.{md,json}
-    python bench/read_numbers.py --rows 50 --seed 3
+    python bench/read_numbers.py                # 200 rows a style; writes bench/results/read_numbers.{md,json,png}
+    python bench/read_numbers.py --rows 50 --seed 3 --out /tmp/numbers
 
 Each row is written by ``synthetic.rows`` from MNIST *test* digits (never training digits): uneven
-spacing, a wandering baseline, sizes and slants that vary, touching pairs and broken strokes, as a
-drawing app's black on white and as a photo of paper. Each picture goes through the single-character
-clean-up (``recipes.ink_of``), ``marks.find_marks`` (with the model's confidence choosing where
-touching digits are cut), MNIST's framing of each mark, and the shipped cnn (its ONNX export).
-Reported per style: exact-string accuracy (every digit right, none missing, none extra) and
-per-digit accuracy (digits read right at their place, over all digits written).
-
-(Not bench/numbers.py: run as a script, that name would stand in for Python's own ``numbers`` module.)
+spacing, a wandering baseline, sizes and slants that vary, touching pairs and broken strokes. It is
+made into the kinds of picture the single-digit benches use (a drawing app's canvas; photos of
+paper: grey paper in uneven light, pencil, ruled paper, a shadow across the page), saved as the file
+a user would have, and read by ``infer.py``'s own path (``handwriting.recognise``) with the shipped
+cnn. Reported per style: exact-string accuracy (every digit right, none missing, none extra) and
+per-digit accuracy (the digits read right at their place, over all digits written; a row cut into
+the wrong number of marks counts all its digits wrong). The misread rows are drawn into a PNG.
 """
 
 from __future__ import annotations
@@ -19,99 +18,135 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe_machine  # noqa: E402
 from synthetic.rows import STYLES, as_picture, write_row  # noqa: E402
 
 LENGTHS = (3, 6)  # digits a row, both included
+SHOWN = 24  # misread rows drawn into the PNG
 
 
-def read_number(grey: np.ndarray, backend) -> tuple[str, list[float]]:
-    """uint8 grey picture -> (the digits read, each one's confidence)."""
-    from handwriting.preprocess.frame import frame_mnist
-    from handwriting.preprocess.marks import find_marks
-    from handwriting.preprocess.recipes import ink_of
+def written_rows(test, style: str, count: int, seed: int):
+    """-> [(the digits written, the row's picture, touching pairs, broken digits)] for one style."""
+    rng = np.random.default_rng([seed, STYLES.index(style)])
+    rows = []
+    for _ in range(count):
+        length = int(rng.integers(LENGTHS[0], LENGTHS[1] + 1))
+        chosen = rng.choice(len(test.labels), length, replace=False)
+        truth = "".join(str(int(label)) for label in test.labels[chosen])
+        row = write_row([test.images[index] for index in chosen], rng)
+        rows.append((truth, as_picture(row.ink, style, rng), row.touching, row.broken))
+    return rows
 
-    def confidences(crops: list) -> list[float]:
-        return backend.probabilities(np.stack([frame_mnist(crop) for crop in crops])).max(axis=1).tolist()
 
-    marks = find_marks(ink_of(grey), score=confidences)
-    if not marks:
-        return "", []
-    probabilities = backend.probabilities(np.stack([frame_mnist(mark.ink) for mark in marks]))
-    text = "".join(backend.classes[index] for index in probabilities.argmax(axis=1))
-    return text, probabilities.max(axis=1).tolist()
+def score(truth: str, text: str) -> tuple[bool, int]:
+    """-> (the whole string right, how many digits are right at their place)."""
+    if len(text) != len(truth):
+        return False, 0
+    return text == truth, sum(a == b for a, b in zip(text, truth))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=300, help="rows per style (default: 300)")
+    parser.add_argument("--rows", type=int, default=200, help="rows per style (default: 200)")
     parser.add_argument("--seed", type=int, default=0, help="which digits and how they are written (default: 0)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="where the results go")
     args = parser.parse_args()
 
     from handwriting.backends import make_backend
     from handwriting.data import get_spec, load
+    from handwriting.recognise import recognise
 
     test = load(get_spec("mnist"), log=lambda message: None).splits["test"]
     backend = make_backend("auto")
-    results = {}
-    for style in STYLES:
-        rng = np.random.default_rng([args.seed, STYLES.index(style)])
-        exact = digits_right = digits_written = touching = broken = 0
-        misread = []
-        for _ in range(args.rows):
-            length = int(rng.integers(LENGTHS[0], LENGTHS[1] + 1))
-            chosen = rng.choice(len(test.labels), length, replace=False)
-            truth = "".join(str(int(label)) for label in test.labels[chosen])
-            row = write_row([test.images[index] for index in chosen], rng)
-            touching, broken = touching + row.touching, broken + row.broken
-            text, _ = read_number(as_picture(row.ink, style, rng), backend)
-            exact += text == truth
-            digits_written += len(truth)
-            digits_right += sum(a == b for a, b in zip(text, truth)) if len(text) == len(truth) else 0
-            if text != truth and len(misread) < 20:
-                misread.append({"written": truth, "read": text})
-        results[style] = {
-            "rows": args.rows,
-            "exact": exact / args.rows,
-            "per_digit": digits_right / digits_written,
-            "touching_pairs": touching,
-            "broken_digits": broken,
-            "misread": misread,
-        }
-        print(f"{style}: exact {exact / args.rows:.1%}, per digit {digits_right / digits_written:.1%}", flush=True)
+    results, misread = {}, []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        for style in STYLES:
+            rows = written_rows(test, style, args.rows, args.seed)
+            paths = []
+            for number, (_, picture, _, _) in enumerate(rows):
+                suffix = ".png" if style == "drawing" else ".jpg"  # the photos are JPEG already
+                path = Path(scratch) / f"{style.replace(' ', '_')}_{number:04d}{suffix}"
+                cv2.imwrite(str(path), picture, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                paths.append(str(path))
+            exact = digits_right = digits = 0
+            for (truth, picture, _, _), result in zip(rows, recognise(paths, backend)):
+                text = (result.label or "").replace(" ", "") if result.error is None else ""
+                whole, right = score(truth, text)
+                exact, digits_right, digits = exact + whole, digits_right + right, digits + len(truth)
+                if not whole:
+                    misread.append((style, truth, text or f"({result.error})", picture))
+            results[style] = {
+                "rows": args.rows,
+                "exact": exact / args.rows,
+                "per_digit": digits_right / digits,
+                "touching_pairs": sum(row[2] for row in rows),
+                "broken_digits": sum(row[3] for row in rows),
+                "misread": [{"written": truth, "read": text} for s, truth, text, _ in misread if s == style],
+            }
+            print(f"{style:12s} exact {exact / args.rows:6.1%}   per digit {digits_right / digits:6.1%}", flush=True)
+    seconds = time.perf_counter() - started
+    total_rows = sum(numbers["rows"] for numbers in results.values())
+    overall_exact = sum(numbers["exact"] * numbers["rows"] for numbers in results.values()) / total_rows
+    overall_digit = float(np.mean([numbers["per_digit"] for numbers in results.values()]))
 
     machine = describe_machine()
-    rows = [
+    lines = [
         f"| {style} | {numbers['rows']} | {numbers['exact']:.1%} | {numbers['per_digit']:.1%} | "
         f"{numbers['touching_pairs']} | {numbers['broken_digits']} |"
         for style, numbers in results.items()
     ]
     report = "\n".join(
         [
-            "# Reading whole numbers: rows of 3-6 MNIST test digits",
+            "# Reading whole numbers: rows of 3-6 MNIST test digits (`bench/read_numbers.py`)",
             "",
-            f"Machine: {machine}; seed {args.seed}; model: the shipped cnn ({backend.name}). A digit counts as "
-            "right only when the whole row was cut into as many marks as it has digits.",
+            f"{machine}; seed {args.seed}; the shipped cnn ({backend.name}); {seconds:.0f} s in all. A row's digits "
+            "count as right only when it was cut into as many characters as it has digits.",
             "",
             "| style | rows | exact string | per digit | touching pairs | broken digits |",
             "|---|---:|---:|---:|---:|---:|",
-            *rows,
+            *lines,
+            f"| **all** | {total_rows} | **{overall_exact:.1%}** | **{overall_digit:.1%}** | | |",
             "",
         ]
     )
     print(report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    summary = {"exact": overall_exact, "per_digit": overall_digit, "rows": total_rows, "seconds": round(seconds, 1)}
     (out / "read_numbers.md").write_text(report)
-    (out / "read_numbers.json").write_text(json.dumps({"machine": machine, "seed": args.seed, "results": results}, indent=2))
+    (out / "read_numbers.json").write_text(
+        json.dumps({"machine": machine, "seed": args.seed, "all": summary, "styles": results}, indent=2) + "\n"
+    )
+    draw_misread(misread[:SHOWN], out / "read_numbers.png")
+
+
+def draw_misread(misread: list, path: Path) -> None:
+    """The misread rows, each captioned with what was written and what was read."""
+    from handwriting.reports import _pyplot, _save_figure
+
+    plt = _pyplot()
+    count = max(1, len(misread))
+    columns = 3
+    figure, axes = plt.subplots(-(-count // columns), columns, figsize=(12, 1.4 * -(-count // columns)), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, (style, truth, text, picture) in zip(axes.flat, misread):
+        axis.imshow(picture, cmap="gray", vmin=0, vmax=255)
+        axis.set_title(f"{style}: {truth} read {text}", fontsize=8)
+    figure.suptitle("Misread rows" if misread else "No row misread", fontsize=10)
+    _save_figure(figure, path)
+    plt.close(figure)
 
 
 if __name__ == "__main__":

@@ -24,11 +24,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from handwriting.errors import UserError, describe_os_error, one_line
-from handwriting.preprocess import PREPROCESSORS, PictureError, read_picture, read_picture_bytes, shrunk
+from handwriting.preprocess import PREPROCESSORS, PictureError, normalize, read_picture, read_picture_bytes, shrunk
+from handwriting.preprocess.frame import FRAMINGS
+from handwriting.preprocess.marks import clearly_several, find_marks, typical_height
+from handwriting.preprocess.recipes import ink_of, ink_of_row
 from handwriting.runtime import available_cores
 
 # ----------------------------------------------------------------------------- finding inputs
@@ -124,18 +128,85 @@ class Result:
     confidence: float | None = None  # softmax probability of ``label``; None for regression models
     topk: list[tuple[str, float | None]] = field(default_factory=list)
     error: str | None = None
-    frame: np.ndarray | None = None  # uint8 [28, 28]: what the model saw
+    frame: np.ndarray | None = None  # uint8 [28, 28]: what the model saw (one character)
     thumbnail: np.ndarray | None = None  # uint8 grey, at most 128 px: the picture as read
+    # Several characters: each one read (``label`` is their text, ``confidence`` the least sure),
+    # and the cleaned ink they were found in (their boxes are in its pixels).
+    characters: list[Character] = field(default_factory=list)
+    ink: np.ndarray | None = None
+    warning: str | None = None  # read as one character, though the picture seems to hold several
 
     def as_json(self) -> dict:
         if self.error is not None:
             return {"path": self.path, "error": self.error}
-        return {"path": self.path, "label": self.label, "confidence": self.confidence, "topk": self.topk}
+        answer = {"path": self.path, "label": self.label, "confidence": self.confidence, "topk": self.topk}
+        if self.characters:
+            answer["characters"] = [character.as_json() for character in self.characters]
+        if self.warning:
+            answer["warning"] = self.warning
+        return answer
+
+
+@dataclass
+class Character:
+    """One of several characters read in a picture."""
+
+    label: str
+    confidence: float | None  # None for regression models
+    topk: list[tuple[str, float | None]]
+    frame: np.ndarray  # uint8 [28, 28]: what the model saw
+    box: tuple[int, int, int, int]  # (left, top, right, bottom) in the cleaned ink's pixels
+    line: int  # which line of writing, from the top
+    space_before: bool  # a wide gap before it: a space between words
+
+    def as_json(self) -> dict:
+        return {"label": self.label, "confidence": self.confidence, "topk": self.topk, "line": self.line}
+
+
+def text_of(characters: Sequence[Character]) -> str:
+    """The characters as text: a space where a wide gap was, a new line between lines of writing."""
+    text = ""
+    for index, character in enumerate(characters):
+        if index and character.line != characters[index - 1].line:
+            text += "\n"
+        elif character.space_before:
+            text += " "
+        text += character.label
+    return text
 
 
 def prepare(path: str | bytes, preprocess: str = "mnist", keep_thumbnail: bool = False):
     """Read one picture (a path, or the picture's bytes) and turn it into the model's 28x28 frame
-    -> (frame, thumbnail, error).
+    -> (frame, thumbnail, error): the picture read as one character (``prepare_reading`` also
+    looks for several)."""
+    prepared = prepare_reading(path, preprocess, keep_thumbnail, several="ignore")
+    return prepared.frame, prepared.thumbnail, prepared.error
+
+
+class Prepared(NamedTuple):
+    """A picture read and cleaned up, ready for the model; or why it could not be."""
+
+    frame: np.ndarray | None  # uint8 [28, 28]: the picture read as one character
+    thumbnail: np.ndarray | None
+    error: str | None
+    row_ink: np.ndarray | None = None  # uint8 [h, w]: it seems to hold several characters; their ink
+    marks: int = 1  # how many characters it clearly seems to hold (found without the model)
+
+
+# The framings of handwriting, where a picture may hold several characters (a photo of clothes is one).
+READS_SEVERAL = ("mnist", "emnist")
+
+
+def prepare_reading(
+    path: str | bytes, preprocess: str = "mnist", keep_thumbnail: bool = False, several: str = "read"
+) -> Prepared:
+    """Read one picture (a path, or the picture's bytes) and prepare it for the model -> ``Prepared``.
+
+    The picture is always framed as one character. With a framing of handwriting, ``several`` says
+    what is done about pictures holding several characters: ``"read"``: their marks are counted
+    (``marks.find_marks``) and, when there are several, their ink comes along, cleaned at a size that
+    suits a row of them, for ``read_characters`` to cut and read with the model; ``"count"``: only
+    counted; ``"ignore"``: not looked for. A picture of one character is framed exactly as before.
 
     The one place a picture is read and prepared, and so where one picture's trouble stops: a
     ``PictureError`` becomes that picture's error, and so does anything else raised on the way —
@@ -144,16 +215,50 @@ def prepare(path: str | bytes, preprocess: str = "mnist", keep_thumbnail: bool =
     """
     try:
         grey = read_picture_bytes(path) if isinstance(path, bytes) else read_picture(path)
-        frame = PREPROCESSORS[preprocess](grey)
         thumbnail = shrunk(grey, 128) if keep_thumbnail else None  # for --show
+        if preprocess not in READS_SEVERAL:
+            return Prepared(PREPROCESSORS[preprocess](grey), thumbnail, None)
+        ink = ink_of(grey)
+        frame = FRAMINGS[preprocess](ink)  # as PREPROCESSORS[preprocess](grey) does
+        if several == "ignore":
+            return Prepared(frame, thumbnail, None)
+        marks = find_marks(ink)
+        count = clearly_several(marks)
+        if count < 2 or several == "count":
+            return Prepared(frame, thumbnail, None, marks=count)
+        row_ink = ink_of_row(grey, ink, typical_height(marks))
+        return Prepared(frame, thumbnail, None, row_ink, count)
     except PictureError as error:
-        return None, None, str(error)
+        return Prepared(None, None, str(error))
     except OSError as error:
-        return None, None, f"cannot read it: {describe_os_error(error)}"
+        return Prepared(None, None, f"cannot read it: {describe_os_error(error)}")
     except Exception as error:  # one picture's bug must not end the batch (see above)
         bug = f"{type(error).__name__}: {one_line(error)}"
-        return None, None, f"could not be prepared: a bug in handwriting ({bug}); please report it with this picture"
-    return frame, thumbnail, None
+        return Prepared(None, None, f"could not be prepared: a bug in handwriting ({bug}); please report it with this picture")
+
+
+def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int = 1) -> list[Character]:
+    """uint8 ink [h, w] holding several characters -> each one read, in reading order.
+
+    ``marks.find_marks`` finds them; where a mark may be two touching characters, how sure the model
+    is of the whole and of the parts decides whether it is cut (a regression model cannot say: only
+    marks far too wide for one character are cut).
+    """
+    frame = FRAMINGS[framing]
+
+    def sureness(crops: list[np.ndarray]) -> list[float]:  # the largest logit (marks.Score says why)
+        return backend.outputs(normalize(np.stack([frame(crop) for crop in crops]))[:, None]).max(axis=1).tolist()
+
+    marks = find_marks(ink, score=sureness if backend.has_confidence else None)
+    if not marks:
+        return []
+    frames = np.stack([frame(mark.ink) for mark in marks])
+    characters = []
+    for mark, row, picture in zip(marks, backend.probabilities(frames), frames):
+        read = _result("", row, backend.classes, backend.has_confidence, topk, picture, None)
+        box = (mark.left, mark.top, mark.right, mark.bottom)
+        characters.append(Character(read.label, read.confidence, read.topk, picture, box, mark.line, mark.space_before))
+    return characters
 
 
 PARALLEL_FROM = 64  # infer.py starts workers from this many pictures: starting them costs ~0.3 s
@@ -182,8 +287,12 @@ def recognise(
     batch_size: int = 256,
     pool: ProcessPoolExecutor | None = None,
     keep_pictures: bool = False,
+    single: bool = False,
 ) -> Iterator[Result]:
     """Yield one ``Result`` per item, in order; bad pictures give a ``Result`` with ``error``.
+
+    A picture holding several characters is read as all of them (``Result.characters``), unless
+    ``single``: then it is read as one, with a warning that it seems to hold several.
 
     Pictures are read and prepared ``batch_size`` at a time and each batch goes through the
     model in one call. Given a ``pool`` (``start_workers()``), its processes prepare the next
@@ -196,11 +305,11 @@ def recognise(
     if preprocess not in PREPROCESSORS:
         raise UserError(f"unknown --preprocess {preprocess!r}; choose auto or one of: {', '.join(PREPROCESSORS)}")
     items = [item if isinstance(item, Item) else Item(str(item)) for item in items]
-    prepare_one = functools.partial(_prepare_item, preprocess=preprocess, keep_pictures=keep_pictures)
+    prepare_one = functools.partial(_prepare_item, preprocess=preprocess, keep_pictures=keep_pictures, single=single)
     batches = [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
     if pool is None:
         for batch in batches:
-            yield from _recognised(batch, [prepare_one(item) for item in batch], backend, topk)
+            yield from _recognised(batch, [prepare_one(item) for item in batch], backend, topk, preprocess)
         return
     chunk = max(1, min(32, batch_size // 8))
     pending = collections.deque(pool.map(prepare_one, batch, chunksize=chunk) for batch in batches[:2])
@@ -208,21 +317,38 @@ def recognise(
         prepared = list(pending.popleft())
         if number + 2 < len(batches):
             pending.append(pool.map(prepare_one, batches[number + 2], chunksize=chunk))
-        yield from _recognised(batch, prepared, backend, topk)
+        yield from _recognised(batch, prepared, backend, topk, preprocess)
 
 
-def _recognised(batch: list[Item], prepared: list, backend, topk: int) -> Iterator[Result]:
+def _recognised(batch: list[Item], prepared: list[Prepared], backend, topk: int, framing: str) -> Iterator[Result]:
     """Run the model on the prepared frames of one batch; one ``Result`` per item, in order."""
-    good = [index for index, (frame, _, _) in enumerate(prepared) if frame is not None]
-    probabilities = backend.probabilities(np.stack([prepared[i][0] for i in good])) if good else None
+    good = [index for index, reading in enumerate(prepared) if reading.frame is not None]
+    probabilities = backend.probabilities(np.stack([prepared[i].frame for i in good])) if good else None
     rows = dict(zip(good, range(len(good))))
     for index, item in enumerate(batch):
-        frame, thumbnail, error = prepared[index]
-        if error is not None:
-            yield Result(item.path, error=error, thumbnail=thumbnail)
+        reading = prepared[index]
+        if reading.error is not None:
+            yield Result(item.path, error=reading.error, thumbnail=reading.thumbnail)
+            continue
+        characters = read_characters(reading.row_ink, backend, framing, topk) if reading.row_ink is not None else []
+        if len(characters) >= 2:
+            least = [character.confidence for character in characters]
+            yield Result(
+                item.path,
+                text_of(characters),
+                None if None in least else min(least),
+                thumbnail=reading.thumbnail,
+                characters=characters,
+                ink=reading.row_ink,
+            )
             continue
         row = probabilities[rows[index]]
-        yield _result(item.path, row, backend.classes, backend.has_confidence, topk, frame, thumbnail)
+        result = _result(item.path, row, backend.classes, backend.has_confidence, topk, reading.frame, reading.thumbnail)
+        if reading.marks >= 2 and reading.row_ink is None:
+            result.warning = (
+                f"it seems to hold {reading.marks} characters, read as one (--single); without --single all are read"
+            )
+        yield result
 
 
 def _worker_setup() -> None:
@@ -236,10 +362,11 @@ def _worker_ready() -> bool:
     return True
 
 
-def _prepare_item(item: Item, preprocess: str, keep_pictures: bool):
+def _prepare_item(item: Item, preprocess: str, keep_pictures: bool, single: bool) -> Prepared:
     if item.error is not None:
-        return None, None, item.error
-    return prepare(item.path, preprocess, keep_pictures)
+        return Prepared(None, None, item.error)
+    # Read as one character when ``single``; how many it seems to hold is counted, for a warning.
+    return prepare_reading(item.path, preprocess, keep_pictures, several="count" if single else "read")
 
 
 def _result(path, probabilities: np.ndarray, classes, has_confidence: bool, topk: int, frame, thumbnail) -> Result:
@@ -252,9 +379,10 @@ def _result(path, probabilities: np.ndarray, classes, has_confidence: bool, topk
 
 
 def save_frames(results: Iterable[Result], directory: str | os.PathLike) -> int:
-    """Write each result's 28x28 frame as ``<directory>/<picture name>.png``; return how many.
+    """Write each result's 28x28 frame as ``<directory>/<picture name>.png`` (a picture of several
+    characters: each one's as ``<picture name>-1.png``, ``-2.png`` …); return how many.
 
-    Names are made unique (``7.png``, ``7-2.png``, …) when pictures from different folders
+    Names are made unique (``7.png``, ``7~2.png``, …) when pictures from different folders
     share one; each file is written atomically.
     """
     import cv2
@@ -266,14 +394,19 @@ def save_frames(results: Iterable[Result], directory: str | os.PathLike) -> int:
     count = 0
     for result in results:
         stem = Path(result.path).stem or "picture"
-        name, number = f"{stem}.png", 1
+        name, number = stem, 1
         while name in used:
             number += 1
-            name = f"{stem}-{number}.png"
+            name = f"{stem}~{number}"
         used.add(name)
-        ok, encoded = cv2.imencode(".png", result.frame)
-        if not ok:
-            raise RuntimeError(f"OpenCV could not encode the frame of {result.path}")
-        write_bytes(directory / name, encoded.tobytes())
-        count += 1
+        if result.characters:
+            frames = {f"{name}-{index}.png": character.frame for index, character in enumerate(result.characters, 1)}
+        else:
+            frames = {f"{name}.png": result.frame}
+        for file_name, frame in frames.items():
+            ok, encoded = cv2.imencode(".png", frame)
+            if not ok:
+                raise RuntimeError(f"OpenCV could not encode the frame of {result.path}")
+            write_bytes(directory / file_name, encoded.tobytes())
+            count += 1
     return count

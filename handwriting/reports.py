@@ -117,6 +117,8 @@ def plot_predictions(results, path: str | os.PathLike, title: str = "", columns:
 
     ``results`` are ``handwriting.recognise.Result`` objects kept with their thumbnails.
     """
+    import numpy as np
+
     plt = _pyplot()
     count = max(1, len(results))
     columns = min(columns, count)
@@ -130,20 +132,37 @@ def plot_predictions(results, path: str | os.PathLike, title: str = "", columns:
             axes[index // columns, 2 * (index % columns) + 1],
         )
         name = Path(result.path).name
-        if result.thumbnail is not None:
+        if result.characters:  # the cleaned ink with each character's box, as the marks were found
+            picture_axis.imshow(255 - result.ink, cmap="gray", vmin=0, vmax=255)
+            _draw_boxes(picture_axis, [character.box for character in result.characters])
+        elif result.thumbnail is not None:
             picture_axis.imshow(result.thumbnail, cmap="gray", vmin=0, vmax=255)
         picture_axis.set_title(name if len(name) <= 18 else name[:15] + "…", fontsize=7)
         if result.error is not None:
             reason = textwrap.fill(result.error.split(" (")[0], width=16)  # "no handwriting found", ...
             frame_axis.text(0.5, 0.5, reason, ha="center", va="center", fontsize=7, color="red")
             continue
-        frame_axis.imshow(result.frame, cmap="gray", vmin=0, vmax=255)
+        frames = [character.frame for character in result.characters] or [result.frame]
+        frame_axis.imshow(np.hstack(frames), cmap="gray", vmin=0, vmax=255)  # [28, 28 * characters]
         confidence = "" if result.confidence is None else f" {result.confidence:.0%}"
-        frame_axis.set_title(f"→ {result.label}{confidence}", fontsize=9, fontweight="bold")
+        label = result.label.replace("\n", " / ")
+        if result.characters and len(label) > 12:
+            label = label[:11] + "…"
+        frame_axis.set_title(f"→ {label}{confidence}", fontsize=9, fontweight="bold")
     if title:
         figure.suptitle(title, fontsize=10)
     _save_figure(figure, Path(path))
     plt.close(figure)
+
+
+def _draw_boxes(axis, boxes) -> None:
+    """Rectangles (left, top, right, bottom), in pixels, over an ``imshow`` picture."""
+    from matplotlib.patches import Rectangle
+
+    for left, top, right, bottom in boxes:
+        axis.add_patch(
+            Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False, edgecolor="red", linewidth=0.8)
+        )
 
 
 # Box colours of the model diagram, by the kind of layer.

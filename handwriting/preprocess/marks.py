@@ -1,25 +1,29 @@
 """The characters of a picture that holds several: a postcode, an amount, a word.
 
-    marks = find_marks(ink)                    # ink: uint8 [H, W], ink high, paper 0 (recipes.ink_of)
-    marks = find_marks(ink, score=confidences) # split touching characters where a model reads the parts best
-    "".join(...)                               # each Mark's .ink is framed and read like a single character
+    marks = find_marks(ink)                     # ink: uint8 [H, W], ink high, paper 0 (recipes.ink_of)
+    marks = find_marks(ink, score=confidences)  # touching characters cut where a model reads the parts best
+    [frame_mnist(mark.ink) for mark in marks]   # each mark is framed and read like a single character
 
 The steps, each on the ink after the single-character clean-up:
 
 1. **Pieces**: connected groups of ink pixels; specks far smaller than the rest are dropped.
 2. **Lines**: pieces whose heights overlap belong to one line of writing; lines are read top to bottom.
-3. **Strokes of one character**: pieces of a line that overlap left to right mostly are one
+3. **Slant**: each line's slant is measured (the shear that makes its strokes most upright), and
+   everything left-to-right below is measured along that slant, so a slanted digit leaning over
+   its neighbour is not taken for part of it.
+4. **Strokes of one character**: pieces of a line that mostly overlap left to right are one
    character: the broken 4, the dot of an i, a 5's detached flag.
-4. **Touching characters**: a mark much wider than the line's characters are tall is cut where the
-   ink is thinnest (the valleys of its column sums); with a ``score``, the cut whose parts a model
-   reads most confidently wins.
-5. **Order and spaces**: left to right; a gap wider than the line's characters marks a space.
+5. **Touching characters**: a mark wide for its line is cut along the slant where its ink is
+   thinnest (the valleys of its column sums). A mark far too wide for one character is always cut;
+   one that could be either is cut only when a model (``score``) reads the whole poorly and the parts
+   better.
+6. **Order and spaces**: left to right; a gap wider than the line's characters are tall is a space.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import cv2
 import numpy as np
@@ -27,21 +31,36 @@ import numpy as np
 INK_LEVEL = 0.25  # of the strongest ink: fainter pixels are the soft edge of a stroke, not a stroke
 SPECK_SHARE = 0.02  # a piece with less ink than 2% of the largest piece's is a speck
 SAME_LINE = 0.5  # pieces whose heights overlap by half the shorter one's are on one line
-SAME_CHARACTER = 0.5  # pieces overlapping left to right by half the narrower one's width ...
-STACKED = 0.3  # ... and sharing at most 30% of the shorter one's rows (one above the other) are one character
-SMALL = 0.15  # a piece with less ink than 15% of the line's typical character is part of its neighbour
-WIDE = 1.1  # a mark wider than 1.1x the line's character height may hold touching characters ...
-SURELY_WIDE = 1.6  # ... and one wider than 1.6x does (without a model's confidence to decide)
-NARROWEST_PART = 0.25  # no cut leaves a part narrower than a quarter of the line's height
+# Shears tried (x shift per px up), nearest upright first: up to about 30 degrees either way.
+SLANTS = sorted(np.linspace(-0.6, 0.6, 25), key=abs)
+SAME_CHARACTER = 0.5  # pieces overlapping left to right by half the narrower one's width are one character
+STACKED = 0.3  # pieces sharing at most 30% of the shorter one's rows lie one above the other ...
+NEAR = 0.25  # ... and are one character when less than a quarter of the line's height apart left to right
+SHORT = 0.75  # a piece under 75% of its line's height may be a fragment: the model says whether it is ...
+CLOSE = 0.1  # ... and so may two pieces less than a tenth of the line's height apart (a gap across a stroke)
+WHOLE_HEIGHT = 0.5  # a mark at least half the typical height may be a character of its own
+CRUMB = 0.25  # a piece under a quarter of the typical height each way is a crumb of a stroke, or dust
+BROKEN_GAP = 0.15  # pieces one above the other less than 15% of the taller one's height apart are one stroke, broken
+FRAGMENT_HEIGHT = 0.45  # a piece under 45% of the line's height ...
+FRAGMENT_INK = 0.3  # ... with under 30% of a typical character's ink is a fragment of its nearest neighbour
+MAYBE_TWO = 0.75  # a mark wider than 0.75x its line's character height may hold two touching characters ...
+SURELY_TWO = 1.5  # ... and one wider than 1.5x does (without a model to ask): few characters are that wide
+WIDTH_WEIGHT = 4.0  # a model's output units per line height of width, weighing a wide mark towards two
+NARROWEST_PART = 0.2  # no cut leaves a part narrower than a fifth of the line's height (a 1 is about that)
+VALLEYS_TRIED = 6  # the deepest valleys of a mark's column sums are where cuts are tried from ...
+CUT_STEP = 0.1  # ... and every tenth of the line's height across it; from each, a path down ...
+PATH_BAND = 0.25  # ... that strays at most a quarter of the line's height from where it started
 SPACE = 0.8  # a gap wider than 0.8x the line's character height is a space between words
 
-# confidences(crops) -> the model's confidence in its answer for each crop (uint8 ink [h, w] each)
-Score = Callable[[list], list]
+# sureness(inks) -> for each uint8 ink crop [h, w], how sure a model is that it is one of the characters
+# it knows: its largest output (logit). Softmax confidence will not do: it reads two touching digits
+# as one at 99.99%.
+Score = Callable[[list[np.ndarray]], list[float]]
 
 
 @dataclass
 class Mark:
-    """One character found in the picture: where it is and its ink alone."""
+    """One character found in a picture: where it is and its ink alone."""
 
     top: int
     bottom: int  # one past the last row
@@ -53,163 +72,369 @@ class Mark:
 
 
 @dataclass
-class _Box:
+class _Piece:
+    """Ink pixels that belong together, with their extent upright and along the line's slant."""
+
+    rows: np.ndarray  # int [n]: each pixel's row
+    columns: np.ndarray  # int [n]
+    along: np.ndarray  # float [n]: each pixel's column measured along the slant
     top: int
     bottom: int
-    left: int
-    right: int
-    labels: list  # the connected-component labels inside
 
     @property
     def height(self) -> int:
         return self.bottom - self.top
 
     @property
-    def width(self) -> int:
+    def left(self) -> float:
+        return float(self.along.min())
+
+    @property
+    def right(self) -> float:
+        return float(self.along.max()) + 1
+
+    @property
+    def width(self) -> float:
         return self.right - self.left
 
-    def joined(self, other: _Box) -> _Box:
-        return _Box(
+    def joined(self, other: _Piece) -> _Piece:
+        return _Piece(
+            np.concatenate([self.rows, other.rows]),
+            np.concatenate([self.columns, other.columns]),
+            np.concatenate([self.along, other.along]),
             min(self.top, other.top),
             max(self.bottom, other.bottom),
-            min(self.left, other.left),
-            max(self.right, other.right),
-            self.labels + other.labels,
         )
 
+    def part(self, keep: np.ndarray) -> _Piece:
+        rows = self.rows[keep]
+        return _Piece(rows, self.columns[keep], self.along[keep], int(rows.min()), int(rows.max()) + 1)
 
-def _overlap(start_a: int, end_a: int, start_b: int, end_b: int) -> int:
-    return max(0, min(end_a, end_b) - max(start_a, start_b))
+
+def _overlap(start_a: float, end_a: float, start_b: float, end_b: float) -> float:
+    return max(0.0, min(end_a, end_b) - max(start_a, start_b))
 
 
-def find_marks(ink: np.ndarray, score: Optional[Score] = None) -> list[Mark]:
-    """uint8 ink [H, W] (ink high, paper 0) -> its characters in reading order (an empty list when
-    there is no ink). ``score`` chooses between the ways to cut touching characters apart."""
+def strokes_of(ink: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """uint8 ink [H, W] -> (count, labels [H, W], stats) of its connected pieces of strong ink."""
+    strong = (ink >= INK_LEVEL * int(ink.max())).astype(np.uint8)
+    return cv2.connectedComponentsWithStats(strong, connectivity=8)[:3]
+
+
+def typical_height(marks: list[Mark]) -> float:
+    """Marks -> the median height in px of the taller ones (a fragment left apart would pull it down)."""
+    tallest = max(mark.bottom - mark.top for mark in marks)
+    return float(np.median([mark.bottom - mark.top for mark in marks if mark.bottom - mark.top >= 0.5 * tallest]))
+
+
+def clearly_several(marks: list[Mark]) -> int:
+    """How many of ``marks`` are clearly characters of their own: at least ``WHOLE_HEIGHT`` of the
+    typical height. The pieces a clean-up leaves of one faint or broken character are shorter, so
+    a picture with fewer than two is read as one character."""
+    if not marks:
+        return 0
+    typical = typical_height(marks)
+    return sum(1 for mark in marks if mark.bottom - mark.top >= WHOLE_HEIGHT * typical)
+
+
+def find_marks(ink: np.ndarray, score: Score | None = None) -> list[Mark]:
+    """uint8 ink [H, W] (ink high, paper 0) -> its characters in reading order; an empty list when
+    there is no ink. ``score`` decides whether marks that may hold two touching characters do."""
     if not ink.any():
         return []
-    strong = (ink >= INK_LEVEL * int(ink.max())).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(strong, connectivity=8)
+    count, labels, stats = strokes_of(ink)
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = [label for label in range(1, count) if areas[label - 1] >= SPECK_SHARE * areas.max()]
-    boxes = [
-        _Box(
-            int(stats[label, cv2.CC_STAT_TOP]),
-            int(stats[label, cv2.CC_STAT_TOP] + stats[label, cv2.CC_STAT_HEIGHT]),
-            int(stats[label, cv2.CC_STAT_LEFT]),
-            int(stats[label, cv2.CC_STAT_LEFT] + stats[label, cv2.CC_STAT_WIDTH]),
-            [label],
-        )
-        for label in keep
-    ]
-    marks = []
-    areas = {label: int(stats[label, cv2.CC_STAT_AREA]) for label in keep}
-    for line_number, line in enumerate(_lines(boxes)):
-        characters = _characters(line, areas)
-        height = float(np.median([box.height for box in characters]))
+    order = np.argsort(labels, axis=None, kind="stable")  # the pixels grouped by piece
+    starts = np.searchsorted(labels.ravel()[order], np.arange(count + 1))
+    pieces = []
+    for label in keep:
+        flat = order[starts[label] : starts[label + 1]]
+        rows, columns = np.divmod(flat, ink.shape[1])
+        pieces.append(_Piece(rows, columns, columns.astype(np.float32), int(rows.min()), int(rows.max()) + 1))
+
+    marks: list[Mark] = []
+    for line_number, line in enumerate(_lines(_broken_strokes_joined(pieces))):
+        slant = _slant(line, ink)
+        middle = float(np.median(np.concatenate([piece.rows for piece in line])))
+        for piece in line:  # a pixel's column along the slant: where it would be if the line stood upright
+            piece.along = piece.columns + slant * (piece.rows - middle)
+        height = _line_height(line)
+        characters = _characters(sorted(line, key=lambda piece: piece.left), height)
+        if score is not None:
+            characters = _fragments_joined(characters, ink, height, score)
+        parts = []
+        for character in characters:
+            parts += _split(character, ink, height, score)
         previous_right = None
-        for box in characters:
-            own = np.where(
-                np.isin(labels[box.top : box.bottom, box.left : box.right], box.labels),
-                ink[box.top : box.bottom, box.left : box.right],
-                0,
-            ).astype(np.uint8)
-            wide = box.width > (WIDE if score is not None else SURELY_WIDE) * height
-            parts = _split(own, box, height, score) if wide else [(box, own)]
-            for part_box, part_ink in parts:
-                spaced = previous_right is not None and part_box.left - previous_right > SPACE * height
-                marks.append(
-                    Mark(part_box.top, part_box.bottom, part_box.left, part_box.right, part_ink, line_number, spaced)
-                )
-                previous_right = part_box.right
+        for part in parts:
+            spaced = previous_right is not None and part.left - previous_right > SPACE * height
+            marks.append(_mark(part, ink, line_number, spaced))
+            previous_right = part.right
     return marks
 
 
-def _lines(boxes: list[_Box]) -> list[list[_Box]]:
-    """The pieces grouped into lines of writing, top line first, each line's pieces left to right."""
-    lines: list[list[_Box]] = []
-    for box in sorted(boxes, key=lambda box: -box.height):  # the tallest pieces found the lines
+def _broken_strokes_joined(pieces: list[_Piece]) -> list[_Piece]:
+    """Pieces with the crumbs of a stroke and those one just above the other joined.
+
+    A thin, faint stroke (a 5's flag) can come out of the clean-up as a trail of crumbs, and a
+    stroke broken across (a gap rubbed through a digit, a ruled line taken out) leaves pieces too
+    little overlapping top to bottom to share a line of writing. Crumbs (pieces under ``CRUMB`` of
+    the typical height each way) join the piece nearest them when it is less than ``BROKEN_GAP`` of
+    that height away, and are dropped when none is (dust, a dot). Then pieces overlapping left to
+    right, less than ``BROKEN_GAP`` of the taller one's height apart top to bottom, are joined.
+    """
+    tallest = max(piece.height for piece in pieces)
+    typical = float(np.median([piece.height for piece in pieces if piece.height >= 0.5 * tallest]))
+    pieces = sorted(pieces, key=lambda piece: -piece.rows.size)  # the biggest first: crumbs join them
+    index = len(pieces) - 1
+    while index >= 0 and len(pieces) > 1:
+        crumb = pieces[index]
+        if max(crumb.height, crumb.width) >= CRUMB * typical:
+            index -= 1
+            continue
+        distances = [_distance(crumb, other) if other is not crumb else np.inf for other in pieces]
+        nearest = int(np.argmin(distances))
+        if distances[nearest] <= BROKEN_GAP * typical:
+            pieces[nearest] = pieces[nearest].joined(crumb)
+        del pieces[index]
+        index = min(index, len(pieces) - 1)
+    pieces = sorted(pieces, key=lambda piece: piece.top)
+    joined = True
+    while joined:
+        joined = False
+        for first in range(len(pieces)):
+            for second in range(first + 1, len(pieces)):
+                a, b = pieces[first], pieces[second]
+                apart = max(a.top, b.top) - min(a.bottom, b.bottom)
+                shared = _overlap(a.left, a.right, b.left, b.right)
+                if apart <= BROKEN_GAP * max(a.height, b.height) and shared > 0:
+                    if _overlap(a.top, a.bottom, b.top, b.bottom) <= SAME_LINE * min(a.height, b.height):
+                        pieces[first] = a.joined(b)
+                        del pieces[second]
+                        joined = True
+                        break
+            if joined:
+                break
+    return pieces
+
+
+def _lines(pieces: list[_Piece]) -> list[list[_Piece]]:
+    """The pieces grouped into lines of writing, top line first."""
+    lines: list[list[_Piece]] = []
+    for piece in sorted(pieces, key=lambda piece: -piece.height):  # the tallest pieces found the lines
         for line in lines:
-            top, bottom = min(b.top for b in line), max(b.bottom for b in line)
-            if _overlap(box.top, box.bottom, top, bottom) >= SAME_LINE * min(box.height, bottom - top):
-                line.append(box)
+            top, bottom = min(p.top for p in line), max(p.bottom for p in line)
+            if _overlap(piece.top, piece.bottom, top, bottom) >= SAME_LINE * min(piece.height, bottom - top):
+                line.append(piece)
                 break
         else:
-            lines.append([box])
-    lines.sort(key=lambda line: min(box.top for box in line))
-    return [sorted(line, key=lambda box: box.left) for line in lines]
+            lines.append([piece])
+    return sorted(lines, key=lambda line: min(piece.top for piece in line))
 
 
-def _characters(line: list[_Box], areas: dict) -> list[_Box]:
-    """A line's pieces joined into characters (left to right): pieces one above the other where they
-    overlap left to right (a broken stroke, a 5's flag, an i's dot), and small pieces into the
-    neighbour they overlap most. Two whole characters side by side share their rows, so a slanted
-    digit leaning over a narrow 1 stays two."""
-    typical = float(np.median([areas[label] for box in line for label in box.labels]))
-    characters: list[_Box] = []
-    for box in line:
+def _slant(line: list[_Piece], ink: np.ndarray) -> float:
+    """The shear that makes a line's strokes most upright: the one whose column sums of the
+    sheared ink are most peaked (upright strokes pile their ink into few columns)."""
+    rows = np.concatenate([piece.rows for piece in line])
+    columns = np.concatenate([piece.columns for piece in line])
+    weights = ink[rows, columns].astype(np.float64)
+    best, best_peak = 0.0, -1.0
+    for slant in SLANTS:
+        along = np.rint(columns + slant * (rows - rows.mean())).astype(np.int64)
+        sums = np.bincount(along - along.min(), weights=weights)
+        peak = float(np.square(sums).sum())
+        if peak > best_peak * (1 + 1e-9):  # a tie keeps the slant nearer upright, tried first
+            best, best_peak = float(slant), peak
+    return best
+
+
+def _line_height(pieces: list[_Piece]) -> float:
+    """The height of a line's characters: the median of its pieces' heights, leaving out the short
+    ones (a broken stroke's pieces, a 5's flag) that would pull it down."""
+    tallest = max(piece.height for piece in pieces)
+    return float(np.median([piece.height for piece in pieces if piece.height >= 0.5 * tallest]))
+
+
+def _gap(a: _Piece, b: _Piece) -> float:
+    """How far apart two pieces are left to right, along the slant (0 when they overlap)."""
+    return max(0.0, max(a.left, b.left) - min(a.right, b.right))
+
+
+def _characters(line: list[_Piece], height: float) -> list[_Piece]:
+    """A line's pieces (left to right) joined into characters. Pieces are strokes of one character
+    when they overlap left to right by half the narrower one's width (a broken stroke, an i's dot),
+    or lie one above the other close by (a 9's loop broken from its stem); a fragment (short and
+    small) joins the character nearest to it (a 5's flag, a 4's broken arm). Characters written
+    side by side stand on one baseline, so none of this joins them."""
+    characters: list[_Piece] = []
+    for piece in line:
         if characters:
             last = characters[-1]
-            shared = _overlap(box.left, box.right, last.left, last.right)
-            rows = _overlap(box.top, box.bottom, last.top, last.bottom)
-            stacked = rows <= STACKED * min(box.height, last.height)
-            small = min(sum(areas[label] for label in group.labels) for group in (box, last)) < SMALL * typical
-            if shared >= SAME_CHARACTER * min(box.width, last.width) and (stacked or small):
-                characters[-1] = last.joined(box)
+            shared = _overlap(piece.left, piece.right, last.left, last.right)
+            rows = _overlap(piece.top, piece.bottom, last.top, last.bottom)
+            stacked = rows <= STACKED * min(piece.height, last.height) and _gap(piece, last) <= NEAR * height
+            if shared >= SAME_CHARACTER * min(piece.width, last.width) or stacked:
+                characters[-1] = last.joined(piece)
                 continue
-        characters.append(box)
+        characters.append(piece)
+    typical = float(np.median([character.rows.size for character in characters]))
+    index = 0
+    while index < len(characters) and len(characters) > 1:
+        piece = characters[index]
+        if piece.height >= FRAGMENT_HEIGHT * height or piece.rows.size >= FRAGMENT_INK * typical:
+            index += 1
+            continue
+        neighbours = [other for other in (index - 1, index + 1) if 0 <= other < len(characters)]
+        nearest = min(neighbours, key=lambda other: _gap(piece, characters[other]))
+        if _gap(piece, characters[nearest]) > NEAR * height:  # on its own: a dash, a dot
+            index += 1
+            continue
+        characters[nearest] = characters[nearest].joined(piece)
+        del characters[index]
+        index = min(index, nearest)
     return characters
 
 
-def _split(own: np.ndarray, box: _Box, height: float, score: Optional[Score]) -> list[tuple[_Box, np.ndarray]]:
-    """A wide mark cut into the characters it holds, at the valleys of its column sums: without
-    ``score``, into as many as its width suggests at the deepest valleys; with it, into one, two or
-    as many as its width suggests, whichever the model reads most confidently (its least sure part)."""
-    parts_wanted = max(2, round(box.width / height))  # handwritten digits are about as wide as tall, or narrower
-    columns = own.astype(np.float32).sum(axis=0)
-    columns = np.convolve(columns, np.ones(3) / 3, mode="same")  # a one-pixel gap is no valley
-    narrowest = max(1, int(NARROWEST_PART * height))
-    candidates = [
-        column
-        for column in range(narrowest, box.width - narrowest)
-        if columns[column] <= columns[column - 1] and columns[column] <= columns[column + 1]
-    ]
-    if not candidates:
-        return [(box, own)]
-    candidates.sort(key=lambda column: columns[column])
-    candidates = candidates[:8]
+def _fragments_joined(characters: list[_Piece], ink: np.ndarray, height: float, score: Score) -> list[_Piece]:
+    """Characters (left to right) with fragments joined to a neighbour where the model reads them
+    better so: a digit cut in pieces by a ruled line's removal or a broken stroke, whose pieces lie
+    neither one above the other nor mostly overlapping. A short character close to the next, or any
+    two almost touching, are joined when the model would not read them as two
+    (``_two_rather_than_one``)."""
+    index = 0
+    while index + 1 < len(characters):
+        first, second = characters[index], characters[index + 1]
+        short = min(first.height, second.height) < SHORT * height and _gap(first, second) <= NEAR * height
+        joined = first.joined(second)
+        if (short or _distance(first, second) <= CLOSE * height) and joined.width <= SURELY_TWO * height:
+            whole, *parts = score([_crop(joined, ink), _crop(first, ink), _crop(second, ink)])
+            if not _two_rather_than_one(joined.width / height, whole, min(parts)):
+                characters[index : index + 2] = [joined]
+                continue
+        index += 1
+    return characters
+
+
+def _distance(a: _Piece, b: _Piece) -> float:
+    """The shortest distance in px between two pieces' pixels (0 when they touch)."""
+    top, left = min(a.top, b.top), int(min(a.columns.min(), b.columns.min()))
+    bottom, right = max(a.bottom, b.bottom), int(max(a.columns.max(), b.columns.max())) + 1
+    paper = np.ones((bottom - top, right - left), np.uint8)  # 0 where b's ink is
+    paper[b.rows - top, b.columns - left] = 0
+    return float(cv2.distanceTransform(paper, cv2.DIST_L2, 3)[a.rows - top, a.columns - left].min())
+
+
+def _split(character: _Piece, ink: np.ndarray, height: float, score: Score | None) -> list[_Piece]:
+    """A mark cut into the characters it holds (itself alone when it is one), left to right.
+    ``height``: its line's typical character height."""
+    if character.width <= MAYBE_TWO * height:
+        return [character]
+    options = _cuts(character, ink, height)
+    if not options:
+        return [character]
     if score is None:
-        options = _cut_options(candidates, parts_wanted - 1, narrowest)
-        if not options:
-            return [(box, own)]
-        return _cut(own, box, min(options, key=lambda cuts: sum(columns[column] for column in cuts)))
-    options = [()]  # not cut at all: a wide single character (a slanted 0, a 2 with a long foot)
-    for parts in sorted({2, parts_wanted}):
-        options += _cut_options(candidates, parts - 1, narrowest)
-    readings = [min(score([piece for _, piece in _cut(own, box, cuts)])) for cuts in options]
-    return _cut(own, box, options[max(range(len(options)), key=lambda index: readings[index])])
+        if character.width <= SURELY_TWO * height:
+            return [character]
+        left, right = options[0]  # the cut through the least ink
+    else:
+        readings = score([_crop(character, ink)] + [_crop(part, ink) for parts in options for part in parts])
+        whole, parts = readings[0], readings[1:]
+        surer = [min(parts[2 * index], parts[2 * index + 1]) for index in range(len(options))]
+        best = int(np.argmax(surer))
+        if not _two_rather_than_one(character.width / height, whole, surer[best]):
+            return [character]
+        left, right = options[best]
+    return _split(left, ink, height, score) + _split(right, ink, height, score)
 
 
-def _cut_options(candidates: list[int], cuts: int, narrowest: int) -> list[tuple[int, ...]]:
-    """Sets of ``cuts`` columns from ``candidates`` at least ``narrowest`` apart, in order."""
-    from itertools import combinations
+def _two_rather_than_one(wide: float, whole: float, parts: float) -> bool:
+    """Whether a mark that may hold two characters does: ``wide``, its width over its line's
+    height; ``whole``, how sure the model is reading it as one character; ``parts``, how sure it
+    is of the less sure of the two parts (sureness: the model's largest output, see ``Score``).
 
-    return [
-        combination
-        for combination in combinations(sorted(candidates), cuts)
-        if all(later - earlier >= narrowest for earlier, later in zip(combination, combination[1:]))
+    A model trained on single characters reads two touching ones as one with a confident softmax
+    (a "94" as a 4 at 99.99%), but its largest output stays far lower than for a character it
+    knows, while the parts of a single character read poorly. Measured on marks from rows of
+    MNIST digits (``synthetic.rows``), a wide mark is more likely two the wider it is, so the
+    parts' advantage is weighed with the width.
+    """
+    return parts - whole + WIDTH_WEIGHT * (wide - 1.0) > 0.0
+
+
+def _cuts(character: _Piece, ink: np.ndarray, height: float) -> list[tuple[_Piece, _Piece]]:
+    """The ways to cut a wide mark in two, the one through the least ink first: from each of the
+    deepest valleys of its column sums (along the slant), the path down through it that crosses
+    the least ink (touching characters meet at a point; a straight cut would slice the strokes of
+    one of them), leaving both parts at least ``NARROWEST_PART`` of the line's height wide."""
+    start = int(np.floor(character.left))
+    columns = np.floor(character.along).astype(np.int64) - start  # [n] pixel -> raster column
+    rows = character.rows - character.top
+    raster = np.zeros((character.height, int(columns.max()) + 1), np.float64)  # the mark, upright
+    np.maximum.at(raster, (rows, columns), ink[character.rows, character.columns].astype(np.float64))
+    sums = np.convolve(raster.sum(axis=0), np.ones(3) / 3, mode="same")  # a one-pixel dip is no valley
+    narrowest = max(2, int(NARROWEST_PART * height))
+    valleys = [
+        column
+        for column in range(narrowest, len(sums) - narrowest)
+        if sums[column] <= sums[column - 1] and sums[column] <= sums[column + 1]
     ]
-
-
-def _cut(own: np.ndarray, box: _Box, cuts: tuple[int, ...]) -> list[tuple[_Box, np.ndarray]]:
-    """``own`` cut at the given columns -> each part's box (trimmed to its ink) and ink."""
-    edges = [0, *cuts, box.width]
-    parts = []
-    for start, end in zip(edges, edges[1:]):
-        piece = own[:, start:end]
-        rows = np.flatnonzero(piece.any(axis=1))
-        if rows.size == 0:
+    valleys = sorted(valleys, key=lambda column: sums[column])[:VALLEYS_TRIED]
+    step = max(1, int(CUT_STEP * height))  # where two characters overlap deeply there may be no valley
+    starts = sorted(set(valleys) | set(range(narrowest, len(sums) - narrowest, step)))
+    band = max(1, int(PATH_BAND * height))
+    found, seen = [], set()
+    for valley in starts:
+        path, crossed = _least_ink_path(raster, valley, band)
+        left = columns < path[rows]
+        if not left.any() or left.all() or min(np.ptp(columns[left]), np.ptp(columns[~left])) + 1 < narrowest:
             continue
-        piece = piece[rows[0] : rows[-1] + 1]
-        part_box = _Box(box.top + int(rows[0]), box.top + int(rows[-1]) + 1, box.left + start, box.left + end, [])
-        parts.append((part_box, piece))
-    return parts
+        key = left.tobytes()
+        if key in seen:  # another start that found the same path
+            continue
+        seen.add(key)
+        found.append((crossed, character.part(left), character.part(~left)))
+    found.sort(key=lambda option: option[0])
+    return [(left, right) for _, left, right in found]
+
+
+def _least_ink_path(raster: np.ndarray, column: int, band: int) -> tuple[np.ndarray, float]:
+    """float [h, w] ink and a column -> (for each row, the column a path from top to bottom passes,
+    moving at most one column a row and staying within ``band`` columns of ``column``; the ink it
+    crosses): the path crossing the least ink, by dynamic programming."""
+    height, width = raster.shape
+    low, high = max(0, column - band), min(width, column + band + 1)
+    cost = raster[:, low:high] + 1.0  # a step costs 1 more: of equal paths, the straighter
+    total = cost[0].copy()
+    came = np.zeros(cost.shape, np.int64)
+    for row in range(1, height):
+        choices = np.stack([np.r_[np.inf, total[:-1]], total, np.r_[total[1:], np.inf]])  # from the left, above, the right
+        move = choices.argmin(axis=0)
+        total = cost[row] + choices[move, np.arange(len(total))]
+        came[row] = move - 1
+    path = np.zeros(height, np.int64)
+    path[-1] = int(total.argmin())
+    for row in range(height - 1, 0, -1):
+        path[row - 1] = path[row] + came[row, path[row]]
+    crossed = float(raster[np.arange(height), path + low].sum())
+    return path + low, crossed
+
+
+def _crop(piece: _Piece, ink: np.ndarray) -> np.ndarray:
+    """uint8 [h, w]: the piece's own ink, cropped to it, with nothing of its neighbours."""
+    top, left = piece.top, int(piece.columns.min())
+    crop = np.zeros((piece.bottom - top, int(piece.columns.max()) + 1 - left), np.uint8)
+    crop[piece.rows - top, piece.columns - left] = ink[piece.rows, piece.columns]
+    return crop
+
+
+def _mark(piece: _Piece, ink: np.ndarray, line: int, space_before: bool) -> Mark:
+    """A found character as a ``Mark``, with its soft edge (the faint ink round its strokes) back."""
+    crop = _crop(piece, ink)
+    top, left = piece.top, int(piece.columns.min())
+    # The faint pixels round the strokes were left out of the pieces (below INK_LEVEL): give each
+    # character those next to its own strokes, so it is framed with MNIST's soft edges.
+    own = cv2.dilate((crop > 0).astype(np.uint8), np.ones((3, 3), np.uint8))
+    window = ink[top : top + crop.shape[0], left : left + crop.shape[1]]
+    crop = np.where((own > 0) & (crop == 0) & (window < INK_LEVEL * int(ink.max())), window, crop).astype(np.uint8)
+    return Mark(top, piece.bottom, left, left + crop.shape[1], crop, line, space_before)

@@ -78,9 +78,10 @@ class EvenPaper(NamedTuple):
     ink_is_dark: bool  # the ink is darker than the paper (pencil on white), not lighter (chalk on a board)
 
 
-def photo_ink(grey: np.ndarray) -> np.ndarray:
+def photo_ink(grey: np.ndarray, look: int = FIRST_LOOK) -> np.ndarray:
     """uint8 grey [H, W] (at most ``read.WORKING_SIDE`` long) -> uint8 ink [h, w], a reduced copy:
-    ink high, paper 0, specks removed.
+    ink high, paper 0, specks removed. ``look``: the long side of the copy cleaned first (a row of
+    characters needs a longer one than a single character, to keep each character's detail).
 
     Raises ``NoInkError`` when nothing stands out from the paper.
     """
@@ -88,7 +89,7 @@ def photo_ink(grey: np.ndarray) -> np.ndarray:
     if min(height, width) < SMALLEST_PICTURE:
         raise NoInkError(f"no handwriting found (a {width}x{height} picture is too small to hold any)")
     grey = only_the_page(grey)
-    first = shrunk(grey, FIRST_LOOK)
+    first = shrunk(grey, look)
     paper = even_paper(first)
     if paper is not None:
         # A close crop, or a clean scan: the paper's tone is known. The estimate of uneven paper
@@ -100,7 +101,7 @@ def photo_ink(grey: np.ndarray) -> np.ndarray:
             ink = None
         if ink is not None and ink_extent(ink) >= DETAIL_ENOUGH:  # else: a small digit, for a closer look
             return ink
-    return ink_looking_closer_when_small(grey, first)
+    return ink_looking_closer_when_small(grey, first, look)
 
 
 def even_paper(grey: np.ndarray) -> EvenPaper | None:
@@ -127,8 +128,8 @@ def even_paper(grey: np.ndarray) -> EvenPaper | None:
     return EvenPaper(tone=median_of(grey[light if paper_is_light else ~light]) / 255.0, ink_is_dark=paper_is_light)
 
 
-def ink_looking_closer_when_small(grey: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """uint8 grey [H, W] and ``first``, the same shrunk to ``FIRST_LOOK`` -> uint8 ink [h, w].
+def ink_looking_closer_when_small(grey: np.ndarray, first: np.ndarray, look: int = FIRST_LOOK) -> np.ndarray:
+    """uint8 grey [H, W] and ``first``, the same shrunk to ``look`` px -> uint8 ink [h, w].
 
     Cleans ``first``; when nothing is found there in a large picture (a fine pen fades), a copy
     ``CLOSER`` times longer is tried; when the digit turns out small, its surroundings are cut
@@ -139,9 +140,9 @@ def ink_looking_closer_when_small(grey: np.ndarray, first: np.ndarray) -> np.nda
     try:
         ink, ink_was_dark = clean_photo(first)
     except NoInkError:
-        if max(grey.shape) <= 2 * FIRST_LOOK:  # a 4x copy would hold little more than this one
+        if max(grey.shape) <= 2 * look:  # a 4x copy would hold little more than this one
             raise
-        first = shrunk(grey, CLOSER * FIRST_LOOK)
+        first = shrunk(grey, CLOSER * look)
         ink, ink_was_dark = clean_photo(first)
     if first is grey:
         return ink
@@ -156,7 +157,7 @@ def ink_looking_closer_when_small(grey: np.ndarray, first: np.ndarray) -> np.nda
     margin = CUT_MARGIN * longest
     top, bottom = (int(np.clip(value * scale, 0, height)) for value in (top - margin, bottom + margin))
     left, right = (int(np.clip(value * scale, 0, width)) for value in (left - margin, right + margin))
-    region = shrunk(grey[top:bottom, left:right], FIRST_LOOK)
+    region = shrunk(grey[top:bottom, left:right], look)
     if min(region.shape) < SMALLEST_PICTURE:
         return ink
     return clean_photo(region, ink_is_dark=ink_was_dark)[0]

@@ -15,8 +15,9 @@ import numpy as np
 
 from handwriting.preprocess.drawing import drawing_ink
 from handwriting.preprocess.filters import shrunk
+from handwriting.preprocess.marks import find_marks, typical_height
 from handwriting.preprocess.frame import frame_emnist, frame_fill, frame_mnist
-from handwriting.preprocess.photo import photo_ink
+from handwriting.preprocess.photo import FIRST_LOOK, photo_ink
 from handwriting.preprocess.pixels import MNIST_SIZE
 from handwriting.preprocess.read import WORKING_SIDE
 
@@ -40,13 +41,41 @@ def to_fill(grey: np.ndarray) -> np.ndarray:
     return frame_fill(ink_of(grey))
 
 
-def ink_of(grey: np.ndarray) -> np.ndarray:
+def ink_of(grey: np.ndarray, look: int = FIRST_LOOK) -> np.ndarray:
     """uint8 grey picture [H, W], any polarity and size -> uint8 ink [h, w]: ink high, background
-    0, specks, rules and paper gone. A digital drawing keeps its size; a photo comes back reduced."""
+    0, specks, rules and paper gone. A digital drawing keeps its size; a photo comes back reduced,
+    to about ``look`` px on its long side (``photo.photo_ink``)."""
     grey = _checked_grey(grey)
     ink = drawing_ink(grey)
     if ink is None:
-        ink = photo_ink(shrunk(grey, WORKING_SIDE))  # area averaging keeps thin ink as grey
+        ink = photo_ink(shrunk(grey, WORKING_SIDE), look)  # area averaging keeps thin ink as grey
+    return ink
+
+
+CHARACTER_LOOK = 48  # px: a photo of several characters is cleaned again with them about this tall
+LOOKS = 2  # ... at most twice (the first look at a small row in a big photo can misjudge their size)
+
+
+def ink_of_row(grey: np.ndarray, ink: np.ndarray, height: float) -> np.ndarray:
+    """uint8 grey picture [H, W] holding several characters, its ``ink_of`` and their typical
+    height there in px -> uint8 ink [h, w] with the characters about ``CHARACTER_LOOK`` px tall.
+
+    ``ink_of`` cleans a photo on a copy whose long side suits one character: a row of six comes
+    back with each character a few pixels tall and its thin strokes faded. A drawing keeps its size
+    and is returned as it is.
+    """
+    grey = _checked_grey(grey)
+    if drawing_ink(grey) is not None:
+        return ink
+    for _ in range(LOOKS):
+        if height >= 0.7 * CHARACTER_LOOK or max(ink.shape) >= WORKING_SIDE:
+            break
+        look = min(WORKING_SIDE, round(max(ink.shape) * CHARACTER_LOOK / height))
+        ink = photo_ink(shrunk(grey, WORKING_SIDE), look)
+        marks = find_marks(ink)
+        if not marks:
+            break
+        height = typical_height(marks)
     return ink
 
 
