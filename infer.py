@@ -157,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         keep = args.show is not None
         shown, saved = [], []
         progress = tqdm(total=len(items), unit="img", disable=len(items) < 200 or None, file=sys.stderr)
-        readings = recognise(items, backend, args.preprocess, args.topk, pool=pool, keep_pictures=keep, single=args.single)
+        readings = recognise(
+            items, backend, args.preprocess, args.topk, pool=pool, keep_pictures=keep, single=args.single
+        )
         for result in readings:
             progress.update()
             if result.error is not None:

@@ -9,8 +9,9 @@ made into the kinds of picture the single-digit benches use (a drawing app's can
 paper: grey paper in uneven light, pencil, ruled paper, a shadow across the page), saved as the file
 a user would have, and read by ``infer.py``'s own path (``handwriting.recognise``) with the shipped
 cnn. Reported per style: exact-string accuracy (every digit right, none missing, none extra) and
-per-digit accuracy (the digits read right at their place, over all digits written; a row cut into
-the wrong number of marks counts all its digits wrong). The misread rows are drawn into a PNG.
+per-character accuracy, 1 - CER: one minus the edits (digits misread, missing or extra; Levenshtein)
+it takes to turn what was read into what was written, over all digits written. The misread rows are
+drawn into a PNG.
 """
 
 from __future__ import annotations
@@ -48,26 +49,35 @@ def written_rows(test, style: str, count: int, seed: int):
     return rows
 
 
-def score(truth: str, text: str) -> tuple[bool, int]:
-    """-> (the whole string right, how many digits are right at their place)."""
-    if len(text) != len(truth):
-        return False, 0
-    return text == truth, sum(a == b for a, b in zip(text, truth))
+def edits(truth: str, text: str) -> int:
+    """The Levenshtein distance: how many characters misread, missing or extra turn ``text`` into ``truth``."""
+    previous = list(range(len(text) + 1))
+    for row, wanted in enumerate(truth, 1):
+        current = [row]
+        for column, read in enumerate(text, 1):
+            current.append(min(previous[column] + 1, current[column - 1] + 1, previous[column - 1] + (wanted != read)))
+        previous = current
+    return previous[-1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200, help="rows per style (default: 200)")
     parser.add_argument("--seed", type=int, default=0, help="which digits and how they are written (default: 0)")
+    parser.add_argument("--data-dir", metavar="DIR", help="data root (default: as handwriting.data)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="where the results go")
     args = parser.parse_args()
 
     from handwriting.backends import make_backend
     from handwriting.data import get_spec, load
+    from handwriting.errors import UserError
     from handwriting.recognise import recognise
 
-    test = load(get_spec("mnist"), log=lambda message: None).splits["test"]
-    backend = make_backend("auto")
+    try:
+        test = load(get_spec("mnist"), args.data_dir, download=False, log=lambda message: None).splits["test"]
+        backend = make_backend("auto")
+    except UserError as error:
+        sys.exit(f"error: {error}")
     results, misread = {}, []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
@@ -79,51 +89,61 @@ def main() -> None:
                 path = Path(scratch) / f"{style.replace(' ', '_')}_{number:04d}{suffix}"
                 cv2.imwrite(str(path), picture, [cv2.IMWRITE_JPEG_QUALITY, 95])
                 paths.append(str(path))
-            exact = digits_right = digits = 0
-            for (truth, picture, _, _), result in zip(rows, recognise(paths, backend)):
+            exact = wrong = digits = touched = touched_exact = 0
+            for (truth, picture, touching, _), result in zip(rows, recognise(paths, backend)):
                 text = (result.label or "").replace(" ", "") if result.error is None else ""
-                whole, right = score(truth, text)
-                exact, digits_right, digits = exact + whole, digits_right + right, digits + len(truth)
-                if not whole:
+                exact, wrong, digits = exact + (text == truth), wrong + edits(truth, text), digits + len(truth)
+                touched, touched_exact = touched + (touching > 0), touched_exact + (touching > 0 and text == truth)
+                if text != truth:
                     misread.append((style, truth, text or f"({result.error})", picture))
             results[style] = {
                 "rows": args.rows,
                 "exact": exact / args.rows,
-                "per_digit": digits_right / digits,
+                "per_character": 1 - wrong / digits,
+                "rows_with_touching": touched,
+                "exact_with_touching": touched_exact / max(1, touched),
+                "exact_without_touching": (exact - touched_exact) / max(1, args.rows - touched),
                 "touching_pairs": sum(row[2] for row in rows),
                 "broken_digits": sum(row[3] for row in rows),
                 "misread": [{"written": truth, "read": text} for s, truth, text, _ in misread if s == style],
             }
-            print(f"{style:12s} exact {exact / args.rows:6.1%}   per digit {digits_right / digits:6.1%}", flush=True)
+            print(f"{style:12s} exact {exact / args.rows:6.1%}   per character {1 - wrong / digits:6.1%}", flush=True)
     seconds = time.perf_counter() - started
     total_rows = sum(numbers["rows"] for numbers in results.values())
     overall_exact = sum(numbers["exact"] * numbers["rows"] for numbers in results.values()) / total_rows
-    overall_digit = float(np.mean([numbers["per_digit"] for numbers in results.values()]))
+    overall_character = float(np.mean([numbers["per_character"] for numbers in results.values()]))
 
     machine = describe_machine()
     lines = [
-        f"| {style} | {numbers['rows']} | {numbers['exact']:.1%} | {numbers['per_digit']:.1%} | "
-        f"{numbers['touching_pairs']} | {numbers['broken_digits']} |"
+        f"| {style} | {numbers['rows']} | {numbers['exact']:.1%} | {numbers['per_character']:.1%} | "
+        f"{numbers['exact_without_touching']:.1%} | {numbers['exact_with_touching']:.1%} "
+        f"({numbers['rows_with_touching']} rows) | {numbers['touching_pairs']} | {numbers['broken_digits']} |"
         for style, numbers in results.items()
     ]
     report = "\n".join(
         [
             "# Reading whole numbers: rows of 3-6 MNIST test digits (`bench/read_numbers.py`)",
             "",
-            f"{machine}; seed {args.seed}; the shipped cnn ({backend.name}); {seconds:.0f} s in all. A row's digits "
-            "count as right only when it was cut into as many characters as it has digits.",
+            f"{machine}; seed {args.seed}; the shipped cnn ({backend.name}); {seconds:.0f} s in all. Per character: "
+            "1 - CER, one minus the digits misread, missing or extra over the digits written.",
             "",
-            "| style | rows | exact string | per digit | touching pairs | broken digits |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| style | rows | exact string | per character | exact: rows with no touching pair | exact: rows with one "
+            "or more | touching pairs | broken digits |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
             *lines,
-            f"| **all** | {total_rows} | **{overall_exact:.1%}** | **{overall_digit:.1%}** | | |",
+            f"| **all** | {total_rows} | **{overall_exact:.1%}** | **{overall_character:.1%}** | | | | |",
             "",
         ]
     )
     print(report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"exact": overall_exact, "per_digit": overall_digit, "rows": total_rows, "seconds": round(seconds, 1)}
+    summary = {
+        "exact": overall_exact,
+        "per_character": overall_character,
+        "rows": total_rows,
+        "seconds": round(seconds, 1),
+    }
     (out / "read_numbers.md").write_text(report)
     (out / "read_numbers.json").write_text(
         json.dumps({"machine": machine, "seed": args.seed, "all": summary, "styles": results}, indent=2) + "\n"

@@ -234,7 +234,9 @@ def prepare_reading(
         return Prepared(None, None, f"cannot read it: {describe_os_error(error)}")
     except Exception as error:  # one picture's bug must not end the batch (see above)
         bug = f"{type(error).__name__}: {one_line(error)}"
-        return Prepared(None, None, f"could not be prepared: a bug in handwriting ({bug}); please report it with this picture")
+        return Prepared(
+            None, None, f"could not be prepared: a bug in handwriting ({bug}); please report it with this picture"
+        )
 
 
 def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int = 1) -> list[Character]:
@@ -343,7 +345,9 @@ def _recognised(batch: list[Item], prepared: list[Prepared], backend, topk: int,
             )
             continue
         row = probabilities[rows[index]]
-        result = _result(item.path, row, backend.classes, backend.has_confidence, topk, reading.frame, reading.thumbnail)
+        result = _result(
+            item.path, row, backend.classes, backend.has_confidence, topk, reading.frame, reading.thumbnail
+        )
         if reading.marks >= 2 and reading.row_ink is None:
             result.warning = (
                 f"it seems to hold {reading.marks} characters, read as one (--single); without --single all are read"

@@ -80,6 +80,14 @@ def write_row(digits: list[np.ndarray], rng: np.random.Generator, touching: floa
     return Row(canvas, touches, breaks, [(left - start, right - start) for left, right in spans])
 
 
+def pen_digits(text: str, rng: np.random.Generator) -> list[np.ndarray]:
+    """Digits of ``text`` from our own pen paths (``synthetic.pen``), each uint8 white on black like
+    an MNIST digit, for ``write_row``: rows the tests can read without MNIST."""
+    from synthetic.pen import draw
+
+    return [to_uint8(255 * draw(int(digit), 20, 2.2, rng, width=rng.uniform(0.55, 0.7))) for digit in text]
+
+
 def as_picture(ink: np.ndarray, style: str, rng: np.random.Generator) -> np.ndarray:
     """float ink [H, W] in [0, 1] -> uint8 grey picture in one of ``STYLES``, the kinds of picture
     the single-character benches use: a drawing app's black on white, or a photo of paper (grey
@@ -113,7 +121,8 @@ def as_picture(ink: np.ndarray, style: str, rng: np.random.Generator) -> np.ndar
         rows, columns = np.mgrid[0:height, 0:width]
         angle, offset = rng.uniform(0, np.pi), rng.uniform(0.3, 0.7)
         across = np.cos(angle) * columns / width + np.sin(angle) * rows / height
-        shadow = cv2.GaussianBlur((across > offset * (abs(np.cos(angle)) + abs(np.sin(angle)))).astype(np.float32), (0, 0), rng.uniform(1, 12))
+        edge = offset * (abs(np.cos(angle)) + abs(np.sin(angle)))
+        shadow = cv2.GaussianBlur((across > edge).astype(np.float32), (0, 0), rng.uniform(1, 12))
         grey = on_paper(ink, rng.uniform(190, 235), rng.uniform(20, 60)) * (1 - rng.uniform(0.3, 0.5) * shadow)
         grey = grey + rng.normal(0, 3, ink.shape)
     ok, encoded = cv2.imencode(".jpg", to_uint8(grey), [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 91))])

@@ -90,6 +90,29 @@ def test_the_fashion_photos_bench_writes_what_it_prints(real_fashion, tmp_path):
     assert (out / "fashion_photos.md").read_text().strip() == done.stdout.strip()
 
 
+def test_the_numbers_bench_writes_what_it_prints(real_mnist, tmp_path):
+    out = tmp_path / "results"
+    done = run_bench("read_numbers", "--rows", "3", "--data-dir", str(REAL_ROOT), "--out", str(out), cwd=tmp_path)
+    results = json.loads((out / "read_numbers.json").read_text())
+    assert list(results["styles"]) == ["drawing", "photo", "pencil", "ruled paper", "shadow"]
+    assert results["all"]["rows"] == 15
+    table = (out / "read_numbers.md").read_text()
+    assert table.strip() in done.stdout
+    for style, row in results["styles"].items():
+        assert f"{style:12s} exact {row['exact']:6.1%}   per character {row['per_character']:6.1%}" in done.stdout
+        assert len(row["misread"]) == round(3 * (1 - row["exact"]))
+    assert (out / "read_numbers.png").stat().st_size > 0
+
+
+def test_a_bench_script_cannot_hide_pythons_own_modules():
+    """A script's folder comes first on Python's path: a bench named like a module NumPy imports
+    (numbers.py, for one) would break every other bench."""
+    import sys as system
+
+    standard = set(system.stdlib_module_names)
+    assert [path.name for path in (ROOT / "bench").glob("*.py") if path.stem in standard] == []
+
+
 def test_every_bench_names_the_machine_its_results_come_from():
     from bench.machine import cores, describe_machine
 
@@ -98,7 +121,7 @@ def test_every_bench_names_the_machine_its_results_come_from():
     assert f", {cores()} cores, Python " in line and ", NumPy " in line and ", matplotlib " in line
     assert "nosuchpackage" not in describe_machine("nosuchpackage")  # not installed: left out
     benches = [path for path in (ROOT / "bench").glob("*.py") if path.name != "machine.py"]
-    assert len(benches) == 15
+    assert len(benches) == 16
     assert [path.name for path in benches if "describe_machine(" not in path.read_text()] == []
 
 

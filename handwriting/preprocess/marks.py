@@ -208,12 +208,12 @@ def _broken_strokes_joined(pieces: list[_Piece]) -> list[_Piece]:
                 a, b = pieces[first], pieces[second]
                 apart = max(a.top, b.top) - min(a.bottom, b.bottom)
                 shared = _overlap(a.left, a.right, b.left, b.right)
-                if apart <= BROKEN_GAP * max(a.height, b.height) and shared > 0:
-                    if _overlap(a.top, a.bottom, b.top, b.bottom) <= SAME_LINE * min(a.height, b.height):
-                        pieces[first] = a.joined(b)
-                        del pieces[second]
-                        joined = True
-                        break
+                stacked = _overlap(a.top, a.bottom, b.top, b.bottom) <= SAME_LINE * min(a.height, b.height)
+                if stacked and apart <= BROKEN_GAP * max(a.height, b.height) and shared > 0:
+                    pieces[first] = a.joined(b)
+                    del pieces[second]
+                    joined = True
+                    break
             if joined:
                 break
     return pieces
@@ -408,7 +408,8 @@ def _least_ink_path(raster: np.ndarray, column: int, band: int) -> tuple[np.ndar
     total = cost[0].copy()
     came = np.zeros(cost.shape, np.int64)
     for row in range(1, height):
-        choices = np.stack([np.r_[np.inf, total[:-1]], total, np.r_[total[1:], np.inf]])  # from the left, above, the right
+        # [3, width]: the path so far coming from the column to the left, straight above, to the right
+        choices = np.stack([np.r_[np.inf, total[:-1]], total, np.r_[total[1:], np.inf]])
         move = choices.argmin(axis=0)
         total = cost[row] + choices[move, np.arange(len(total))]
         came[row] = move - 1

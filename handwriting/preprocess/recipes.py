@@ -15,8 +15,8 @@ import numpy as np
 
 from handwriting.preprocess.drawing import drawing_ink
 from handwriting.preprocess.filters import shrunk
-from handwriting.preprocess.marks import find_marks, typical_height
 from handwriting.preprocess.frame import frame_emnist, frame_fill, frame_mnist
+from handwriting.preprocess.marks import find_marks, typical_height
 from handwriting.preprocess.photo import FIRST_LOOK, photo_ink
 from handwriting.preprocess.pixels import MNIST_SIZE
 from handwriting.preprocess.read import WORKING_SIDE

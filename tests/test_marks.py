@@ -1,0 +1,325 @@
+"""Whole numbers: the characters of a picture found (``preprocess.marks``) and read (``recognise``, ``infer.py``).
+
+Rows are written from our own pen paths (``synthetic.rows.pen_digits``), so these tests need no MNIST;
+``bench/read_numbers.py`` measures the same on MNIST test digits.
+"""
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import infer
+from handwriting.backends import make_backend
+from handwriting.preprocess import read_picture
+from handwriting.preprocess.marks import SURELY_TWO, clearly_several, find_marks
+from handwriting.recognise import prepare_reading, read_characters, recognise, text_of
+from synthetic.pen import draw, to_uint8
+from synthetic.rows import as_picture, pen_digits, write_row
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return make_backend("auto")  # the shipped cnn, as infer.py runs it
+
+
+def pen(digit: int, box: int = 60, slant: float = 0.0, seed: int = 0) -> np.ndarray:
+    """uint8 ink [S, S] of one of our pen digits, ink high."""
+    return to_uint8(255 * draw(digit, box, box * 0.08, np.random.default_rng(seed), slant=slant))
+
+
+def side_by_side(*inks: np.ndarray, gap: int = 20) -> np.ndarray:
+    """uint8 ink pieces of one height, laid left to right ``gap`` px apart (negative: overlapping)."""
+    height = max(ink.shape[0] for ink in inks)
+    width = sum(ink.shape[1] for ink in inks) + gap * (len(inks) - 1) + 40
+    row = np.zeros((height + 40, max(width, 1)), np.uint8)
+    x = 20
+    for ink in inks:
+        region = row[20 : 20 + ink.shape[0], x : x + ink.shape[1]]
+        np.maximum(region, ink, out=region)
+        x += ink.shape[1] + gap
+    return row
+
+
+def columns_of(ink: np.ndarray) -> np.ndarray:
+    """The ink's columns: its piece of paper without empty columns (to lay characters close)."""
+    columns = np.flatnonzero(ink.any(axis=0))
+    return ink[:, columns[0] : columns[-1] + 1]
+
+
+def saved(tmp_path: Path, name: str, grey: np.ndarray) -> Path:
+    path = tmp_path / name
+    cv2.imwrite(str(path), grey, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return path
+
+
+# ----------------------------------------------------------------------------- finding marks, no model
+
+
+def test_no_ink_no_marks():
+    assert find_marks(np.zeros((40, 60), np.uint8)) == []
+
+
+def test_separate_characters_are_found_left_to_right_each_with_only_its_own_ink():
+    three, zero, five = (columns_of(pen(digit)) for digit in (3, 0, 5))
+    row = side_by_side(three, zero, five)
+    marks = find_marks(row)
+    assert len(marks) == 3
+    assert [mark.left for mark in marks] == sorted(mark.left for mark in marks)
+    assert [mark.line for mark in marks] == [0, 0, 0]
+    for mark, own in zip(marks, (three, zero, five)):
+        assert mark.ink.shape == (mark.bottom - mark.top, mark.right - mark.left)
+        assert abs(int(mark.ink.astype(np.int64).sum()) - int(own.astype(np.int64).sum())) < 0.02 * own.sum()
+    assert not any(mark.space_before for mark in marks)
+
+
+def test_lines_are_read_top_to_bottom_and_a_wide_gap_is_a_space():
+    one, two, three, four = (columns_of(pen(digit)) for digit in (1, 2, 3, 4))
+    top = side_by_side(one, two, gap=15)
+    bottom = side_by_side(three, four, gap=90)  # wider than the characters are tall: a space
+    width = max(top.shape[1], bottom.shape[1])
+    page = np.zeros((top.shape[0] + bottom.shape[0], width), np.uint8)
+    page[: top.shape[0], : top.shape[1]] = top
+    page[top.shape[0] :, : bottom.shape[1]] = bottom
+    marks = find_marks(page)
+    assert [mark.line for mark in marks] == [0, 0, 1, 1]
+    assert [mark.space_before for mark in marks] == [False, False, False, True]
+    assert marks[0].left < marks[1].left and marks[2].left < marks[3].left
+
+
+def test_a_stroke_broken_across_is_one_character():
+    eight = pen(8)
+    rows = np.flatnonzero(eight.any(axis=1))
+    middle = (rows[0] + rows[-1]) // 2
+    eight[middle - 2 : middle + 2] = 0  # a gap rubbed across the whole digit
+    _, labels = cv2.connectedComponents((eight > 64).astype(np.uint8))
+    assert labels.max() >= 2  # it really is in pieces
+    assert len(find_marks(eight)) == 1
+
+
+def test_crumbs_of_dust_are_not_characters():
+    row = side_by_side(columns_of(pen(4)), columns_of(pen(7)))
+    rng = np.random.default_rng(1)
+    for y, x in zip(rng.integers(0, row.shape[0] - 2, 12), rng.integers(0, row.shape[1] - 2, 12)):
+        row[y : y + 2, x : x + 2] = np.maximum(row[y : y + 2, x : x + 2], 200)  # specks of 2x2 px
+    assert len(find_marks(row)) == 2
+
+
+def test_slanted_characters_leaning_over_each_other_stay_apart():
+    """Leaning ones whose boxes overlap left to right: measured along the slant they do not."""
+    ones = [columns_of(pen(1, slant=0.6, seed=seed)) for seed in range(4)]
+    row = side_by_side(*ones, gap=-4)  # each box reaches 4 px over its neighbour's
+    count, _ = cv2.connectedComponents((row > 64).astype(np.uint8))
+    assert count == 5  # the background and four pieces, none touching
+    assert len(find_marks(row)) == 4
+
+
+def test_touching_characters_are_cut_without_a_model_only_when_far_too_wide():
+    two, five = columns_of(pen(2)), columns_of(pen(5))
+    touching = side_by_side(two, five, gap=-3)  # one connected piece, 62 px wide and tall
+    count, _ = cv2.connectedComponents((touching > 64).astype(np.uint8))
+    assert count == 2  # the background and one piece
+    assert touching.any(axis=0).sum() <= SURELY_TWO * touching.any(axis=1).sum()
+    assert len(find_marks(touching)) == 1  # it could be one wide character: without a model, it stays
+    wide = side_by_side(two, five, five, two, gap=-3)  # four touching: far too wide for one
+    assert wide.any(axis=0).sum() > SURELY_TWO * wide.any(axis=1).sum()
+    assert len(find_marks(wide)) >= 2
+
+
+def test_the_score_decides_whether_a_mark_that_may_be_two_is_cut():
+    """A model sure of the parts and unsure of the whole cuts the mark; sure of the whole, it stays."""
+    touching = side_by_side(columns_of(pen(2)), columns_of(pen(5)), gap=-3)
+    whole_width = touching.any(axis=0).sum()
+
+    def parts_sure(crops):  # wide crops (the whole) unsure, narrow ones (parts) sure
+        return [2.0 if crop.shape[1] > 0.8 * whole_width else 15.0 for crop in crops]
+
+    def whole_sure(crops):
+        return [15.0 if crop.shape[1] > 0.8 * whole_width else 2.0 for crop in crops]
+
+    assert len(find_marks(touching, score=parts_sure)) == 2
+    assert len(find_marks(touching, score=whole_sure)) == 1
+
+
+def test_clearly_several_counts_characters_not_the_pieces_of_one():
+    five = pen(5)
+    ys, xs = np.nonzero(five > 64)
+    flag = ys < ys.min() + 0.15 * (ys.max() - ys.min())
+    five[ys[flag].max() + 1 : ys[flag].max() + 4] = 0  # the flag drawn apart from the body
+    marks = find_marks(five)
+    assert clearly_several(marks) <= 1
+    assert clearly_several(find_marks(side_by_side(columns_of(pen(1)), columns_of(pen(2))))) == 2
+
+
+# ----------------------------------------------------------------------------- reading, with the shipped model
+
+
+def row_picture(text: str, style: str, seed: int, touching: float = 0.0, broken: float = 0.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    row = write_row(pen_digits(text, rng), rng, touching=touching, broken=broken)
+    return as_picture(row.ink, style, rng)
+
+
+@pytest.mark.parametrize("style", ["drawing", "photo", "ruled paper"])
+def test_a_row_of_digits_is_read_whole(style, backend, tmp_path):
+    path = saved(tmp_path, "row.png" if style == "drawing" else "row.jpg", row_picture("205921", style, seed=3))
+    [result] = recognise([str(path)], backend)
+    assert result.error is None
+    assert result.label == "205921"
+    assert len(result.characters) == 6
+    assert result.confidence == min(character.confidence for character in result.characters)
+    assert [character.box[0] for character in result.characters] == sorted(c.box[0] for c in result.characters)
+
+
+def test_touching_and_broken_digits_are_read(backend, tmp_path):
+    rng = np.random.default_rng(7)
+    row = write_row(pen_digits("3074", rng), rng, touching=1.0, broken=0.0)
+    assert row.touching == 3
+    path = saved(tmp_path, "touching.png", as_picture(row.ink, "drawing", rng))
+    [result] = recognise([str(path)], backend)
+    assert result.label == "3074"
+
+
+def test_a_photo_of_a_small_row_is_cleaned_at_its_characters_size(tmp_path):
+    """A wide photo: cleaned for one character, each of the row's would come back a few px tall."""
+    grey = row_picture("48163", "photo", seed=5)
+    grey = cv2.copyMakeBorder(grey, 60, 60, 200, 200, cv2.BORDER_REPLICATE)
+    path = saved(tmp_path, "small.jpg", grey)
+    prepared = prepare_reading(str(path))
+    assert prepared.marks == 5
+    assert prepared.row_ink is not None
+    marks = find_marks(prepared.row_ink)
+    assert np.median([mark.bottom - mark.top for mark in marks]) >= 30  # px: detail enough to frame each
+
+
+def test_one_character_is_read_exactly_as_before(backend):
+    """A picture of one character: its frame is the single-character recipe's, and no characters."""
+    from handwriting.preprocess import to_mnist
+
+    for name in ("example_4_sideways.jpg", "example_5_cropped.jpg", "example_2_ruled.png", "example_7_tablet.png"):
+        path = ROOT / "work" / name
+        prepared = prepare_reading(str(path))
+        assert prepared.row_ink is None and prepared.marks <= 1, name
+        assert np.array_equal(prepared.frame, to_mnist(read_picture(path))), name
+        [result] = recognise([str(path)], backend)
+        assert result.characters == [] and result.label == name.split("_")[1], name
+
+
+def test_any_model_any_classes_and_framing():
+    """The characters are framed as the model's data was and named by its classes: letters here."""
+
+    class Letters:
+        classes = list("ABCDEFGHIJ")
+        has_confidence = True
+        framing = "emnist"
+        calls: list = []
+
+        def outputs(self, inputs):
+            self.calls.append(inputs.shape)
+            logits = np.zeros((len(inputs), 10), np.float32)
+            logits[np.arange(len(inputs)), np.arange(len(inputs)) % 10] = 12.0  # the n-th crop reads as the n-th letter
+            return logits
+
+        def probabilities(self, frames):
+            from handwriting.backends import probabilities_from
+            from handwriting.preprocess import normalize
+
+            return probabilities_from(self.outputs(normalize(frames)[:, None]), "classify", 10)
+
+    row = side_by_side(*(columns_of(pen(digit)) for digit in (1, 7, 4)), gap=25)
+    characters = read_characters(row, Letters(), framing="emnist")
+    assert text_of(characters) == "ABC"
+    assert all(character.frame.shape == (28, 28) for character in characters)
+
+
+def test_a_regression_model_reads_several_without_confidences():
+    class Regression:
+        classes = [str(digit) for digit in range(10)]
+        has_confidence = False
+
+        def outputs(self, inputs):  # pragma: no cover - a regression model is never asked for sureness
+            raise AssertionError("a regression model's output is no sureness")
+
+        def probabilities(self, frames):
+            return np.eye(10, dtype=np.float32)[np.full(len(frames), 7)]
+
+    row = side_by_side(*(columns_of(pen(digit)) for digit in (1, 7, 4)), gap=25)
+    characters = read_characters(row, Regression())
+    assert text_of(characters) == "777"
+    assert all(character.confidence is None for character in characters)
+
+
+def test_text_of_puts_spaces_and_lines():
+    from handwriting.recognise import Character
+
+    def character(label, line, space):
+        return Character(label, 0.9, [(label, 0.9)], np.zeros((28, 28), np.uint8), (0, 0, 1, 1), line, space)
+
+    assert text_of([character("1", 0, False), character("2", 0, True), character("3", 1, False)]) == "1 2\n3"
+
+
+# ----------------------------------------------------------------------------- infer.py
+
+
+def run(capsys, *argv):
+    status = infer.main([str(arg) for arg in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_infer_prints_the_whole_number_with_its_least_confidence(tmp_path, capsys):
+    path = saved(tmp_path, "postcode.png", row_picture("205921", "drawing", seed=3))
+    status, out, err = run(capsys, path)
+    assert status == 0, err
+    assert out.startswith(f"{path}: 205921 (min ") and out.endswith("%)\n")
+    assert "warning" not in err
+
+
+def test_infer_json_gives_each_character(tmp_path, capsys):
+    path = saved(tmp_path, "postcode.png", row_picture("3074", "drawing", seed=3))
+    status, out, _ = run(capsys, path, "--json", "--topk", "2")
+    assert status == 0
+    answer = json.loads(out)
+    assert answer["label"] == "3074"
+    assert [character["label"] for character in answer["characters"]] == list("3074")
+    assert answer["confidence"] == min(character["confidence"] for character in answer["characters"])
+    assert all(len(character["topk"]) == 2 and character["line"] == 0 for character in answer["characters"])
+
+
+def test_infer_single_reads_one_character_and_says_the_picture_holds_several(tmp_path, capsys):
+    path = saved(tmp_path, "postcode.png", row_picture("3074", "drawing", seed=3))
+    status, out, err = run(capsys, path, "--single")
+    assert status == 0
+    label = out.split(": ")[1].split(" ")[0]
+    assert len(label) == 1
+    assert (
+        err
+        == f"{path}: warning: it seems to hold 4 characters, read as one (--single); without --single all are read\n"
+    )
+    status, out, _ = run(capsys, path, "--single", "--json")
+    assert json.loads(out)["warning"].startswith("it seems to hold 4 characters")
+    assert "characters" not in json.loads(out)
+
+
+def test_infer_single_on_one_character_says_nothing_more(capsys):
+    status, out, err = run(capsys, ROOT / "work" / "example_0.png", "--single")
+    assert (status, out, err) == (0, f"{ROOT / 'work' / 'example_0.png'}: 0 (>99.9%)\n", "")
+
+
+def test_infer_show_and_save_preprocessed_draw_each_character(tmp_path, capsys):
+    path = saved(tmp_path, "postcode.png", row_picture("3074", "drawing", seed=3))
+    frames = tmp_path / "frames"
+    status, _, err = run(capsys, path, ROOT / "work" / "example_0.png", "--show", tmp_path / "show.png",
+                         "--save-preprocessed", frames)  # fmt: skip
+    assert status == 0, err
+    assert sorted(file.name for file in frames.iterdir()) == [
+        "example_0.png", "postcode-1.png", "postcode-2.png", "postcode-3.png", "postcode-4.png"
+    ]  # fmt: skip
+    assert cv2.imread(str(frames / "postcode-2.png"), cv2.IMREAD_GRAYSCALE).shape == (28, 28)
+    shown = cv2.imread(str(tmp_path / "show.png"))
+    assert shown is not None and min(shown.shape[:2]) > 100
+    assert "drew 2 pictures" in err
