@@ -30,7 +30,7 @@ import numpy as np
 
 from handwriting.errors import UserError, describe_os_error, one_line
 from handwriting.preprocess import PREPROCESSORS, PictureError, normalize, read_picture, read_picture_bytes, shrunk
-from handwriting.preprocess.frame import FRAMINGS
+from handwriting.preprocess.frame import FRAMINGS, frame_mnist
 from handwriting.preprocess.marks import clearly_several, find_marks, typical_height
 from handwriting.preprocess.recipes import ink_of, ink_of_row
 from handwriting.runtime import available_cores
@@ -251,7 +251,15 @@ def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int 
     def sureness(crops: list[np.ndarray]) -> list[float]:  # the largest logit (marks.Score says why)
         return backend.outputs(normalize(np.stack([frame(crop) for crop in crops]))[:, None]).max(axis=1).tolist()
 
-    marks = find_marks(ink, score=sureness if backend.has_confidence else None)
+    verifier = touching_model() if _reads_digits(backend, framing) else None
+
+    def touching(crops: list[np.ndarray]) -> list[float]:  # the probability of "two touching"
+        return verifier.probabilities(np.stack([frame_mnist(crop) for crop in crops]))[:, 1].tolist()
+
+    confident = backend.has_confidence
+    marks = find_marks(
+        ink, score=sureness if confident else None, touching=touching if verifier and confident else None
+    )
     if not marks:
         return []
     frames = np.stack([frame(mark.ink) for mark in marks])
@@ -320,6 +328,27 @@ def recognise(
         if number + 2 < len(batches):
             pending.append(pool.map(prepare_one, batches[number + 2], chunksize=chunk))
         yield from _recognised(batch, prepared, backend, topk, preprocess)
+
+
+TOUCHING_MODEL = Path(__file__).resolve().parent.parent / "models" / "touching.pdparams"
+
+
+@functools.lru_cache(maxsize=1)
+def touching_model():
+    """``models/touching`` (one character or two touching: ``synthetic/touching.py``), run by the
+    first backend that has it (its NumPy export needs nothing but NumPy); None when it cannot be
+    loaded, and touching digits are then told apart by the reading model alone."""
+    from handwriting.backends import make_backend
+
+    try:
+        return make_backend("auto", TOUCHING_MODEL, threads=1)
+    except UserError:
+        return None
+
+
+def _reads_digits(backend, framing: str) -> bool:
+    """Whether ``backend`` reads MNIST-framed digits, the characters models/touching learned from."""
+    return framing == "mnist" and list(backend.classes) == [str(digit) for digit in range(10)]
 
 
 def _recognised(batch: list[Item], prepared: list[Prepared], backend, topk: int, framing: str) -> Iterator[Result]:

@@ -146,6 +146,20 @@ def test_unknown_name_numbers_its_classes_from_0_to_the_largest_label(tmp_path):
     assert get_spec(f"csv:{tmp_path}/scans").classes == tuple(string.digits)
 
 
+def test_a_classes_file_names_the_classes(tmp_path):
+    pixels = ",".join(["0"] * 784)
+    for split, labels in (("train", [0, 1, 1]), ("test", [1])):
+        write_lines(tmp_path / f"marks_{split}.csv", [f"{label},{pixels}" for label in labels])
+    (tmp_path / "marks_classes.txt").write_text("one\ntwo touching\n\n")
+    assert get_spec(f"csv:{tmp_path}/marks").classes == ("one", "two touching")
+    (tmp_path / "marks_classes.txt").write_text("one\n")  # label 1 left unnamed
+    with pytest.raises(DataError, match=r"marks_classes.txt: names 1 class, but the labels go up to 1; name each"):
+        get_spec(f"csv:{tmp_path}/marks")
+    (tmp_path / "marks_classes.txt").write_text("one\none\n")
+    with pytest.raises(DataError, match=r"names 2 classes \(some twice\)"):
+        get_spec(f"csv:{tmp_path}/marks")
+
+
 # ----------------------------------------------------------------------------- mistakes, one line each
 
 

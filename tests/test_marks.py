@@ -323,3 +323,34 @@ def test_infer_show_and_save_preprocessed_draw_each_character(tmp_path, capsys):
     shown = cv2.imread(str(tmp_path / "show.png"))
     assert shown is not None and min(shown.shape[:2]) > 100
     assert "drew 2 pictures" in err
+
+
+# ----------------------------------------------------------------------------- one character, or two touching
+
+
+def test_the_touching_model_runs_from_its_numpy_export_and_tells_one_from_two():
+    from handwriting.preprocess.frame import frame_mnist
+    from handwriting.recognise import touching_model
+
+    model = touching_model()
+    assert model is not None and model.name == "numpy"  # the export of the shipped checkpoint's weights
+    assert model.classes == ["one", "two touching"]
+    two, five = columns_of(pen(2)), columns_of(pen(5))
+    frames = np.stack([frame_mnist(side_by_side(two, five, gap=-3)), frame_mnist(two), frame_mnist(five)])
+    probabilities = model.probabilities(frames)[:, 1]
+    assert probabilities[0] > 0.5 > max(probabilities[1:])
+
+
+def test_the_touching_dataset_holds_both_classes_framed_as_mnist(tmp_path):
+    from synthetic import touching
+
+    rng = np.random.default_rng(0)
+    digits = np.stack([to_uint8(255 * np.pad(draw(digit, 20, 2.2, rng), 0)[:28, :28]) for digit in range(10)])
+    frames, labels = touching.examples(digits, 40, rng)
+    assert frames.shape == (40, 28, 28) and frames.dtype == np.uint8
+    assert sorted(labels.tolist()) == [0] * 20 + [1] * 20
+    widths = np.array([np.ptp(np.flatnonzero(frame.any(axis=0))) for frame in frames])
+    assert widths[labels == 1].mean() > widths[labels == 0].mean()  # a pair fills the 20 px box's width
+    touching.write_csv(tmp_path / "t_train.csv", frames, labels)
+    rows = np.loadtxt(tmp_path / "t_train.csv", delimiter=",", dtype=np.int64)
+    assert rows.shape == (40, 785) and rows[:, 0].tolist() == labels.tolist()

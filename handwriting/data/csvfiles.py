@@ -68,8 +68,9 @@ def csv_spec(name: str) -> DatasetSpec:
     """The dataset ``csv:DIR/NAME``: the files ``DIR/NAME_train.csv`` and ``DIR/NAME_test.csv``.
 
     When NAME is a registered dataset, its classes, first label, orientation and framing apply.
-    Otherwise the classes are "0", "1", ... up to the largest label in the files (at least "0"
-    to "9"), labels start at 0, pixels are row by row and framed as MNIST's; to learn the largest
+    Otherwise the classes are named by ``DIR/NAME_classes.txt`` (one a line, label 0's first) when it
+    is there, else "0", "1", ... up to the largest label in the files (at least "0" to "9"); labels
+    start at 0, pixels are row by row and framed as MNIST's; to learn the largest
     label this reads the label column of both files now. Raises ``UserError`` for a malformed
     name and ``DataError`` for an unreadable file.
     """
@@ -91,13 +92,42 @@ def csv_spec(name: str) -> DatasetSpec:
             csv_prefix=str(prefix),
         )
     largest = max(int(read_labels(path, stem).max()) for path in csv_paths(prefix).values())
+    classes = tuple(str(label) for label in range(max(10, largest + 1)))
+    named = classes_path(prefix)
+    if named.is_file():
+        classes = read_classes(named, largest)
     return DatasetSpec(
         name=name,
         title=f"CSV files {shown}_*.csv",
-        classes=tuple(str(label) for label in range(max(10, largest + 1))),
+        classes=classes,
         splits={},
         csv_prefix=str(prefix),
     )
+
+
+def classes_path(prefix: str | os.PathLike) -> Path:
+    """``DIR/NAME`` -> ``DIR/NAME_classes.txt``: the classes' names, one a line, when it is there."""
+    prefix = Path(prefix)
+    return prefix.with_name(f"{prefix.name}_classes.txt")
+
+
+def read_classes(path: Path, largest: int) -> tuple[str, ...]:
+    """The classes named in ``path`` (one a line, label 0 first), checked to name every label up to
+    ``largest``; a ``DataError`` saying what is wrong otherwise."""
+    try:
+        names = tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    except OSError as error:
+        raise DataError(f"{path}: cannot read it: {describe_os_error(error)}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text; it should name the classes, one a line") from None
+    if len(names) <= largest or len(set(names)) != len(names):
+        twice = " (some twice)" if len(set(names)) != len(names) else ""
+        classes = "1 class" if len(names) == 1 else f"{len(names)} classes"
+        raise DataError(
+            f"{path}: names {classes}{twice}, but the labels go up to {largest}; "
+            "name each class once, one a line, label 0 first"
+        )
+    return names
 
 
 # ----------------------------------------------------------------------------- reading
