@@ -87,7 +87,7 @@ def main() -> None:
             for number, (_, picture, _, _) in enumerate(rows):
                 suffix = ".png" if style == "drawing" else ".jpg"  # the photos are JPEG already
                 path = Path(scratch) / f"{style.replace(' ', '_')}_{number:04d}{suffix}"
-                cv2.imwrite(str(path), picture, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                cv2.imwrite(str(path), picture, [cv2.IMWRITE_JPEG_QUALITY, 95] if suffix == ".jpg" else [])
                 paths.append(str(path))
             exact = wrong = digits = touched = touched_exact = 0
             for (truth, picture, touching, _), result in zip(rows, recognise(paths, backend)):

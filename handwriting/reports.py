@@ -123,7 +123,8 @@ def plot_predictions(results, path: str | os.PathLike, title: str = "", columns:
     count = max(1, len(results))
     columns = min(columns, count)
     rows = -(-count // columns)
-    figure, axes = plt.subplots(rows, 2 * columns, figsize=(columns * 2.4, rows * 1.5), squeeze=False)
+    wide = 1.5 if any(result.characters for result in results) else 1.0  # a row of characters needs room
+    figure, axes = plt.subplots(rows, 2 * columns, figsize=(columns * 2.4 * wide, rows * 1.5 * wide), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     for index, result in enumerate(results):

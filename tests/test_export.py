@@ -338,13 +338,21 @@ def shipped_inference(tmp_path_factory) -> Path:
 
 
 def infer_json(capsys, *argv) -> dict[str, dict[str, float]]:
-    """``infer.py ARGV --json --topk 10`` -> {path: {label: probability}}, every picture read."""
+    """``infer.py ARGV --json --topk 10`` -> {path: {label: probability}}, every picture read (a
+    picture of several characters: {path#1: ..., path#2: ...}, one for each)."""
     status = infer.main([str(arg) for arg in argv] + ["--json", "--topk", "10"])
     out, err = capsys.readouterr()
     assert status == 0, err
     records = [json.loads(line) for line in out.splitlines()]
     assert all("error" not in record for record in records), records
-    return {record["path"]: dict(record["topk"]) for record in records}
+    read = {}
+    for record in records:
+        if "characters" in record:
+            for number, character in enumerate(record["characters"], 1):
+                read[f"{record['path']}#{number}"] = dict(character["topk"])
+        else:
+            read[record["path"]] = dict(record["topk"])
+    return read
 
 
 @pytest.mark.parametrize("backend", ["onnx", "numpy", "auto", "inference"])

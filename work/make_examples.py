@@ -1,6 +1,6 @@
 """Draw the example pictures in work/ — our own "handwriting", made the way people make pictures.
 
-    python work/make_examples.py            # rewrites work/example_*.{png,jpg}
+    python work/make_examples.py            # rewrites work/example_*.{png,jpg} and work/number_*.jpg
 
 Every digit is a pen path we wrote by hand (``synthetic/pen.py``: a few points per stroke,
 joined by a smooth curve), drawn at a few hundred pixels with a pen of some width, then put through
@@ -8,7 +8,7 @@ what happens to real pictures: a felt pen on a white page, a fine pen, a fat mar
 blackboard, a broken stroke, a blur, a shaky hand, a noisy scan, a tilted page, a phone photo on
 grey paper, a drawing app's transparent canvas, blue ink on ruled paper, a photo stored sideways
 with an EXIF orientation tag, a photo cropped right up to the strokes. None of it comes from
-MNIST. The name says the digit it shows.
+MNIST. The name says the digit it shows (``number_205921.jpg``: the digits of a whole number).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run as a script from anywhere: find the handwriting package
 
 from synthetic.pen import draw, ink_slices, lighting, on_paper, to_uint8  # noqa: E402
+from synthetic.rows import as_picture, pen_digits, write_row  # noqa: E402
 
 
 def make_examples(rng: np.random.Generator) -> dict[str, Image.Image | tuple[Image.Image, dict]]:
@@ -118,6 +119,12 @@ def make_examples(rng: np.random.Generator) -> dict[str, Image.Image | tuple[Ima
     coverage = coverage[ink_slices(coverage, margin=2)]
     grey = on_paper(coverage, 195, 45) * lighting(coverage.shape, rng, 0.1) + rng.normal(0, 3, coverage.shape)
     pictures["example_5_cropped.jpg"] = Image.fromarray(to_uint8(grey))
+
+    # A whole number: a postcode written in a row (two of its digits touching), photographed on grey
+    # paper. Its own generator, so the single digits above stay as they were.
+    number = np.random.default_rng(205921)
+    row = write_row(pen_digits("205921", number), number, touching=0.35, broken=0.0)
+    pictures["number_205921.jpg"] = Image.fromarray(as_picture(row.ink, "photo", number))
     return pictures
 
 
