@@ -120,12 +120,13 @@ def read_classes(path: Path, largest: int) -> tuple[str, ...]:
         raise DataError(f"{path}: cannot read it: {describe_os_error(error)}") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text; it should name the classes, one a line") from None
-    if len(names) <= largest or len(set(names)) != len(names):
-        twice = " (some twice)" if len(set(names)) != len(names) else ""
+    if len(set(names)) != len(names):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise DataError(f"{path}: names {', '.join(map(repr, twice))} twice; name each class once, one a line")
+    if len(names) <= largest:
         classes = "1 class" if len(names) == 1 else f"{len(names)} classes"
         raise DataError(
-            f"{path}: names {classes}{twice}, but the labels go up to {largest}; "
-            "name each class once, one a line, label 0 first"
+            f"{path}: names {classes}, but the labels go up to {largest}; name each class, one a line, label 0 first"
         )
     return names
 

@@ -1,23 +1,31 @@
 """The characters of a picture that holds several: a postcode, an amount, a word.
 
-    marks = find_marks(ink)                     # ink: uint8 [H, W], ink high, paper 0 (recipes.ink_of)
-    marks = find_marks(ink, score=confidences)  # touching characters cut where a model reads the parts best
-    [frame_mnist(mark.ink) for mark in marks]   # each mark is framed and read like a single character
+    marks = find_marks(ink)                          # ink: uint8 [H, W], ink high, paper 0 (recipes.ink_of)
+    marks = find_marks(ink, score=sureness)          # a model decides the doubtful joins and cuts ...
+    marks = find_marks(ink, score=sureness, touching=two)  # ... helped by models/touching, for digits
+    [frame_mnist(mark.ink) for mark in marks]        # each mark is framed and read like a single character
 
-The steps, each on the ink after the single-character clean-up:
+``recognise.read_characters`` makes ``sureness`` and ``two`` from the models. The steps, each on the
+ink after the single-character clean-up:
 
-1. **Pieces**: connected groups of ink pixels; specks far smaller than the rest are dropped.
-2. **Lines**: pieces whose heights overlap belong to one line of writing; lines are read top to bottom.
-3. **Slant**: each line's slant is measured (the shear that makes its strokes most upright), and
-   everything left-to-right below is measured along that slant, so a slanted digit leaning over
-   its neighbour is not taken for part of it.
-4. **Strokes of one character**: pieces of a line that mostly overlap left to right are one
-   character: the broken 4, the dot of an i, a 5's detached flag.
-5. **Touching characters**: a mark wide for its line is cut along the slant where its ink is
-   thinnest (the valleys of its column sums). A mark far too wide for one character is always cut;
-   one that could be either is cut only when a model (``score``) reads the whole poorly and the parts
-   better.
-6. **Order and spaces**: left to right; a gap wider than the line's characters are tall is a space.
+1. **Pieces**: connected groups of strong ink; specks far smaller than the rest are dropped, crumbs
+   of a stroke join the piece they lie against (``_broken_strokes_joined``).
+2. **Broken strokes**: pieces one just above the other are one character (a gap across a digit).
+3. **Lines**: pieces whose heights overlap belong to one line of writing; lines are read top to bottom.
+4. **Slant**: each line's slant is measured (the shear that makes its strokes most upright), and
+   everything left to right below is measured along it, so a slanted digit leaning over its
+   neighbour is not taken for part of it.
+5. **Strokes of one character**: pieces of a line that mostly overlap left to right, or lie one
+   above the other close by, are one character (an i's dot, a 5's flag); a fragment joins its
+   nearest neighbour; with a model, short or almost-touching pieces join when it reads them better
+   so (``_fragments_joined``).
+6. **Touching characters**: a mark wide for its line may be two. Cuts are tried along paths through
+   the least ink (``_cuts``); a mark far too wide for one character is always cut, one that could
+   be either only when the model says so (``_two_rather_than_one``). The parts are cut again if need be.
+7. **Order and spaces**: left to right; a gap wider than the line's characters are tall is a space.
+
+Every threshold is a constant below, with its reason; the ones weighing the model's answers were set
+on rows of MNIST digits (``synthetic.rows``, ``bench/read_numbers.py``).
 """
 
 from __future__ import annotations
