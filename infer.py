@@ -39,7 +39,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "python -m handwriting.export), or a NumPy network's .npz (default: models/cnn.pdparams, "
         "run from its export models/cnn.onnx when onnxruntime is installed)",
     )
-    parser.add_argument("--topk", type=int, default=1, metavar="K", help="also show the K-1 runners-up (default: 1)")
+    parser.add_argument(
+        "--topk",
+        type=int,
+        default=1,
+        metavar="K",
+        help="also show the K-1 runners-up (several characters: each one's, in --json) (default: 1)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per picture and line (default: text)")
     parser.add_argument("--show", metavar="PNG", help="draw the pictures with what the model read into this PNG")
     parser.add_argument(

@@ -149,6 +149,7 @@ def main() -> None:
         json.dumps({"machine": machine, "seed": args.seed, "all": summary, "styles": results}, indent=2) + "\n"
     )
     draw_misread(misread[:SHOWN], out / "read_numbers.png")
+    print(f"wrote {out / 'read_numbers.md'}, .json and .png")
 
 
 def draw_misread(misread: list, path: Path) -> None:

@@ -164,14 +164,19 @@ class Character:
 
 
 def text_of(characters: Sequence[Character]) -> str:
-    """The characters as text: a space where a wide gap was, a new line between lines of writing."""
+    """The characters as text: a space where a wide gap was, a new line between lines of writing.
+    A class named as a letter's two cases ("a/A", EMNIST letters') is written as its capital; one
+    named with more than a character, in brackets."""
     text = ""
     for index, character in enumerate(characters):
         if index and character.line != characters[index - 1].line:
             text += "\n"
         elif character.space_before:
             text += " "
-        text += character.label
+        label = character.label
+        if len(label) == 3 and label[1] == "/" and label[0].lower() == label[2].lower():
+            label = label[2]
+        text += label if len(label) == 1 else f"[{label}]"
     return text
 
 
@@ -179,7 +184,7 @@ def prepare(path: str | bytes, preprocess: str = "mnist", keep_thumbnail: bool =
     """Read one picture (a path, or the picture's bytes) and turn it into the model's 28x28 frame
     -> (frame, thumbnail, error): the picture read as one character (``prepare_reading`` also
     looks for several)."""
-    prepared = prepare_reading(path, preprocess, keep_thumbnail, several="ignore")
+    prepared = prepare_reading(path, preprocess, keep_thumbnail, several=False)
     return prepared.frame, prepared.thumbnail, prepared.error
 
 
@@ -190,23 +195,24 @@ class Prepared(NamedTuple):
     thumbnail: np.ndarray | None
     error: str | None
     row_ink: np.ndarray | None = None  # uint8 [h, w]: it seems to hold several characters; their ink
-    marks: int = 1  # how many characters it clearly seems to hold (found without the model)
 
 
-# The framings of handwriting, where a picture may hold several characters (a photo of clothes is one).
+# The framings of handwriting, where a picture may hold several characters (a photo of clothes is one);
+# the tutorial's naive recipe reads a picture as one, but says when it holds several.
 READS_SEVERAL = ("mnist", "emnist")
+COUNTS_SEVERAL = (*READS_SEVERAL, "naive")
 
 
 def prepare_reading(
-    path: str | bytes, preprocess: str = "mnist", keep_thumbnail: bool = False, several: str = "read"
+    path: str | bytes, preprocess: str = "mnist", keep_thumbnail: bool = False, several: bool = True
 ) -> Prepared:
     """Read one picture (a path, or the picture's bytes) and prepare it for the model -> ``Prepared``.
 
-    The picture is always framed as one character. With a framing of handwriting, ``several`` says
-    what is done about pictures holding several characters: ``"read"``: their marks are counted
-    (``marks.find_marks``) and, when there are several, their ink comes along, cleaned at a size that
-    suits a row of them, for ``read_characters`` to cut and read with the model; ``"count"``: only
-    counted; ``"ignore"``: not looked for. A picture of one character is framed exactly as before.
+    The picture is always framed as one character, exactly as before. With ``several`` (and a recipe
+    for handwriting: ``COUNTS_SEVERAL``), its marks are also found (``marks.find_marks``); when they
+    are clearly several characters, their ink comes along, cleaned at a size that suits a row of
+    them, for ``read_characters`` to cut apart and read with the model (or, for ``--single`` and the
+    naive recipe, to count them for a warning).
 
     The one place a picture is read and prepared, and so where one picture's trouble stops: a
     ``PictureError`` becomes that picture's error, and so does anything else raised on the way —
@@ -217,17 +223,22 @@ def prepare_reading(
         grey = read_picture_bytes(path) if isinstance(path, bytes) else read_picture(path)
         thumbnail = shrunk(grey, 128) if keep_thumbnail else None  # for --show
         if preprocess not in READS_SEVERAL:
-            return Prepared(PREPROCESSORS[preprocess](grey), thumbnail, None)
-        ink = ink_of(grey)
-        frame = FRAMINGS[preprocess](ink)  # as PREPROCESSORS[preprocess](grey) does
-        if several == "ignore":
+            frame = PREPROCESSORS[preprocess](grey)
+            if not several or preprocess not in COUNTS_SEVERAL:
+                return Prepared(frame, thumbnail, None)
+            try:
+                ink = ink_of(grey)  # the naive recipe has no clean-up of its own to count characters in
+            except PictureError:
+                return Prepared(frame, thumbnail, None)
+        else:
+            ink = ink_of(grey)
+            frame = FRAMINGS[preprocess](ink)  # as PREPROCESSORS[preprocess](grey) does
+        if not several:
             return Prepared(frame, thumbnail, None)
         marks = find_marks(ink)
-        count = clearly_several(marks)
-        if count < 2 or several == "count":
-            return Prepared(frame, thumbnail, None, marks=count)
-        row_ink = ink_of_row(grey, ink, typical_height(marks))
-        return Prepared(frame, thumbnail, None, row_ink, count)
+        if clearly_several(marks) < 2:
+            return Prepared(frame, thumbnail, None)
+        return Prepared(frame, thumbnail, None, ink_of_row(grey, ink, typical_height(marks)))
     except PictureError as error:
         return Prepared(None, None, str(error))
     except OSError as error:
@@ -315,11 +326,11 @@ def recognise(
     if preprocess not in PREPROCESSORS:
         raise UserError(f"unknown --preprocess {preprocess!r}; choose auto or one of: {', '.join(PREPROCESSORS)}")
     items = [item if isinstance(item, Item) else Item(str(item)) for item in items]
-    prepare_one = functools.partial(_prepare_item, preprocess=preprocess, keep_pictures=keep_pictures, single=single)
+    prepare_one = functools.partial(_prepare_item, preprocess=preprocess, keep_pictures=keep_pictures)
     batches = [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
     if pool is None:
         for batch in batches:
-            yield from _recognised(batch, [prepare_one(item) for item in batch], backend, topk, preprocess)
+            yield from _recognised(batch, [prepare_one(item) for item in batch], backend, topk, preprocess, single)
         return
     chunk = max(1, min(32, batch_size // 8))
     pending = collections.deque(pool.map(prepare_one, batch, chunksize=chunk) for batch in batches[:2])
@@ -327,7 +338,7 @@ def recognise(
         prepared = list(pending.popleft())
         if number + 2 < len(batches):
             pending.append(pool.map(prepare_one, batches[number + 2], chunksize=chunk))
-        yield from _recognised(batch, prepared, backend, topk, preprocess)
+        yield from _recognised(batch, prepared, backend, topk, preprocess, single)
 
 
 TOUCHING_MODEL = Path(__file__).resolve().parent.parent / "models" / "touching.pdparams"
@@ -351,8 +362,14 @@ def _reads_digits(backend, framing: str) -> bool:
     return framing == "mnist" and list(backend.classes) == [str(digit) for digit in range(10)]
 
 
-def _recognised(batch: list[Item], prepared: list[Prepared], backend, topk: int, framing: str) -> Iterator[Result]:
-    """Run the model on the prepared frames of one batch; one ``Result`` per item, in order."""
+def _recognised(
+    batch: list[Item], prepared: list[Prepared], backend, topk: int, preprocess: str, single: bool
+) -> Iterator[Result]:
+    """Run the model on the prepared frames of one batch; one ``Result`` per item, in order. A picture
+    holding several characters is read as all of them, unless ``single`` or a recipe that reads a
+    picture as one (``--preprocess naive``): then its one answer carries a warning saying so."""
+    # The characters are framed as the recipe says, or (naive has no framing) as the model's data was.
+    framing = preprocess if preprocess in READS_SEVERAL else getattr(backend, "framing", "mnist")
     good = [index for index, reading in enumerate(prepared) if reading.frame is not None]
     probabilities = backend.probabilities(np.stack([prepared[i].frame for i in good])) if good else None
     rows = dict(zip(good, range(len(good))))
@@ -361,8 +378,10 @@ def _recognised(batch: list[Item], prepared: list[Prepared], backend, topk: int,
         if reading.error is not None:
             yield Result(item.path, error=reading.error, thumbnail=reading.thumbnail)
             continue
-        characters = read_characters(reading.row_ink, backend, framing, topk) if reading.row_ink is not None else []
-        if len(characters) >= 2:
+        characters = []
+        if reading.row_ink is not None and framing in READS_SEVERAL:
+            characters = read_characters(reading.row_ink, backend, framing, topk)
+        if len(characters) >= 2 and not single and preprocess in READS_SEVERAL:
             least = [character.confidence for character in characters]
             yield Result(
                 item.path,
@@ -377,10 +396,9 @@ def _recognised(batch: list[Item], prepared: list[Prepared], backend, topk: int,
         result = _result(
             item.path, row, backend.classes, backend.has_confidence, topk, reading.frame, reading.thumbnail
         )
-        if reading.marks >= 2 and reading.row_ink is None:
-            result.warning = (
-                f"it seems to hold {reading.marks} characters, read as one (--single); without --single all are read"
-            )
+        if len(characters) >= 2:  # read as one all the same: say so
+            why = "--single" if single else f"--preprocess {preprocess}"
+            result.warning = f"it holds {len(characters)} characters, read as one ({why}); without it all are read"
         yield result
 
 
@@ -395,11 +413,10 @@ def _worker_ready() -> bool:
     return True
 
 
-def _prepare_item(item: Item, preprocess: str, keep_pictures: bool, single: bool) -> Prepared:
+def _prepare_item(item: Item, preprocess: str, keep_pictures: bool) -> Prepared:
     if item.error is not None:
         return Prepared(None, None, item.error)
-    # Read as one character when ``single``; how many it seems to hold is counted, for a warning.
-    return prepare_reading(item.path, preprocess, keep_pictures, several="count" if single else "read")
+    return prepare_reading(item.path, preprocess, keep_pictures)
 
 
 def _result(path, probabilities: np.ndarray, classes, has_confidence: bool, topk: int, frame, thumbnail) -> Result:
