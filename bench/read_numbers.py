@@ -63,7 +63,9 @@ def edits(truth: str, text: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200, help="rows per style (default: 200)")
-    parser.add_argument("--seed", type=int, default=0, help="which digits and how they are written (default: 0)")
+    # The thresholds in handwriting/preprocess/marks.py were set looking at seeds 0-2; the shipped
+    # figures come from a seed not looked at while setting them.
+    parser.add_argument("--seed", type=int, default=7, help="which digits and how they are written (default: 7)")
     parser.add_argument("--data-dir", metavar="DIR", help="data root (default: as handwriting.data)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="where the results go")
     args = parser.parse_args()
@@ -100,6 +102,8 @@ def main() -> None:
                 "rows": args.rows,
                 "exact": exact / args.rows,
                 "per_character": 1 - wrong / digits,
+                "digits": digits,
+                "edits": wrong,
                 "rows_with_touching": touched,
                 "exact_with_touching": touched_exact / max(1, touched),
                 "exact_without_touching": (exact - touched_exact) / max(1, args.rows - touched),
@@ -111,7 +115,8 @@ def main() -> None:
     seconds = time.perf_counter() - started
     total_rows = sum(numbers["rows"] for numbers in results.values())
     overall_exact = sum(numbers["exact"] * numbers["rows"] for numbers in results.values()) / total_rows
-    overall_character = float(np.mean([numbers["per_character"] for numbers in results.values()]))
+    written = sum(numbers["digits"] for numbers in results.values())
+    overall_character = 1 - sum(numbers["edits"] for numbers in results.values()) / written
 
     machine = describe_machine()
     lines = [

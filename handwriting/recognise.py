@@ -380,7 +380,13 @@ def _recognised(
             continue
         characters = []
         if reading.row_ink is not None and framing in READS_SEVERAL:
-            characters = read_characters(reading.row_ink, backend, framing, topk)
+            try:
+                characters = read_characters(reading.row_ink, backend, framing, topk)
+            except Exception as error:  # one picture's bug must not end the batch (as in prepare_reading)
+                bug = f"{type(error).__name__}: {one_line(error)}"
+                message = f"could not be read: a bug in handwriting ({bug}); please report it with this picture"
+                yield Result(item.path, error=message, thumbnail=reading.thumbnail)
+                continue
         if len(characters) >= 2 and not single and preprocess in READS_SEVERAL:
             least = [character.confidence for character in characters]
             yield Result(
@@ -432,8 +438,8 @@ def save_frames(results: Iterable[Result], directory: str | os.PathLike) -> int:
     """Write each result's 28x28 frame as ``<directory>/<picture name>.png`` (a picture of several
     characters: each one's as ``<picture name>-1.png``, ``-2.png`` …); return how many.
 
-    Names are made unique (``7.png``, ``7~2.png``, …) when pictures from different folders
-    share one; each file is written atomically.
+    Names are made unique (``7.png``, ``7~2.png``, …) when pictures from different folders share
+    one (``~``, as ``-`` numbers characters); each file is written atomically.
     """
     import cv2
 
@@ -445,14 +451,16 @@ def save_frames(results: Iterable[Result], directory: str | os.PathLike) -> int:
     for result in results:
         stem = Path(result.path).stem or "picture"
         name, number = stem, 1
-        while name in used:
+        while True:  # a name none of whose files another picture's took (n.png, or n-1.png, n-2.png ...)
+            if result.characters:
+                frames = {f"{name}-{i}.png": character.frame for i, character in enumerate(result.characters, 1)}
+            else:
+                frames = {f"{name}.png": result.frame}
+            if not used & frames.keys():
+                break
             number += 1
             name = f"{stem}~{number}"
-        used.add(name)
-        if result.characters:
-            frames = {f"{name}-{index}.png": character.frame for index, character in enumerate(result.characters, 1)}
-        else:
-            frames = {f"{name}.png": result.frame}
+        used |= frames.keys()
         for file_name, frame in frames.items():
             ok, encoded = cv2.imencode(".png", frame)
             if not ok:

@@ -53,7 +53,7 @@ def columns_of(ink: np.ndarray) -> np.ndarray:
 
 def saved(tmp_path: Path, name: str, grey: np.ndarray) -> Path:
     path = tmp_path / name
-    cv2.imwrite(str(path), grey, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    cv2.imwrite(str(path), grey, [cv2.IMWRITE_JPEG_QUALITY, 85] if name.endswith(".jpg") else [])
     return path
 
 
@@ -104,9 +104,26 @@ def test_a_stroke_broken_across_is_one_character():
 def test_crumbs_of_dust_are_not_characters():
     row = side_by_side(columns_of(pen(4)), columns_of(pen(7)))
     rng = np.random.default_rng(1)
-    for y, x in zip(rng.integers(0, row.shape[0] - 2, 12), rng.integers(0, row.shape[1] - 2, 12)):
-        row[y : y + 2, x : x + 2] = np.maximum(row[y : y + 2, x : x + 2], 200)  # specks of 2x2 px
+    for y, x in zip(rng.integers(0, row.shape[0] - 5, 12), rng.integers(0, row.shape[1] - 5, 12)):
+        row[y : y + 5, x : x + 5] = np.maximum(row[y : y + 5, x : x + 5], 200)  # specks of 5x5 px
+    _, _, stats, _ = cv2.connectedComponentsWithStats((row >= 64).astype(np.uint8))
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    assert (areas >= 0.02 * areas.max()).sum() > 2  # more than the two digits are pieces big enough to keep
     assert len(find_marks(row)) == 2
+
+
+def test_dashes_dots_and_underlines_are_not_characters():
+    one, two, three, four = (columns_of(pen(digit)) for digit in (1, 2, 3, 4))
+    row = side_by_side(one, two, three, four, gap=30)
+    middle = row.shape[0] // 2
+    dash_left = 20 + one.shape[1] + two.shape[1] + 30 + 8
+    row[middle - 2 : middle + 3, dash_left : dash_left + 14] = 255  # a dash between 2 and 3
+    underlined = np.vstack([row, np.zeros((12, row.shape[1]), np.uint8)])
+    underlined[-6:-2, 10:-10] = 255  # an underline the whole row long
+    for picture in (row, underlined):
+        marks = find_marks(picture)
+        assert len(marks) == 4
+        assert {mark.line for mark in marks} == {0}
 
 
 def test_slanted_characters_leaning_over_each_other_stay_apart():
@@ -175,7 +192,7 @@ def test_a_row_of_digits_is_read_whole(style, backend, tmp_path):
     assert [character.box[0] for character in result.characters] == sorted(c.box[0] for c in result.characters)
 
 
-def test_touching_and_broken_digits_are_read(backend, tmp_path):
+def test_touching_digits_are_read(backend, tmp_path):
     rng = np.random.default_rng(7)
     row = write_row(pen_digits("3074", rng), rng, touching=1.0, broken=0.0)
     assert row.touching == 3
@@ -355,3 +372,49 @@ def test_the_touching_dataset_holds_both_classes_framed_as_mnist(tmp_path):
     touching.write_csv(tmp_path / "t_train.csv", frames, labels)
     rows = np.loadtxt(tmp_path / "t_train.csv", delimiter=",", dtype=np.int64)
     assert rows.shape == (40, 785) and rows[:, 0].tolist() == labels.tolist()
+
+
+def test_a_bug_reading_one_picture_s_characters_is_that_picture_s_line(tmp_path, capsys, monkeypatch):
+    import handwriting.recognise
+
+    def buggy(*arguments, **options):
+        raise ValueError("no cut")
+
+    monkeypatch.setattr(handwriting.recognise, "read_characters", buggy)
+    path = saved(tmp_path, "postcode.png", row_picture("3074", "drawing", seed=3))
+    status, out, err = run(capsys, path, ROOT / "work" / "example_0.png")
+    assert status == 1
+    assert out == f"{ROOT / 'work' / 'example_0.png'}: 0 (>99.9%)\n"
+    assert f"{path}: error: could not be read: a bug in handwriting (ValueError: no cut)" in err
+
+
+def test_saved_frames_never_overwrite_each_other(tmp_path, capsys):
+    several, single = tmp_path / "a", tmp_path / "b"
+    several.mkdir(), single.mkdir()
+    saved(several, "n.png", row_picture("3074", "drawing", seed=3))
+    (single / "n-1.png").write_bytes((ROOT / "work" / "example_0.png").read_bytes())  # the name of n's first
+    (single / "n.png").write_bytes((ROOT / "work" / "example_3.png").read_bytes())
+    frames = tmp_path / "frames"
+    status, _, err = run(capsys, several, single, "--save-preprocessed", frames)
+    assert status == 0, err
+    names = sorted(file.name for file in frames.iterdir())
+    assert len(names) == 6 and "saved 6 preprocessed 28x28 pictures" in err
+    assert names == ["n-1.png", "n-1~2.png", "n-2.png", "n-3.png", "n-4.png", "n.png"]
+
+
+def test_single_character_pictures_of_the_benches_are_not_rows(real_mnist, tmp_path):
+    """The first 100 re-drawn MNIST test digits and a picture of each of the 14 kinds: none is taken
+    for several characters, so each is read exactly as before (the benches' tables are unchanged)."""
+    from tests.test_benches import bench_module
+
+    redrawn = bench_module("redrawn")
+    test = real_mnist.splits["test"]
+    _, photos, _ = redrawn.redrawn_test_digits(test.images, test.labels, 1000, 2024, first=100)
+    pictures = [cv2.imencode(".png", photo)[1].tobytes() for photo in photos]
+    kinds = bench_module("own_handwriting")
+    for index, make in enumerate(kinds.KINDS.values()):
+        rng = np.random.default_rng(index)
+        picture, suffix = make(index % 10, rng)
+        pictures.append(kinds.encode(picture, suffix, rng))
+    several = [index for index, data in enumerate(pictures) if prepare_reading(data).row_ink is not None]
+    assert several == []
