@@ -45,12 +45,13 @@ def examples(images: np.ndarray, count: int, rng: np.random.Generator) -> tuple[
 
 
 def write_csv(path: Path, frames: np.ndarray, labels: np.ndarray) -> None:
-    """``label,p0,...,p783`` a line, as ``handwriting.data.csvfiles`` reads, written atomically."""
-    from handwriting.atomic import atomic_path
+    """``label,p0,...,p783`` a line, as ``handwriting.data.csvfiles`` reads, written atomically (by
+    the writer of ``python -m handwriting.data export --csv``)."""
+    from handwriting.data import DatasetSpec, SplitArrays
+    from handwriting.data.csvfiles import write_split
 
-    rows = np.hstack([labels[:, None], frames.reshape(len(frames), -1)]).astype(np.int64)
-    with atomic_path(path) as temporary:
-        np.savetxt(temporary, rows, fmt="%d", delimiter=",")
+    spec = DatasetSpec(name="touching", title="one character or two touching", classes=CLASSES, splits={})
+    write_split(path, SplitArrays(frames, labels.astype(np.int64)), spec)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -67,11 +67,13 @@ def ink_of_row(grey: np.ndarray, ink: np.ndarray, height: float) -> np.ndarray:
     grey = _checked_grey(grey)
     if drawing_ink(grey) is not None:
         return ink
-    for _ in range(LOOKS):
+    for number in range(LOOKS):
         if height >= 0.7 * CHARACTER_LOOK or max(ink.shape) >= WORKING_SIDE:
             break
         look = min(WORKING_SIDE, round(max(ink.shape) * CHARACTER_LOOK / height))
         ink = photo_ink(shrunk(grey, WORKING_SIDE), look)
+        if number + 1 == LOOKS:  # no look after this one: no need to measure the characters again
+            break
         marks = find_marks(ink)
         if not marks:
             break
