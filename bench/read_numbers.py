@@ -8,10 +8,10 @@ spacing, a wandering baseline, sizes and slants that vary, touching pairs and br
 made into the kinds of picture the single-digit benches use (a drawing app's canvas; photos of
 paper: grey paper in uneven light, pencil, ruled paper, a shadow across the page), saved as the file
 a user would have, and read by ``infer.py``'s own path (``handwriting.recognise``) with the shipped
-cnn. Reported per style: exact-string accuracy (every digit right, none missing, none extra) and
-per-character accuracy, 1 - CER: one minus the edits (digits misread, missing or extra; Levenshtein)
-it takes to turn what was read into what was written, over all digits written. The misread rows are
-drawn into a PNG.
+cnn, helped by models/pairs (a digit alone, or two touching). Reported per style: exact-string
+accuracy (every digit right, none missing, none extra) and per-character accuracy, 1 - CER: one
+minus the edits (digits misread, missing or extra; Levenshtein) it takes to turn what was read into
+what was written, over all digits written. The misread rows are drawn into a PNG.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def main() -> None:
     from handwriting.backends import make_backend
     from handwriting.data import get_spec, load
     from handwriting.errors import UserError
-    from handwriting.recognise import recognise
+    from handwriting.recognise import pairs_model, recognise
 
     try:
         test = load(get_spec("mnist"), args.data_dir, download=False, log=lambda message: None).splits["test"]
@@ -113,6 +113,7 @@ def main() -> None:
             }
             print(f"{style:12s} exact {exact / args.rows:6.1%}   per character {1 - wrong / digits:6.1%}", flush=True)
     seconds = time.perf_counter() - started
+    helped = "helped by models/pairs" if pairs_model() is not None else "without models/pairs (it could not be loaded)"
     total_rows = sum(numbers["rows"] for numbers in results.values())
     overall_exact = sum(numbers["exact"] * numbers["rows"] for numbers in results.values()) / total_rows
     written = sum(numbers["digits"] for numbers in results.values())
@@ -129,7 +130,8 @@ def main() -> None:
         [
             "# Reading whole numbers: rows of 3-6 MNIST test digits (`bench/read_numbers.py`)",
             "",
-            f"{machine}; seed {args.seed}; the shipped cnn ({backend.name}); {seconds:.0f} s in all. Per character: "
+            f"{machine}; seed {args.seed}; the shipped cnn ({backend.name}), {helped}; {seconds:.0f} s in all. "
+            "Per character: "
             "1 - CER, one minus the digits misread, missing or extra over the digits written.",
             "",
             "| style | rows | exact string | per character | exact: rows with no touching pair | exact: rows with one "

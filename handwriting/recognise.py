@@ -255,31 +255,61 @@ def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int 
 
     ``marks.find_marks`` finds them; where a mark may be two touching characters, how sure the model
     is of the whole and of the parts decides whether it is cut (a regression model cannot say: only
-    marks far too wide for one character are cut).
+    marks far too wide for one character are cut). A model of MNIST digits is helped by
+    ``models/pairs``, which was taught digits as they are written in a row, alone and two touching:
+    it says whether a mark is two and where to cut it, and its reading is taken with the model's own
+    (``_read_with_pairs``).
     """
     frame = FRAMINGS[framing]
 
-    def sureness(crops: list[np.ndarray]) -> list[float]:  # the largest logit (marks.Score says why)
-        return backend.outputs(normalize(np.stack([frame(crop) for crop in crops]))[:, None]).max(axis=1).tolist()
+    def outputs(crops: list[np.ndarray]) -> np.ndarray:  # [n, classes] logits (marks.Read says why)
+        return backend.outputs(normalize(np.stack([frame(crop) for crop in crops]))[:, None])
 
-    verifier = touching_model() if _reads_digits(backend, framing) else None
+    helper = pairs_model() if _reads_digits(backend, framing) and backend.has_confidence else None
 
-    def touching(crops: list[np.ndarray]) -> list[float]:  # the probability of "two touching"
-        return verifier.probabilities(np.stack([frame_mnist(crop) for crop in crops]))[:, 1].tolist()
+    def pair_probabilities(crops: list[np.ndarray]) -> np.ndarray:  # [n, 110] (marks.Pairs)
+        return helper.probabilities(np.stack([frame_mnist(crop) for crop in crops]))
 
-    confident = backend.has_confidence
     marks = find_marks(
-        ink, score=sureness if confident else None, touching=touching if verifier and confident else None
+        ink,
+        read=outputs if backend.has_confidence else None,
+        pairs=pair_probabilities if helper is not None else None,
     )
     if not marks:
         return []
     frames = np.stack([frame(mark.ink) for mark in marks])
+    probabilities = backend.probabilities(frames)
+    if helper is not None:
+        probabilities = _read_with_pairs(probabilities, helper.probabilities(frames), [mark.pair for mark in marks])
     characters = []
-    for mark, row, picture in zip(marks, backend.probabilities(frames), frames):
+    for mark, row, picture in zip(marks, probabilities, frames):
         read = _result("", row, backend.classes, backend.has_confidence, topk, picture, None)
         box = (mark.left, mark.top, mark.right, mark.bottom)
         characters.append(Character(read.label, read.confidence, read.topk, picture, box, mark.line, mark.space_before))
     return characters
+
+
+def _read_with_pairs(probabilities: np.ndarray, helper: np.ndarray, pairs: list[np.ndarray | None]) -> np.ndarray:
+    """The reading model's probabilities for each character, float [n, 10], taken together with
+    models/pairs' ``helper`` [n, 110] (its first 10: the character read as one digit alone) as two
+    independent opinions: their product, normalised. Where a mark read as two touching digits was
+    cut into two characters, ``pairs[i]`` [10, 10] is what models/pairs read the pair as, and the
+    two characters' readings are the marginals of (pair) x (the reading model's first) x (its
+    second): a cut that left a stroke of one digit on the other cannot then turn the pair into one
+    models/pairs did not see.
+    -> float [n, 10], each row summing to 1."""
+    logs = np.log(np.maximum(probabilities, 1e-12)) + np.log(np.maximum(helper[:, :10], 1e-12))
+    read = np.exp(logs - logs.max(axis=1, keepdims=True))
+    read /= read.sum(axis=1, keepdims=True)
+    for index, pair in enumerate(pairs):
+        if pair is None or index + 1 >= len(read):
+            continue
+        # models/pairs has had its say on the two as a pair: its reading of each part alone (a part
+        # of what it saw) would count it twice
+        joint = pair * probabilities[index][:, None] * probabilities[index + 1][None, :]  # [first, second]
+        joint /= max(float(joint.sum()), 1e-300)
+        read[index], read[index + 1] = joint.sum(axis=1), joint.sum(axis=0)
+    return read
 
 
 PARALLEL_FROM = 64  # infer.py starts workers from this many pictures: starting them costs ~0.3 s
@@ -341,24 +371,24 @@ def recognise(
         yield from _recognised(batch, prepared, backend, topk, preprocess, single)
 
 
-TOUCHING_MODEL = Path(__file__).resolve().parent.parent / "models" / "touching.pdparams"
+PAIRS_MODEL = Path(__file__).resolve().parent.parent / "models" / "pairs.pdparams"
 
 
 @functools.lru_cache(maxsize=1)
-def touching_model():
-    """``models/touching`` (one character or two touching: ``synthetic/touching.py``), run by the
-    first backend that has it (its NumPy export needs nothing but NumPy); None when it cannot be
+def pairs_model():
+    """``models/pairs`` (a digit alone, or two touching, and which: ``synthetic/pairs.py``), run by
+    the first backend that has it (its NumPy export needs nothing but NumPy); None when it cannot be
     loaded, and touching digits are then told apart by the reading model alone."""
     from handwriting.backends import make_backend
 
     try:
-        return make_backend("auto", TOUCHING_MODEL, threads=1)
+        return make_backend("auto", PAIRS_MODEL, threads=1)
     except UserError:
         return None
 
 
 def _reads_digits(backend, framing: str) -> bool:
-    """Whether ``backend`` reads MNIST-framed digits, the characters models/touching learned from."""
+    """Whether ``backend`` reads MNIST-framed digits, the characters models/pairs learned from."""
     return framing == "mnist" and list(backend.classes) == [str(digit) for digit in range(10)]
 
 

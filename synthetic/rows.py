@@ -28,11 +28,17 @@ class Row:
     spans: list  # (left, right) of each digit's ink, in the row's columns
 
 
-def write_row(digits: list[np.ndarray], rng: np.random.Generator, touching: float = 0.2, broken: float = 0.15) -> Row:
+def write_row(
+    digits: list[np.ndarray],
+    rng: np.random.Generator,
+    touching: float = 0.2,
+    broken: float = 0.15,
+    overlap: tuple[int, int] = (2, 6),
+) -> Row:
     """uint8 MNIST digits [28, 28] each (white on black) -> their row's ink.
 
-    ``touching``: the chance that a digit is written against the one before it; ``broken``: the
-    chance that one of its strokes has a gap.
+    ``touching``: the chance that a digit is written against the one before it, ``overlap`` px
+    (from, up to but not including) into it; ``broken``: the chance that one of its strokes has a gap.
     """
     import cv2
 
@@ -65,7 +71,7 @@ def write_row(digits: list[np.ndarray], rng: np.random.Generator, touching: floa
         height, width = piece.shape
         if index and rng.random() < touching:
             touches += 1
-            x -= int(rng.integers(2, 6))  # into the previous digit's last strokes
+            x -= int(rng.integers(*overlap))  # into the previous digit's last strokes
         elif index:
             x += int(rng.uniform(0.12, 0.5) * HEIGHT)
         bottom = baseline + int(0.06 * HEIGHT * np.sin(wander + index)) + int(rng.integers(-2, 3))

@@ -14,7 +14,7 @@ import pytest
 import infer
 from handwriting.backends import make_backend
 from handwriting.preprocess import read_picture
-from handwriting.preprocess.marks import SURELY_TWO, clearly_several, find_marks
+from handwriting.preprocess.marks import MAYBE_TWO, PAIR_MAYBE_TWO, SURELY_TWO, clearly_several, find_marks
 from handwriting.recognise import prepare_reading, read_characters, recognise, text_of
 from synthetic.pen import draw, to_uint8
 from synthetic.rows import as_picture, pen_digits, write_row
@@ -147,19 +147,85 @@ def test_touching_characters_are_cut_without_a_model_only_when_far_too_wide():
     assert len(find_marks(wide)) >= 2
 
 
-def test_the_score_decides_whether_a_mark_that_may_be_two_is_cut():
+def outputs_of(largest: list[float]) -> np.ndarray:
+    """Logits [n, 10] whose largest output is each of ``largest``, for class 0."""
+    outputs = np.zeros((len(largest), 10))
+    outputs[:, 0] = largest
+    return outputs
+
+
+def test_the_reading_model_decides_whether_a_mark_that_may_be_two_is_cut():
     """A model sure of the parts and unsure of the whole cuts the mark; sure of the whole, it stays."""
     touching = side_by_side(columns_of(pen(2)), columns_of(pen(5)), gap=-3)
     whole_width = touching.any(axis=0).sum()
 
     def parts_sure(crops):  # wide crops (the whole) unsure, narrow ones (parts) sure
-        return [2.0 if crop.shape[1] > 0.8 * whole_width else 15.0 for crop in crops]
+        return outputs_of([2.0 if crop.shape[1] > 0.8 * whole_width else 15.0 for crop in crops])
 
     def whole_sure(crops):
-        return [15.0 if crop.shape[1] > 0.8 * whole_width else 2.0 for crop in crops]
+        return outputs_of([15.0 if crop.shape[1] > 0.8 * whole_width else 2.0 for crop in crops])
 
-    assert len(find_marks(touching, score=parts_sure)) == 2
-    assert len(find_marks(touching, score=whole_sure)) == 1
+    assert len(find_marks(touching, read=parts_sure)) == 2
+    assert len(find_marks(touching, read=whole_sure)) == 1
+
+
+def test_the_pairs_model_decides_a_narrow_pair_and_where_it_is_cut():
+    """A 1 leaning on a 7 is no wider than one wide digit: the reading model alone leaves it whole,
+    while models/pairs, reading it as "17", has it cut, at the cut whose parts read as a 1 and a 7,
+    and the marks carry its reading of the pair."""
+    one, seven = columns_of(pen(1)), columns_of(pen(7))
+    pair = side_by_side(one, seven, gap=-2)
+    height = pair.any(axis=1).sum()
+    assert PAIR_MAYBE_TWO * height < pair.any(axis=0).sum() <= MAYBE_TWO * height
+    narrow = one.shape[1] + 6  # a part no wider than this is the 1
+
+    def outputs(crops):  # each part read as what it holds: the 1 (narrow) or the 7; the whole unsure
+        logits = np.zeros((len(crops), 10))
+        for row, crop in enumerate(crops):
+            logits[row, 1 if crop.shape[1] <= narrow else 7] = 6.0 if crop.shape[1] <= narrow else 5.0
+        return logits
+
+    def seventeen(crops):  # [n, 110]: the whole is the pair 17, a part the digit it holds
+        probabilities = np.zeros((len(crops), 110))
+        for row, crop in enumerate(crops):
+            whole = crop.shape[1] > 0.8 * pair.any(axis=0).sum()
+            probabilities[row, 10 + 17 if whole else 1 if crop.shape[1] <= narrow else 7] = 1.0
+        return probabilities
+
+    assert len(find_marks(pair, read=outputs)) == 1
+    marks = find_marks(pair, read=outputs, pairs=seventeen)
+    assert len(marks) == 2 and marks[1].pair is None
+    assert marks[0].pair.shape == (10, 10) and marks[0].pair[1, 7] == pytest.approx(1.0)
+    assert marks[0].ink.shape[1] <= narrow  # the cut leaves the 1 on its own
+
+
+def test_the_cut_chosen_is_the_one_whose_parts_read_as_the_pair_expected():
+    from handwriting.preprocess.marks import _cut_chosen
+
+    pair = np.full((10, 10), 0.001)
+    pair[9, 4] = 1 - 99 * 0.001  # models/pairs reads "94"
+    sure = 8.0
+    parts = np.zeros((4, 10))
+    parts[0, 9], parts[1, 1] = sure, sure + 2  # cut 0: a 9 and, more surely, a 1
+    parts[2, 9], parts[3, 4] = sure, sure - 1  # cut 1: a 9 and a 4
+    assert _cut_chosen(parts, pair) == 1
+
+
+def test_readings_are_taken_with_models_pairs_and_a_cut_pair_as_models_pairs_read_it():
+    from handwriting.recognise import _read_with_pairs
+
+    reader = np.full((3, 10), 0.01)
+    reader[0, 7], reader[0, 1] = 0.6, 0.31  # the first part of a cut pair: a 7 rather than a 1
+    reader[1, 7] = 0.91
+    reader[2, 3], reader[2, 8] = 0.46, 0.46  # alone, a 3 or an 8: the reading model cannot say
+    helper = np.full((3, 110), 1e-3)
+    helper[2, 8] = 0.9  # models/pairs reads the third as an 8
+    pair = np.full((10, 10), 1e-4)
+    pair[1, 7] = 1 - 99e-4  # ... and the first two, before they were cut apart, as "17"
+    read = _read_with_pairs(reader, helper, [pair, None, None])
+    np.testing.assert_allclose(read.sum(axis=1), 1.0)
+    assert read.argmax(axis=1).tolist() == [1, 7, 8]
+    assert read[2, 8] > 0.99  # two opinions that agree
 
 
 def test_clearly_several_counts_characters_not_the_pieces_of_one():
@@ -343,35 +409,41 @@ def test_infer_show_and_save_preprocessed_draw_each_character(tmp_path, capsys):
     assert "drew 2 pictures" in err
 
 
-# ----------------------------------------------------------------------------- one character, or two touching
+# ----------------------------------------------------------------------------- a digit, or two touching
 
 
-def test_the_touching_model_runs_from_its_numpy_export_and_tells_one_from_two():
+def test_the_pairs_model_runs_from_its_numpy_export_and_reads_one_digit_or_two():
     from handwriting.preprocess.frame import frame_mnist
-    from handwriting.recognise import touching_model
+    from handwriting.recognise import pairs_model
+    from synthetic.pairs import CLASSES
 
-    model = touching_model()
+    model = pairs_model()
     assert model is not None and model.name == "numpy"  # the export of the shipped checkpoint's weights
-    assert model.classes == ["one", "two touching"]
+    assert model.classes == list(CLASSES) and len(CLASSES) == 110
     two, five = columns_of(pen(2)), columns_of(pen(5))
     frames = np.stack([frame_mnist(side_by_side(two, five, gap=-3)), frame_mnist(two), frame_mnist(five)])
-    probabilities = model.probabilities(frames)[:, 1]
-    assert probabilities[0] > 0.5 > max(probabilities[1:])
+    probabilities = model.probabilities(frames)
+    assert probabilities[0, 10:].sum() > 0.5 > max(probabilities[1:, 10:].sum(axis=1))
+    assert [CLASSES[i] for i in probabilities.argmax(axis=1)] == ["25", "2", "5"]
 
 
-def test_the_touching_dataset_holds_both_classes_framed_as_mnist(tmp_path):
-    from synthetic import touching
+def test_the_pairs_dataset_holds_digits_alone_and_touching_pairs_labelled_in_order(tmp_path):
+    from synthetic import pairs
 
     rng = np.random.default_rng(0)
     digits = np.stack([to_uint8(255 * np.pad(draw(digit, 20, 2.2, rng), 0)[:28, :28]) for digit in range(10)])
-    frames, labels = touching.examples(digits, 40, rng)
-    assert frames.shape == (40, 28, 28) and frames.dtype == np.uint8
-    assert sorted(labels.tolist()) == [0] * 20 + [1] * 20
+    frames, labels = pairs.examples(digits, np.arange(10), 60, rng)
+    assert frames.shape == (60, 28, 28) and frames.dtype == np.uint8
+    alone = labels < 10
+    assert alone.sum() == 30 and labels.max() < len(pairs.CLASSES)
     widths = np.array([np.ptp(np.flatnonzero(frame.any(axis=0))) for frame in frames])
-    assert widths[labels == 1].mean() > widths[labels == 0].mean()  # a pair fills the 20 px box's width
-    touching.write_csv(tmp_path / "t_train.csv", frames, labels)
-    rows = np.loadtxt(tmp_path / "t_train.csv", delimiter=",", dtype=np.int64)
-    assert rows.shape == (40, 785) and rows[:, 0].tolist() == labels.tolist()
+    assert widths[~alone].mean() > widths[alone].mean()  # a pair fills the 20 px box's width
+    # from two digits, a 1 and a 0: every pair is "10" or "01", and every digit alone one of them
+    _, two_labels = pairs.examples(digits[[1, 0]], np.array([1, 0]), 20, rng)
+    assert {pairs.CLASSES[label] for label in two_labels} == {"0", "1", "01", "10"}
+    pairs.write_csv(tmp_path / "p_train.csv", frames, labels)
+    rows = np.loadtxt(tmp_path / "p_train.csv", delimiter=",", dtype=np.int64)
+    assert rows.shape == (60, 785) and rows[:, 0].tolist() == labels.tolist()
 
 
 def test_a_bug_reading_one_picture_s_characters_is_that_picture_s_line(tmp_path, capsys, monkeypatch):

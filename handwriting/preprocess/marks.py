@@ -1,12 +1,12 @@
 """The characters of a picture that holds several: a postcode, an amount, a word.
 
     marks = find_marks(ink)                          # ink: uint8 [H, W], ink high, paper 0 (recipes.ink_of)
-    marks = find_marks(ink, score=sureness)          # a model decides the doubtful joins and cuts ...
-    marks = find_marks(ink, score=sureness, touching=two)  # ... helped by models/touching, for digits
+    marks = find_marks(ink, read=outputs)            # a model decides the doubtful joins and cuts ...
+    marks = find_marks(ink, read=outputs, pairs=pair_probabilities)  # ... helped by models/pairs, for digits
     [frame_mnist(mark.ink) for mark in marks]        # each mark is framed and read like a single character
 
-``recognise.read_characters`` makes ``sureness`` and ``two`` from the models. The steps, each on the
-ink after the single-character clean-up:
+``recognise.read_characters`` makes ``outputs`` and ``pair_probabilities`` from the models. The
+steps, each on the ink after the single-character clean-up:
 
 1. **Pieces**: connected groups of strong ink; specks far smaller than the rest are dropped, crumbs
    of a stroke join the piece they lie against (``_broken_strokes_joined``).
@@ -22,6 +22,9 @@ ink after the single-character clean-up:
 6. **Touching characters**: a mark wide for its line may be two. Cuts are tried along paths through
    the least ink (``_cuts``); a mark far too wide for one character is always cut, one that could
    be either only when the model says so (``_two_rather_than_one``). The parts are cut again if need be.
+   For digits, ``models/pairs`` (a model that reads a mark as one digit or as two touching ones)
+   says whether a mark is two, and which cut gives the parts it reads the pair as (``_cut_chosen``);
+   the cut marks carry what it read (``Mark.pair``), for the reading to take into account.
 7. **Order and spaces**: left to right; a gap wider than 0.8 of the line's character height is a
    space. Marks and lines far shorter than the picture's characters (a dash, a dot, a comma, an
    underline) are left out: a model of characters cannot read them.
@@ -56,6 +59,10 @@ FRAGMENT_HEIGHT = 0.45  # a piece under 45% of the line's height ...
 FRAGMENT_INK = 0.3  # ... with under 30% of a typical character's ink is a fragment of its nearest neighbour
 MAYBE_TWO = 0.75  # a mark wider than 0.75x its line's character height may hold two touching characters ...
 SURELY_TWO = 1.5  # ... and one wider than 1.5x does (without a model to ask): few characters are that wide
+# With models/pairs to ask, a mark from half the line's height wide may be two: a 1 leaning on its
+# neighbour makes a narrow pair
+PAIR_MAYBE_TWO = 0.5
+FLOOR = 1e-9  # probabilities below this are taken as this, so that a logarithm stays finite
 WIDTH_WEIGHT = 4.0  # a model's output units per line height of width, weighing a wide mark towards two
 NARROWEST_PART = 0.2  # no cut leaves a part narrower than a fifth of the line's height (a 1 is about that)
 VALLEYS_TRIED = 6  # the deepest valleys of a mark's column sums are where cuts are tried from ...
@@ -63,13 +70,14 @@ CUT_STEP = 0.1  # ... and every tenth of the line's height across it; from each,
 PATH_BAND = 0.25  # ... that strays at most a quarter of the line's height from where it started
 SPACE = 0.8  # a gap wider than 0.8x the line's character height is a space between words
 
-# sureness(inks) -> for each uint8 ink crop [h, w], how sure a model is that it is one of the characters
-# it knows: its largest output (logit). Softmax confidence will not do: it reads two touching digits
-# as one at 99.99%.
-Score = Callable[[list[np.ndarray]], list[float]]
-# touching(inks) -> for each uint8 ink crop [h, w], the probability that it is two touching characters
-# (models/touching: a model taught the difference, see synthetic/touching.py)
-Touching = Callable[[list[np.ndarray]], list[float]]
+# outputs(inks) -> float [n, classes]: the reading model's outputs (logits) for each uint8 ink crop
+# [h, w]. How sure it is that a crop is one character it knows is its largest output: softmax
+# confidence will not do, as it reads two touching digits as one at 99.99%.
+Read = Callable[[list[np.ndarray]], np.ndarray]
+# pair_probabilities(inks) -> float [n, 110]: for each uint8 ink crop, models/pairs' probabilities
+# that it is the digit 0..9 alone, or the touching pair 00..99 (synthetic.pairs.CLASSES' order)
+Pairs = Callable[[list[np.ndarray]], np.ndarray]
+DIGITS = 10  # models/pairs' first classes are the digits alone; the next 100 the pairs, first * 10 + second
 
 
 @dataclass
@@ -83,6 +91,9 @@ class Mark:
     ink: np.ndarray  # uint8 [bottom - top, right - left]: this character's ink, other characters' removed
     line: int  # which line of writing, from the top (0, 1, ...)
     space_before: bool = False  # a wide gap separates it from the mark before it on its line
+    # float [10, 10] or None: where this mark and the next were cut from one mark that models/pairs
+    # read as two touching digits, its probabilities that they are (this one, the next one)
+    pair: np.ndarray | None = None
 
 
 @dataclass
@@ -157,10 +168,10 @@ def clearly_several(marks: list[Mark]) -> int:
     return sum(1 for mark in marks if mark.bottom - mark.top >= WHOLE_HEIGHT * typical)
 
 
-def find_marks(ink: np.ndarray, score: Score | None = None, touching: Touching | None = None) -> list[Mark]:
+def find_marks(ink: np.ndarray, read: Read | None = None, pairs: Pairs | None = None) -> list[Mark]:
     """uint8 ink [H, W] (ink high, paper 0) -> its characters in reading order; an empty list when
-    there is no ink. ``score`` (and ``touching``, when there is a model for it) decide whether marks
-    that may hold two touching characters do, and whether close fragments are one."""
+    there is no ink. ``read`` (and ``pairs``, for digits) decide whether marks that may hold two
+    touching characters do, where they are cut, and whether close fragments are one."""
     if not ink.any():
         return []
     count, labels, stats = strokes_of(ink)
@@ -188,15 +199,15 @@ def find_marks(ink: np.ndarray, score: Score | None = None, touching: Touching |
         height = _typical([piece.height for piece in line])
         characters = _characters(sorted(line, key=lambda piece: piece.left), height)
         characters = [character for character in characters if character.height >= NOT_A_CHARACTER * typical]
-        if score is not None:
-            characters = _fragments_joined(characters, ink, height, score, touching)
-        parts = []
+        if read is not None:
+            characters = _fragments_joined(characters, ink, height, read, pairs)
+        parts: list[tuple[_Piece, np.ndarray | None]] = []
         for character in characters:
-            parts += _split(character, ink, height, score, touching)
+            parts += _split(character, ink, height, read, pairs)
         previous_right = None
-        for part in parts:
+        for part, pair in parts:
             spaced = previous_right is not None and part.left - previous_right > SPACE * height
-            marks.append(_mark(part, ink, line_number, spaced))
+            marks.append(_mark(part, ink, line_number, spaced, pair))
             previous_right = part.right
     return marks
 
@@ -329,7 +340,7 @@ def _characters(line: list[_Piece], height: float) -> list[_Piece]:
 
 
 def _fragments_joined(
-    characters: list[_Piece], ink: np.ndarray, height: float, score: Score, touching: Touching | None
+    characters: list[_Piece], ink: np.ndarray, height: float, read: Read, pairs: Pairs | None
 ) -> list[_Piece]:
     """Characters (left to right) with fragments joined to a neighbour where the model reads them
     better so: a digit cut in pieces by a ruled line's removal or a broken stroke, whose pieces lie
@@ -342,11 +353,11 @@ def _fragments_joined(
         short = min(first.height, second.height) < SHORT * height and _gap(first, second) <= NEAR * height
         joined = first.joined(second)
         if (short or _distance(first, second) <= CLOSE * height) and joined.width <= SURELY_TWO * height:
-            whole, *parts = score([_crop(joined, ink), _crop(first, ink), _crop(second, ink)])
-            # The touching model knows pairs of characters side by side: a join as narrow as one
-            # character (a digit split down the middle) is left to the reading model.
+            whole, *parts = read([_crop(joined, ink), _crop(first, ink), _crop(second, ink)]).max(axis=1)
+            # models/pairs knows digits side by side: a join as narrow as one character (a digit
+            # split down the middle) is left to the reading model.
             wide_enough = joined.width > MAYBE_TWO * height
-            two = touching([_crop(joined, ink)])[0] if touching and wide_enough else None
+            two = float(pairs([_crop(joined, ink)])[0, DIGITS:].sum()) if pairs and wide_enough else None
             if not _two_rather_than_one(joined.width / height, whole, min(parts), two):
                 characters[index : index + 2] = [joined]
                 continue
@@ -364,45 +375,76 @@ def _distance(a: _Piece, b: _Piece) -> float:
 
 
 def _split(
-    character: _Piece, ink: np.ndarray, height: float, score: Score | None, touching: Touching | None = None
-) -> list[_Piece]:
-    """A mark cut into the characters it holds (itself alone when it is one), left to right.
+    character: _Piece, ink: np.ndarray, height: float, read: Read | None, pairs: Pairs | None = None
+) -> list[tuple[_Piece, np.ndarray | None]]:
+    """A mark cut into the characters it holds (itself alone when it is one), left to right, each with
+    ``Mark.pair`` (what models/pairs read it and the next as, where they were one mark cut in two).
     ``height``: its line's typical character height."""
-    if character.width <= MAYBE_TWO * height:
-        return [character]
+    if character.width <= (PAIR_MAYBE_TWO if pairs is not None else MAYBE_TWO) * height:
+        return [(character, None)]
     options = _cuts(character, ink, height)
     if not options:
-        return [character]
-    if score is None:
+        return [(character, None)]
+    pair = None
+    if read is None:
         if character.width <= SURELY_TWO * height:
-            return [character]
+            return [(character, None)]
         left, right = options[0]  # the cut through the least ink
     else:
-        readings = score([_crop(character, ink)] + [_crop(part, ink) for parts in options for part in parts])
-        whole, parts = readings[0], readings[1:]
-        surer = [min(parts[2 * index], parts[2 * index + 1]) for index in range(len(options))]
-        best = int(np.argmax(surer))
-        two = touching([_crop(character, ink)])[0] if touching else None
-        if not _two_rather_than_one(character.width / height, whole, surer[best], two):
-            return [character]
+        crops = [_crop(character, ink)] + [_crop(part, ink) for parts in options for part in parts]
+        outputs = np.asarray(read(crops), np.float64)  # [1 + 2 * cuts, classes]: whole, left 1, right 1, ...
+        sureness = outputs.max(axis=1)
+        surer = np.minimum(sureness[1::2], sureness[2::2])  # [cuts]: how sure of each cut's less sure part
+        two = None
+        if pairs is None:
+            best = int(np.argmax(surer))
+        else:
+            read_as = pairs(crops[:1])[0]  # [110]
+            two = float(read_as[DIGITS:].sum())
+            pair = read_as[DIGITS:].reshape(DIGITS, DIGITS) / max(two, FLOOR)
+            best = _cut_chosen(outputs[1:], pair)
+        if not _two_rather_than_one(character.width / height, float(sureness[0]), float(surer[best]), two):
+            return [(character, None)]
         left, right = options[best]
     del options  # each level's cuts hold copies of the mark's pixels: free them before going deeper
-    return _split(left, ink, height, score, touching) + _split(right, ink, height, score, touching)
+    lefts, rights = _split(left, ink, height, read, pairs), _split(right, ink, height, read, pairs)
+    if pair is not None and len(lefts) == len(rights) == 1:  # what was read as a pair is these two
+        lefts = [(lefts[0][0], pair)]
+    return lefts + rights
+
+
+def _cut_chosen(part_outputs: np.ndarray, pair: np.ndarray) -> int:
+    """Which cut to make in a mark that models/pairs reads as two touching digits, with ``pair``
+    [10, 10] its probabilities of each (first, second), given the reading model's outputs for the
+    cuts' parts, float [2 * cuts, 10] (left, right of each in turn): the cut whose parts the reading
+    model reads most like a pair models/pairs sees, the largest
+    log P(first, second) + log p(first | left part) + log p(second | right part)."""
+    logs = _log_softmax(part_outputs)
+    prior = np.log(np.maximum(pair, FLOOR))
+    fits = [float((prior + logs[2 * cut][:, None] + logs[2 * cut + 1][None, :]).max()) for cut in range(len(logs) // 2)]
+    return int(np.argmax(fits))
+
+
+def _log_softmax(outputs: np.ndarray) -> np.ndarray:
+    """float [n, classes] logits -> their log-probabilities."""
+    shifted = outputs - outputs.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def _two_rather_than_one(wide: float, whole: float, parts: float, two: float | None = None) -> bool:
     """Whether a mark that may hold two characters does: ``wide``, its width over its line's
     height; ``whole``, how sure the model is reading it as one character; ``parts``, how sure it
-    is of the less sure of the two parts (sureness: the model's largest output, see ``Score``);
-    ``two``, the probability a model taught the difference gives it (``Touching``), if there is one.
+    is of the less sure of the two parts (sureness: the model's largest output, see ``Read``);
+    ``two``, the probability models/pairs gives it of being two touching digits, if it was asked.
 
     A model trained on single characters reads two touching ones as one with a confident softmax
     (a "94" as a 4 at 99.99%), but its largest output stays far lower than for a character it
     knows, while the parts of a single character read poorly. Measured on marks from rows of
     MNIST digits (``synthetic.rows``), a wide mark is more likely two the wider it is, so the
-    parts' advantage is weighed with the width. The touching model's log-odds, where there is one,
-    are added to half of that: on 2,301 marks from rows of MNIST test digits this made 33 mistakes,
-    where the rule alone made 79.
+    parts' advantage is weighed with the width. The log-odds of a model taught the difference,
+    where there is one, are added to half of that: on 2,301 marks from rows of MNIST test digits
+    this made 33 mistakes, where the rule alone made 79 (measured with models/pairs' forerunner,
+    which told one from two and nothing else).
     """
     evidence = parts - whole + WIDTH_WEIGHT * (wide - 1.0)
     if two is not None:
@@ -478,7 +520,7 @@ def _crop(piece: _Piece, ink: np.ndarray) -> np.ndarray:
     return crop
 
 
-def _mark(piece: _Piece, ink: np.ndarray, line: int, space_before: bool) -> Mark:
+def _mark(piece: _Piece, ink: np.ndarray, line: int, space_before: bool, pair: np.ndarray | None = None) -> Mark:
     """A found character as a ``Mark``, with its soft edge (the faint ink round its strokes) back."""
     crop = _crop(piece, ink)
     top, left = piece.top, int(piece.columns.min())
@@ -487,4 +529,4 @@ def _mark(piece: _Piece, ink: np.ndarray, line: int, space_before: bool) -> Mark
     own = cv2.dilate((crop > 0).astype(np.uint8), np.ones((3, 3), np.uint8))
     window = ink[top : top + crop.shape[0], left : left + crop.shape[1]]
     crop = np.where((own > 0) & (crop == 0) & (window < INK_LEVEL * int(ink.max())), window, crop).astype(np.uint8)
-    return Mark(top, piece.bottom, left, left + crop.shape[1], crop, line, space_before)
+    return Mark(top, piece.bottom, left, left + crop.shape[1], crop, line, space_before, pair)
