@@ -31,7 +31,7 @@ import numpy as np
 from handwriting.errors import UserError, describe_os_error, one_line
 from handwriting.preprocess import PREPROCESSORS, PictureError, normalize, read_picture, read_picture_bytes, shrunk
 from handwriting.preprocess.frame import FRAMINGS, frame_mnist
-from handwriting.preprocess.marks import clearly_several, find_marks, typical_height
+from handwriting.preprocess.marks import FLOOR, clearly_several, find_marks, typical_height
 from handwriting.preprocess.recipes import ink_of, ink_of_row
 from handwriting.runtime import available_cores
 
@@ -289,27 +289,33 @@ def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int 
     return characters
 
 
-def _read_with_pairs(probabilities: np.ndarray, helper: np.ndarray, pairs: list[np.ndarray | None]) -> np.ndarray:
+def _read_with_pairs(probabilities: np.ndarray, helper: np.ndarray, cut_pairs: list[np.ndarray | None]) -> np.ndarray:
     """The reading model's probabilities for each character, float [n, 10], taken together with
     models/pairs' ``helper`` [n, 110] (its first 10: the character read as one digit alone) as two
-    independent opinions: their product, normalised. Where a mark read as two touching digits was
-    cut into two characters, ``pairs[i]`` [10, 10] is what models/pairs read the pair as, and the
-    two characters' readings are the marginals of (pair) x (the reading model's first) x (its
-    second): a cut that left a stroke of one digit on the other cannot then turn the pair into one
-    models/pairs did not see.
-    -> float [n, 10], each row summing to 1."""
-    logs = np.log(np.maximum(probabilities, 1e-12)) + np.log(np.maximum(helper[:, :10], 1e-12))
-    read = np.exp(logs - logs.max(axis=1, keepdims=True))
-    read /= read.sum(axis=1, keepdims=True)
-    for index, pair in enumerate(pairs):
-        if pair is None or index + 1 >= len(read):
+    independent opinions: their product, normalised; where models/pairs sees two digits in a
+    character that was not cut, its reading as one digit says little, and the reading model's
+    stands alone. Where a mark read as two touching digits was cut into two characters,
+    ``cut_pairs[i]`` [10, 10] is what models/pairs read the pair as, and the two characters'
+    readings are the marginals of (pair) x (the reading model's first) x (its second): a cut that
+    left a stroke of one digit on the other cannot then turn the pair into one models/pairs did not
+    see. -> float [n, 10], each row summing to 1."""
+    digits = probabilities.shape[1]
+    logs = np.log(np.maximum(probabilities, FLOOR))  # [n, 10]
+    alone = helper[:, :digits].sum(axis=1) >= 0.5  # [n]: models/pairs reads a digit alone
+    logs[alone] += np.log(np.maximum(helper[alone, :digits], FLOOR))
+    for index, pair in enumerate(cut_pairs):
+        if pair is None:
             continue
+        assert index + 1 < len(cut_pairs), "a cut pair's first character is never the last"
         # models/pairs has had its say on the two as a pair: its reading of each part alone (a part
         # of what it saw) would count it twice
-        joint = pair * probabilities[index][:, None] * probabilities[index + 1][None, :]  # [first, second]
-        joint /= max(float(joint.sum()), 1e-300)
-        read[index], read[index + 1] = joint.sum(axis=1), joint.sum(axis=0)
-    return read
+        reader = np.log(np.maximum(probabilities[index : index + 2], FLOOR))  # [2, 10]
+        joint = np.log(np.maximum(pair, FLOOR)) + reader[0][:, None] + reader[1][None, :]  # [first, second]
+        joint = np.exp(joint - joint.max())
+        logs[index] = np.log(np.maximum(joint.sum(axis=1), FLOOR))
+        logs[index + 1] = np.log(np.maximum(joint.sum(axis=0), FLOOR))
+    read = np.exp(logs - logs.max(axis=1, keepdims=True))
+    return read / read.sum(axis=1, keepdims=True)
 
 
 PARALLEL_FROM = 64  # infer.py starts workers from this many pictures: starting them costs ~0.3 s

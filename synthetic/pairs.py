@@ -19,6 +19,7 @@ model never saw.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -27,10 +28,12 @@ import numpy as np
 
 from synthetic.rows import write_row
 
-DIGITS = tuple(str(digit) for digit in range(10))
-CLASSES = DIGITS + tuple(first + second for first in DIGITS for second in DIGITS)  # "0".."9", "00".."99"
+DIGIT_NAMES = tuple(str(digit) for digit in range(10))
+CLASSES = DIGIT_NAMES + tuple(first + second for first in DIGIT_NAMES for second in DIGIT_NAMES)  # "0".."9", "00".."99"
 SPLITS = {"train": 400_000, "test": 40_000}  # examples per split, half of them pairs
-OVERLAP = (1, 10)  # px the second digit is written into the first (synthetic.rows.write_row)
+# px the second digit is written into the first (synthetic.rows.write_row): at 1 px the two may just
+# miss each other, and the model also learns two digits close together as a pair
+OVERLAP = (1, 10)
 CHUNKS = 8  # each split is made in this many pieces, shared between the processes
 
 
@@ -46,13 +49,18 @@ def examples(images: np.ndarray, labels: np.ndarray, count: int, rng: np.random.
         row = write_row([images[i] for i in chosen], rng, touching=1.0, overlap=OVERLAP)
         frames.append(frame_mnist(np.round(255 * row.ink).astype(np.uint8)))
         digits = [int(labels[i]) for i in chosen]
-        classes.append(digits[0] if not two else len(DIGITS) + 10 * digits[0] + digits[1])
+        classes.append(digits[0] if not two else len(DIGIT_NAMES) + 10 * digits[0] + digits[1])
     return np.stack(frames), np.array(classes, np.int64)
 
 
 def _chunk(job: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """One worker's share of a split: (data root, split, how many, seed) -> ``examples``."""
     data_dir, split, count, seed = job
+    import cv2
+
     from handwriting.data import get_spec, load
+
+    cv2.setNumThreads(1)  # one process a core already
 
     mnist = load(get_spec("mnist"), data_dir, download=False, log=lambda message: None).splits[split]
     return examples(mnist.images, mnist.labels, count, np.random.default_rng(seed))
@@ -75,8 +83,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", metavar="DIR", help="where MNIST is (default: as handwriting.data)")
     args = parser.parse_args(argv)
 
+    from handwriting.atomic import write_bytes
     from handwriting.data import get_spec, load
     from handwriting.errors import UserError
+    from handwriting.runtime import available_cores
 
     try:
         load(get_spec("mnist"), args.data_dir)  # fetched here, once, with its messages
@@ -84,14 +94,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {error}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor() as pool:
+    context = multiprocessing.get_context("spawn")  # as handwriting.recognise's workers: no forked threads
+    with ProcessPoolExecutor(available_cores(), mp_context=context) as pool:
         for number, (split, count) in enumerate(SPLITS.items()):
-            jobs = [(args.data_dir, split, count // CHUNKS, [args.seed, number, chunk]) for chunk in range(CHUNKS)]
+            shares = [count // CHUNKS + (chunk < count % CHUNKS) for chunk in range(CHUNKS)]
+            jobs = [(args.data_dir, split, share, [args.seed, number, chunk]) for chunk, share in enumerate(shares)]
             made = list(pool.map(_chunk, jobs))
             frames, labels = np.concatenate([m[0] for m in made]), np.concatenate([m[1] for m in made])
             write_csv(out / f"pairs_{split}.csv", frames, labels)
             print(f"wrote {len(labels)} {split} examples to {out / f'pairs_{split}.csv'}", file=sys.stderr)
-    (out / "pairs_classes.txt").write_text("\n".join(CLASSES) + "\n")
+    write_bytes(out / "pairs_classes.txt", ("\n".join(CLASSES) + "\n").encode())
 
 
 if __name__ == "__main__":

@@ -179,10 +179,11 @@ def test_the_pairs_model_decides_a_narrow_pair_and_where_it_is_cut():
     assert PAIR_MAYBE_TWO * height < pair.any(axis=0).sum() <= MAYBE_TWO * height
     narrow = one.shape[1] + 6  # a part no wider than this is the 1
 
-    def outputs(crops):  # each part read as what it holds: the 1 (narrow) or the 7; the whole unsure
+    def outputs(crops):  # each part read surely as what it holds, the 1 (narrow) or the 7; the whole unsure
         logits = np.zeros((len(crops), 10))
         for row, crop in enumerate(crops):
-            logits[row, 1 if crop.shape[1] <= narrow else 7] = 6.0 if crop.shape[1] <= narrow else 5.0
+            whole = crop.shape[1] > 0.8 * pair.any(axis=0).sum()
+            logits[row, 1 if crop.shape[1] <= narrow else 7] = 2.0 if whole else 15.0
         return logits
 
     def seventeen(crops):  # [n, 110]: the whole is the pair 17, a part the digit it holds
@@ -192,11 +193,28 @@ def test_the_pairs_model_decides_a_narrow_pair_and_where_it_is_cut():
             probabilities[row, 10 + 17 if whole else 1 if crop.shape[1] <= narrow else 7] = 1.0
         return probabilities
 
-    assert len(find_marks(pair, read=outputs)) == 1
+    assert len(find_marks(pair, read=outputs)) == 1  # too narrow to be asked, though its parts read surely
     marks = find_marks(pair, read=outputs, pairs=seventeen)
     assert len(marks) == 2 and marks[1].pair is None
     assert marks[0].pair.shape == (10, 10) and marks[0].pair[1, 7] == pytest.approx(1.0)
     assert marks[0].ink.shape[1] <= narrow  # the cut leaves the 1 on its own
+
+
+def test_a_wide_digit_models_pairs_reads_as_one_is_not_cut():
+    zero = columns_of(cv2.resize(pen(0), None, fx=1.3, fy=1.0))
+    height, width = zero.any(axis=1).sum(), zero.any(axis=0).sum()
+    assert PAIR_MAYBE_TWO * height < width <= MAYBE_TWO * height
+
+    def parts_sure(crops):  # the reading model alone would have it cut
+        return outputs_of([2.0 if crop.shape[1] > 0.8 * width else 15.0 for crop in crops])
+
+    def alone(crops):
+        probabilities = np.zeros((len(crops), 110))
+        probabilities[:, 0] = 1.0  # a 0, alone
+        return probabilities
+
+    marks = find_marks(zero, read=parts_sure, pairs=alone)
+    assert len(marks) == 1 and marks[0].pair is None
 
 
 def test_the_cut_chosen_is_the_one_whose_parts_read_as_the_pair_expected():
@@ -219,13 +237,20 @@ def test_readings_are_taken_with_models_pairs_and_a_cut_pair_as_models_pairs_rea
     reader[1, 7] = 0.91
     reader[2, 3], reader[2, 8] = 0.46, 0.46  # alone, a 3 or an 8: the reading model cannot say
     helper = np.full((3, 110), 1e-3)
-    helper[2, 8] = 0.9  # models/pairs reads the third as an 8
+    helper[0, 7] = helper[1, 7] = 0.85  # models/pairs, shown each part alone, reads 7s: not counted again
+    helper[2, 8] = 0.85  # ... and the third as an 8
     pair = np.full((10, 10), 1e-4)
     pair[1, 7] = 1 - 99e-4  # ... and the first two, before they were cut apart, as "17"
     read = _read_with_pairs(reader, helper, [pair, None, None])
     np.testing.assert_allclose(read.sum(axis=1), 1.0)
     assert read.argmax(axis=1).tolist() == [1, 7, 8]
     assert read[2, 8] > 0.99  # two opinions that agree
+    # a reading model certain of a 4 where models/pairs is certain of "94": no underflow to nothing
+    certain, ninety_four = np.eye(10)[[4, 4]], np.eye(10)[[9]].T @ np.eye(10)[[4]]
+    read = _read_with_pairs(certain, np.full((2, 110), 1 / 110), [ninety_four, None])
+    assert np.isfinite(read).all() and read.max(axis=1).min() > 0.4  # a reading, not zeros
+    np.testing.assert_allclose(read.sum(axis=1), 1.0)
+    assert read[0, [4, 9]].sum() > 0.99 and read[1].argmax() == 4  # the two certainties weigh alike
 
 
 def test_clearly_several_counts_characters_not_the_pieces_of_one():

@@ -379,9 +379,16 @@ def _split(
 ) -> list[tuple[_Piece, np.ndarray | None]]:
     """A mark cut into the characters it holds (itself alone when it is one), left to right, each with
     ``Mark.pair`` (what models/pairs read it and the next as, where they were one mark cut in two).
-    ``height``: its line's typical character height."""
-    if character.width <= (PAIR_MAYBE_TWO if pairs is not None else MAYBE_TWO) * height:
+    ``height``: its line's typical character height. ``pairs`` is only asked along with ``read``."""
+    asks_pairs = read is not None and pairs is not None
+    if character.width <= (PAIR_MAYBE_TWO if asks_pairs else MAYBE_TWO) * height:
         return [(character, None)]
+    two = None
+    if asks_pairs:
+        read_as = pairs([_crop(character, ink)])[0]  # [110]
+        two = float(read_as[DIGITS:].sum())
+        if character.width <= MAYBE_TWO * height and two < 0.5:  # narrow, and models/pairs sees one digit
+            return [(character, None)]
     options = _cuts(character, ink, height)
     if not options:
         return [(character, None)]
@@ -395,13 +402,10 @@ def _split(
         outputs = np.asarray(read(crops), np.float64)  # [1 + 2 * cuts, classes]: whole, left 1, right 1, ...
         sureness = outputs.max(axis=1)
         surer = np.minimum(sureness[1::2], sureness[2::2])  # [cuts]: how sure of each cut's less sure part
-        two = None
-        if pairs is None:
-            best = int(np.argmax(surer))
-        else:
-            read_as = pairs(crops[:1])[0]  # [110]
-            two = float(read_as[DIGITS:].sum())
-            pair = read_as[DIGITS:].reshape(DIGITS, DIGITS) / max(two, FLOOR)
+        best = int(np.argmax(surer))
+        if two is not None and two >= 0.5:  # models/pairs reads two digits: which two chooses the cut
+            assert outputs.shape[1] == DIGITS, "models/pairs helps only a model of the ten digits"
+            pair = read_as[DIGITS:].reshape(DIGITS, DIGITS) / two
             best = _cut_chosen(outputs[1:], pair)
         if not _two_rather_than_one(character.width / height, float(sureness[0]), float(surer[best]), two):
             return [(character, None)]
@@ -448,7 +452,7 @@ def _two_rather_than_one(wide: float, whole: float, parts: float, two: float | N
     """
     evidence = parts - whole + WIDTH_WEIGHT * (wide - 1.0)
     if two is not None:
-        two = min(max(two, 1e-6), 1 - 1e-6)
+        two = min(max(two, FLOOR), 1 - FLOOR)
         evidence = float(np.log(two / (1 - two))) + evidence / 2
     return evidence > 0.0
 
