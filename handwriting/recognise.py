@@ -130,8 +130,9 @@ class Result:
     error: str | None = None
     frame: np.ndarray | None = None  # uint8 [28, 28]: what the model saw (one character)
     thumbnail: np.ndarray | None = None  # uint8 grey, at most 128 px: the picture as read
-    # Several characters: each one read (``label`` is their text, ``confidence`` the least sure),
-    # and the cleaned ink they were found in (their boxes are in its pixels).
+    # Several characters: each one read (``label`` is their text, ``confidence`` the least sure; for
+    # a digit model, each character's is the reading model's and models/pairs' together, see
+    # ``_read_with_pairs``), and the cleaned ink they were found in (their boxes are in its pixels).
     characters: list[Character] = field(default_factory=list)
     ink: np.ndarray | None = None
     warning: str | None = None  # read as one character, though the picture seems to hold several

@@ -375,13 +375,21 @@ def _distance(a: _Piece, b: _Piece) -> float:
 
 
 def _split(
-    character: _Piece, ink: np.ndarray, height: float, read: Read | None, pairs: Pairs | None = None
+    character: _Piece,
+    ink: np.ndarray,
+    height: float,
+    read: Read | None,
+    pairs: Pairs | None = None,
+    part_of_pair: bool = False,
 ) -> list[tuple[_Piece, np.ndarray | None]]:
     """A mark cut into the characters it holds (itself alone when it is one), left to right, each with
     ``Mark.pair`` (what models/pairs read it and the next as, where they were one mark cut in two).
-    ``height``: its line's typical character height. ``pairs`` is only asked along with ``read``."""
+    ``height``: its line's typical character height; ``part_of_pair``: the mark is one side of a cut
+    through what models/pairs read as two digits. ``pairs`` is only asked along with ``read``."""
     asks_pairs = read is not None and pairs is not None
-    if character.width <= (PAIR_MAYBE_TWO if asks_pairs else MAYBE_TWO) * height:
+    # A part of what models/pairs read as two digits is one of them, unless far too wide for one
+    narrowest = SURELY_TWO if part_of_pair else PAIR_MAYBE_TWO if asks_pairs else MAYBE_TWO
+    if character.width <= narrowest * height:
         return [(character, None)]
     two = None
     if asks_pairs:
@@ -411,7 +419,8 @@ def _split(
             return [(character, None)]
         left, right = options[best]
     del options  # each level's cuts hold copies of the mark's pixels: free them before going deeper
-    lefts, rights = _split(left, ink, height, read, pairs), _split(right, ink, height, read, pairs)
+    halves = pair is not None
+    lefts, rights = _split(left, ink, height, read, pairs, halves), _split(right, ink, height, read, pairs, halves)
     if pair is not None and len(lefts) == len(rights) == 1:  # what was read as a pair is these two
         lefts = [(lefts[0][0], pair)]
     return lefts + rights
