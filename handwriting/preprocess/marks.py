@@ -21,7 +21,8 @@ steps, each on the ink after the single-character clean-up:
    so (``_fragments_joined``).
 6. **Touching characters**: a mark wide for its line may be two. Cuts are tried along paths through
    the least ink (``_cuts``); a mark far too wide for one character is always cut, one that could
-   be either only when the model says so (``_two_rather_than_one``). The parts are cut again if need be.
+   be either only when the model says so (``_two_rather_than_one``). The parts are cut again if need
+   be (the two parts of a pair models/pairs read, only when far too wide for one digit).
    For digits, ``models/pairs`` (a model that reads a mark as one digit or as two touching ones)
    says whether a mark is two, and which cut gives the parts it reads the pair as (``_cut_chosen``);
    the cut marks carry what it read (``Mark.pair``), for the reading to take into account.
