@@ -31,7 +31,7 @@ import numpy as np
 from handwriting.errors import UserError, describe_os_error, one_line
 from handwriting.preprocess import PREPROCESSORS, PictureError, normalize, read_picture, read_picture_bytes, shrunk
 from handwriting.preprocess.frame import FRAMINGS, frame_mnist
-from handwriting.preprocess.marks import FLOOR, clearly_several, find_marks, typical_height
+from handwriting.preprocess.marks import FLOOR, find_marks, may_be_several, typical_height
 from handwriting.preprocess.recipes import ink_of, ink_of_row
 from handwriting.runtime import available_cores
 
@@ -211,7 +211,8 @@ def prepare_reading(
 
     The picture is always framed as one character, exactly as before. With ``several`` (and a recipe
     for handwriting: ``COUNTS_SEVERAL``), its marks are also found (``marks.find_marks``); when they
-    are clearly several characters, their ink comes along, cleaned at a size that suits a row of
+    may be several characters (``marks.may_be_several``: clearly several, or one mark wider than
+    tall, which may be characters touching all along), their ink comes along, cleaned at a size that suits a row of
     them, for ``read_characters`` to cut apart and read with the model (or, for ``--single`` and the
     naive recipe, to count them for a warning).
 
@@ -237,7 +238,7 @@ def prepare_reading(
         if not several:
             return Prepared(frame, thumbnail, None)
         marks = find_marks(ink)
-        if clearly_several(marks) < 2:
+        if not may_be_several(marks):
             return Prepared(frame, thumbnail, None)
         return Prepared(frame, thumbnail, None, ink_of_row(grey, ink, typical_height(marks)))
     except PictureError as error:
@@ -293,9 +294,9 @@ def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int 
 def _read_with_pairs(probabilities: np.ndarray, helper: np.ndarray, cut_pairs: list[np.ndarray | None]) -> np.ndarray:
     """The reading model's probabilities for each character, float [n, 10], taken together with
     models/pairs' ``helper`` [n, 110] (its first 10: the character read as one digit alone) as two
-    independent opinions: their product, normalised; where models/pairs sees two digits in a
-    character that was not cut, its reading as one digit says little, and the reading model's
-    stands alone. Where a mark read as two touching digits was cut into two characters,
+    opinions: their product, models/pairs' raised to ``HELPER_WEIGHT``, normalised; where
+    models/pairs sees two digits in a character that was not cut, its reading as one digit says
+    little, and the reading model's stands alone. Where a mark read as two touching digits was cut into two characters,
     ``cut_pairs[i]`` [10, 10] is what models/pairs read the pair as, and the two characters'
     readings are the marginals of (pair) x (the reading model's first) x (its second): a cut that
     left a stroke of one digit on the other cannot then turn the pair into one models/pairs did not
@@ -303,7 +304,9 @@ def _read_with_pairs(probabilities: np.ndarray, helper: np.ndarray, cut_pairs: l
     digits = probabilities.shape[1]
     logs = np.log(np.maximum(probabilities, FLOOR))  # [n, 10]
     alone = helper[:, :digits].sum(axis=1) >= 0.5  # [n]: models/pairs reads a digit alone
-    logs[alone] += np.log(np.maximum(helper[alone, :digits], FLOOR))
+    # the two models learned from the same digits, so their opinions are not independent: the
+    # helper's counts half (and confidences stay below certainty where it would not)
+    logs[alone] += HELPER_WEIGHT * np.log(np.maximum(helper[alone, :digits], FLOOR))
     for index, pair in enumerate(cut_pairs):
         if pair is None:
             continue
@@ -378,6 +381,7 @@ def recognise(
         yield from _recognised(batch, prepared, backend, topk, preprocess, single)
 
 
+HELPER_WEIGHT = 0.5  # how much models/pairs' reading of a digit counts beside the reading model's (log space)
 PAIRS_MODEL = Path(__file__).resolve().parent.parent / "models" / "pairs.pdparams"
 
 

@@ -20,9 +20,10 @@ steps, each on the ink after the single-character clean-up:
    nearest neighbour; with a model, short or almost-touching pieces join when it reads them better
    so (``_fragments_joined``).
 6. **Touching characters**: a mark wide for its line may be two. Cuts are tried along paths through
-   the least ink (``_cuts``); a mark far too wide for one character is always cut, one that could
-   be either only when the model says so (``_two_rather_than_one``). The parts are cut again if need
-   be (the two parts of a pair models/pairs read, only when far too wide for one digit).
+   the least ink (``_cuts``); without a model, a mark far too wide for one character is cut and
+   one that could be either is not; with one, the model decides (``_two_rather_than_one``). The
+   parts are cut again if need be (the two parts of a pair models/pairs read, only when it reads
+   two in one of them too, or it is far too wide for one digit).
    For digits, ``models/pairs`` (a model that reads a mark as one digit or as two touching ones)
    says whether a mark is two, and which cut gives the parts it reads the pair as (``_cut_chosen``);
    the cut marks carry what it read (``Mark.pair``), for the reading to take into account.
@@ -54,6 +55,7 @@ SHORT = 0.75  # a piece under 75% of its line's height may be a fragment: the mo
 CLOSE = 0.1  # ... and so may two pieces less than a tenth of the line's height apart (a gap across a stroke)
 NOT_A_CHARACTER = 0.35  # a line or mark under 35% of the typical height: a dash, dot, comma or underline
 WHOLE_HEIGHT = 0.5  # a mark at least half the typical height may be a character of its own
+WIDER_THAN_TALL = 1.0  # a mark wider than tall is few characters alone: it may be several touching
 CRUMB = 0.25  # a piece under a quarter of the typical height each way is a crumb of a stroke, or dust
 BROKEN_GAP = 0.15  # pieces one above the other less than 15% of the taller one's height apart are one stroke, broken
 FRAGMENT_HEIGHT = 0.45  # a piece under 45% of the line's height ...
@@ -64,6 +66,8 @@ SURELY_TWO = 1.5  # ... and one wider than 1.5x does (without a model to ask): f
 # neighbour makes a narrow pair
 PAIR_MAYBE_TWO = 0.5
 FLOOR = 1e-9  # probabilities below this are taken as this, so that a logarithm stays finite
+PART_TWO = 0.9  # a part cut from a pair is cut again only when models/pairs is this sure it holds two
+CERTAIN = 1e-6  # models/pairs' "two" is weighed within [1e-6, 1 - 1e-6]: its log-odds are no veto
 WIDTH_WEIGHT = 4.0  # a model's output units per line height of width, weighing a wide mark towards two
 NARROWEST_PART = 0.2  # no cut leaves a part narrower than a fifth of the line's height (a 1 is about that)
 VALLEYS_TRIED = 6  # the deepest valleys of a mark's column sums are where cuts are tried from ...
@@ -157,6 +161,15 @@ def _typical(heights: list[int]) -> float:
     character, a dash or a dot would pull a plain median down."""
     tallest = max(heights)
     return float(np.median([height for height in heights if height >= 0.5 * tallest]))
+
+
+def may_be_several(marks: list[Mark]) -> bool:
+    """Whether ``marks`` may be several characters, to be cut apart and read by a model: clearly
+    several (``clearly_several``), or one mark wider than it is tall (``WIDER_THAN_TALL``), which
+    may be characters touching all along. The model then says how many it holds (``find_marks``)."""
+    return clearly_several(marks) >= 2 or any(
+        mark.right - mark.left > WIDER_THAN_TALL * (mark.bottom - mark.top) for mark in marks
+    )
 
 
 def clearly_several(marks: list[Mark]) -> int:
@@ -388,8 +401,7 @@ def _split(
     ``height``: its line's typical character height; ``part_of_pair``: the mark is one side of a cut
     through what models/pairs read as two digits. ``pairs`` is only asked along with ``read``."""
     asks_pairs = read is not None and pairs is not None
-    # A part of what models/pairs read as two digits is one of them, unless far too wide for one
-    narrowest = SURELY_TWO if part_of_pair else PAIR_MAYBE_TWO if asks_pairs else MAYBE_TWO
+    narrowest = PAIR_MAYBE_TWO if asks_pairs and not part_of_pair else MAYBE_TWO
     if character.width <= narrowest * height:
         return [(character, None)]
     two = None
@@ -397,6 +409,10 @@ def _split(
         read_as = pairs([_crop(character, ink)])[0]  # [110]
         two = float(read_as[DIGITS:].sum())
         if character.width <= MAYBE_TWO * height and two < 0.5:  # narrow, and models/pairs sees one digit
+            return [(character, None)]
+        # A part of what models/pairs read as two digits is one of them, unless it reads two in that
+        # part too (three touching) or it is far too wide for one
+        if part_of_pair and character.width <= SURELY_TWO * height and two < PART_TWO:
             return [(character, None)]
     options = _cuts(character, ink, height)
     if not options:
@@ -462,7 +478,7 @@ def _two_rather_than_one(wide: float, whole: float, parts: float, two: float | N
     """
     evidence = parts - whole + WIDTH_WEIGHT * (wide - 1.0)
     if two is not None:
-        two = min(max(two, FLOOR), 1 - FLOOR)
+        two = min(max(two, CERTAIN), 1 - CERTAIN)
         evidence = float(np.log(two / (1 - two))) + evidence / 2
     return evidence > 0.0
 
