@@ -31,7 +31,7 @@ import numpy as np
 from handwriting.errors import UserError, describe_os_error, one_line
 from handwriting.preprocess import PREPROCESSORS, PictureError, normalize, read_picture, read_picture_bytes, shrunk
 from handwriting.preprocess.frame import FRAMINGS, frame_mnist
-from handwriting.preprocess.marks import FLOOR, find_marks, may_be_several, typical_height
+from handwriting.preprocess.marks import FLOOR, find_marks, may_be_several, one_long_stroke, typical_height
 from handwriting.preprocess.recipes import ink_of, ink_of_row
 from handwriting.runtime import available_cores
 
@@ -238,7 +238,7 @@ def prepare_reading(
         if not several:
             return Prepared(frame, thumbnail, None)
         marks = find_marks(ink)
-        if not may_be_several(marks):
+        if not may_be_several(marks) or one_long_stroke(ink):
             return Prepared(frame, thumbnail, None)
         return Prepared(frame, thumbnail, None, ink_of_row(grey, ink, typical_height(marks)))
     except PictureError as error:
@@ -291,6 +291,9 @@ def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int 
     return characters
 
 
+HELPER_WEIGHT = 0.5  # how much models/pairs' reading of a digit counts beside the reading model's (log space)
+
+
 def _read_with_pairs(probabilities: np.ndarray, helper: np.ndarray, cut_pairs: list[np.ndarray | None]) -> np.ndarray:
     """The reading model's probabilities for each character, float [n, 10], taken together with
     models/pairs' ``helper`` [n, 110] (its first 10: the character read as one digit alone) as two
@@ -305,7 +308,7 @@ def _read_with_pairs(probabilities: np.ndarray, helper: np.ndarray, cut_pairs: l
     logs = np.log(np.maximum(probabilities, FLOOR))  # [n, 10]
     alone = helper[:, :digits].sum(axis=1) >= 0.5  # [n]: models/pairs reads a digit alone
     # the two models learned from the same digits, so their opinions are not independent: the
-    # helper's counts half (and confidences stay below certainty where it would not)
+    # helper's counts half (at full weight, two sure readings multiplied showed as 100%)
     logs[alone] += HELPER_WEIGHT * np.log(np.maximum(helper[alone, :digits], FLOOR))
     for index, pair in enumerate(cut_pairs):
         if pair is None:
@@ -381,7 +384,6 @@ def recognise(
         yield from _recognised(batch, prepared, backend, topk, preprocess, single)
 
 
-HELPER_WEIGHT = 0.5  # how much models/pairs' reading of a digit counts beside the reading model's (log space)
 PAIRS_MODEL = Path(__file__).resolve().parent.parent / "models" / "pairs.pdparams"
 
 
