@@ -212,9 +212,9 @@ def prepare_reading(
     The picture is always framed as one character, exactly as before. With ``several`` (and a recipe
     for handwriting: ``COUNTS_SEVERAL``), its marks are also found (``marks.find_marks``); when they
     may be several characters (``marks.may_be_several``: clearly several, or one mark wider than
-    tall, which may be characters touching all along), their ink comes along, cleaned at a size that suits a row of
-    them, for ``read_characters`` to cut apart and read with the model (or, for ``--single`` and the
-    naive recipe, to count them for a warning).
+    tall, which may be characters touching all along; never one long stroke, a dash), their ink
+    comes along, cleaned at a size that suits a row of them, for ``read_characters`` to cut apart
+    and read with the model (or, for ``--single`` and the naive recipe, to count them for a warning).
 
     The one place a picture is read and prepared, and so where one picture's trouble stops: a
     ``PictureError`` becomes that picture's error, and so does anything else raised on the way —
@@ -299,11 +299,11 @@ def _read_with_pairs(probabilities: np.ndarray, helper: np.ndarray, cut_pairs: l
     models/pairs' ``helper`` [n, 110] (its first 10: the character read as one digit alone) as two
     opinions: their product, models/pairs' raised to ``HELPER_WEIGHT``, normalised; where
     models/pairs sees two digits in a character that was not cut, its reading as one digit says
-    little, and the reading model's stands alone. Where a mark read as two touching digits was cut into two characters,
-    ``cut_pairs[i]`` [10, 10] is what models/pairs read the pair as, and the two characters'
-    readings are the marginals of (pair) x (the reading model's first) x (its second): a cut that
-    left a stroke of one digit on the other cannot then turn the pair into one models/pairs did not
-    see. -> float [n, 10], each row summing to 1."""
+    little, and the reading model's stands alone. Where a mark read as two touching digits was cut
+    into two characters, ``cut_pairs[i]`` [10, 10] is what models/pairs read the pair as, and the
+    two characters' readings are the marginals of (pair) x (the reading model's first) x (its
+    second): a cut that left a stroke of one digit on the other cannot then turn the pair into one
+    models/pairs did not see. -> float [n, 10], each row summing to 1."""
     digits = probabilities.shape[1]
     logs = np.log(np.maximum(probabilities, FLOOR))  # [n, 10]
     alone = helper[:, :digits].sum(axis=1) >= 0.5  # [n]: models/pairs reads a digit alone
