@@ -212,7 +212,7 @@ def prepare_reading(
     The picture is always framed as one character, exactly as before. With ``several`` (and a recipe
     for handwriting: ``COUNTS_SEVERAL``), its marks are also found (``marks.find_marks``); when they
     may be several characters (``marks.may_be_several``: clearly several, or one mark wider than
-    tall, which may be characters touching all along; never one long stroke, a dash), their ink
+    3/4 of its height, which may be characters touching all along; never one long stroke, a dash), their ink
     comes along, cleaned at a size that suits a row of them, for ``read_characters`` to cut apart
     and read with the model (or, for ``--single`` and the naive recipe, to count them for a warning).
 

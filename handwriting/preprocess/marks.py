@@ -55,9 +55,9 @@ SHORT = 0.75  # a piece under 75% of its line's height may be a fragment: the mo
 CLOSE = 0.1  # ... and so may two pieces less than a tenth of the line's height apart (a gap across a stroke)
 NOT_A_CHARACTER = 0.35  # a line or mark under 35% of the typical height: a dash, dot, comma or underline
 WHOLE_HEIGHT = 0.5  # a mark at least half the typical height may be a character of its own
-# A picture that is one mark wider than it is tall may be characters touching all along (few
-# characters alone are that wide); one over 4x wider than tall is a dash or a line, not characters
-WIDER_THAN_TALL = 1.0
+# A picture that is one mark wider than 3/4 of its height may be characters touching all along (two
+# digits touching are often narrower than tall); one over 4x wider than tall is a dash or a line
+WIDER_THAN_TALL = 0.75
 AT_MOST_WIDE = 4.0
 CRUMB = 0.25  # a piece under a quarter of the typical height each way is a crumb of a stroke, or dust
 BROKEN_GAP = 0.15  # pieces one above the other less than 15% of the taller one's height apart are one stroke, broken
@@ -168,10 +168,10 @@ def _typical(heights: list[int]) -> float:
 
 def may_be_several(marks: list[Mark]) -> bool:
     """Whether ``marks`` may be several characters, to be cut apart and read by a model: clearly
-    several (``clearly_several``), or one mark wider than it is tall but not a dash
+    several (``clearly_several``), or one mark wider than 3/4 of its height but not a dash
     (``WIDER_THAN_TALL``, ``AT_MOST_WIDE``), which may be characters touching all along. The model
-    then says how many it holds (``find_marks``). Two touching characters narrower than they are
-    tall are read as one."""
+    then says how many it holds (``find_marks``). Two touching characters narrower than that are
+    read as one."""
     return clearly_several(marks) >= 2 or any(
         WIDER_THAN_TALL < (mark.right - mark.left) / (mark.bottom - mark.top) <= AT_MOST_WIDE for mark in marks
     )
