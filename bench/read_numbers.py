@@ -73,7 +73,7 @@ def main() -> None:
     from handwriting.backends import make_backend
     from handwriting.data import get_spec, load
     from handwriting.errors import UserError
-    from handwriting.recognise import _reads_digits, pairs_model, recognise
+    from handwriting.recognise import pairs_helper, recognise
 
     try:
         test = load(get_spec("mnist"), args.data_dir, download=False, log=lambda message: None).splits["test"]
@@ -115,7 +115,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     helped = (
         "helped by models/pairs"
-        if pairs_model() is not None and backend.has_confidence and _reads_digits(backend, "mnist")
+        if pairs_helper(backend) is not None
         else "without models/pairs (it could not be loaded, or does not suit the model)"
     )
     total_rows = sum(numbers["rows"] for numbers in results.values())

@@ -267,7 +267,7 @@ def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int 
     def outputs(crops: list[np.ndarray]) -> np.ndarray:  # [n, classes] logits (marks.Read says why)
         return backend.outputs(normalize(np.stack([frame(crop) for crop in crops]))[:, None])
 
-    helper = pairs_model() if _reads_digits(backend, framing) and backend.has_confidence else None
+    helper = pairs_helper(backend, framing)
 
     def pair_probabilities(crops: list[np.ndarray]) -> np.ndarray:  # [n, 110] (marks.Pairs)
         return helper.probabilities(np.stack([frame_mnist(crop) for crop in crops]))
@@ -400,9 +400,11 @@ def pairs_model():
         return None
 
 
-def _reads_digits(backend, framing: str) -> bool:
-    """Whether ``backend`` reads MNIST-framed digits, the characters models/pairs learned from."""
-    return framing == "mnist" and list(backend.classes) == [str(digit) for digit in range(10)]
+def pairs_helper(backend, framing: str = "mnist"):
+    """``models/pairs`` where it can help ``backend`` read several characters framed as ``framing``:
+    a classifier of MNIST-framed digits, the characters models/pairs learned from; else None."""
+    digits = framing == "mnist" and list(backend.classes) == [str(digit) for digit in range(10)]
+    return pairs_model() if digits and backend.has_confidence else None
 
 
 def _recognised(

@@ -419,9 +419,10 @@ def _split(
     narrowest = PAIR_MAYBE_TWO if asks_pairs and not part_of_pair else MAYBE_TWO
     if character.width <= narrowest * height:
         return [(character, None)]
+    whole = _crop(character, ink) if read is not None else None  # what the models are shown of the mark
     two = None
     if asks_pairs:
-        read_as = pairs([_crop(character, ink)])[0]  # [110]
+        read_as = pairs([whole])[0]  # [110]
         two = float(read_as[DIGITS:].sum())
         if character.width <= MAYBE_TWO * height and two < 0.5:  # narrow, and models/pairs sees one digit
             return [(character, None)]
@@ -438,7 +439,7 @@ def _split(
             return [(character, None)]
         left, right = options[0]  # the cut through the least ink
     else:
-        crops = [_crop(character, ink)] + [_crop(part, ink) for parts in options for part in parts]
+        crops = [whole] + [_crop(part, ink) for parts in options for part in parts]
         outputs = np.asarray(read(crops), np.float64)  # [1 + 2 * cuts, classes]: whole, left 1, right 1, ...
         sureness = outputs.max(axis=1)
         surer = np.minimum(sureness[1::2], sureness[2::2])  # [cuts]: how sure of each cut's less sure part
