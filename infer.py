@@ -12,7 +12,8 @@ MNIST's 20 px box centred by centre of mass, EMNIST's glyph centred in its squar
 longest side 28 px) before the model sees it. A picture of several handwritten characters (a postcode,
 an amount, a word) is read as all of them, left to right and line by line, each framed on its own;
 touching characters are cut apart where the model reads the parts better than the whole (for digits,
-models/pairs, which knows digits alone and two touching, helps decide, cut and read them). Exit status:
+models/pairs, which knows digits alone and two touching, helps decide, cut and read them, and
+models/lines, which reads a whole line of digits at once, checks each line). Exit status:
 0 when every picture was read, 1 when some could not be (each gets one line saying why), 2 for usage errors.
 """
 

@@ -91,21 +91,25 @@ def export_card(card: dict, checkpoint: Path, kind: str) -> dict:
 # ----------------------------------------------------------------------------- the three formats
 
 
-def _input_spec():
+IMAGES = (None, 1, 28, 28)  # the models' input: any number of 28x28 frames
+
+
+def _input_spec(shape: tuple = IMAGES):
     from paddle.static import InputSpec
 
-    return [InputSpec([None, 1, 28, 28], "float32", INPUT_NAME)]
+    return [InputSpec(list(shape), "float32", INPUT_NAME)]
 
 
-def write_paddle(model, card: dict, folder: Path, legacy: bool = False) -> None:
-    """``paddle.jit.save`` into ``folder``: inference.json (or .pdmodel) + inference.pdiparams + card.json."""
+def write_paddle(model, card: dict, folder: Path, legacy: bool = False, input_shape: tuple = IMAGES) -> None:
+    """``paddle.jit.save`` into ``folder``: inference.json (or .pdmodel) + inference.pdiparams + card.json.
+    ``input_shape``: None where any size goes (the line reader's width)."""
     import paddle
 
     folder.mkdir(parents=True, exist_ok=True)
     program_ir = paddle.pir_utils.OldIrGuard() if legacy else contextlib.nullcontext()
     try:
         with program_ir, _quiet_output():
-            paddle.jit.save(model, str(folder / "inference"), input_spec=_input_spec())
+            paddle.jit.save(model, str(folder / "inference"), input_spec=_input_spec(input_shape))
     except TypeError:
         if not legacy:
             raise
@@ -135,14 +139,14 @@ def _quantisation_tools() -> None:
         ) from None
 
 
-def onnx_bytes(model, card: dict) -> bytes:
+def onnx_bytes(model, card: dict, input_shape: tuple = IMAGES) -> bytes:
     """The model as an ONNX file's bytes, the card in its metadata (``ONNX_CARD_KEY``)."""
     _onnx_tools()
     import onnx
     import paddle2onnx
 
     with tempfile.TemporaryDirectory() as folder:
-        write_paddle(model, card, Path(folder))
+        write_paddle(model, card, Path(folder), input_shape=input_shape)
         # paddle2onnx's default optimiser (onnxoptimizer) fails on Paddle 3 programs ("pass
         # eliminate_nop_cast is unknown"); onnxruntime optimises the graph when it loads it anyway.
         with _quiet_output() as said:
