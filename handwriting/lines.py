@@ -9,6 +9,7 @@ digits it cut apart and read one by one.
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,9 +91,14 @@ class LineReader:
 def line_reader() -> LineReader | None:
     """``models/lines.onnx``, or None when it (or onnxruntime) cannot be loaded: numbers are then
     read from the cut characters alone."""
+    if not Path(LINES_MODEL).is_file():
+        return None
     try:
         return LineReader(LINES_MODEL)
-    except Exception:  # a missing or unreadable file, or no onnxruntime: the reader is a helper
+    except Exception as error:  # no onnxruntime, or a damaged file: onnxruntime's errors derive from Exception alone
+        warnings.warn(
+            f"{LINES_MODEL} could not be loaded ({error}); numbers are read without the line reader", stacklevel=2
+        )
         return None
 
 
@@ -107,6 +113,18 @@ class LineReading:
 
     def log_likelihood(self, text: str) -> float:
         return log_likelihood(self.log_probabilities, text)
+
+    def probabilities(self) -> np.ndarray:
+        """float [n, classes]: for each character of ``text``, how likely each class is in its place,
+        the rest of the line read as it is (CTC's likelihood of each such text, normalised)."""
+        rows = []
+        for index in range(len(self.text)):
+            scores = np.array(
+                [self.log_likelihood(self.text[:index] + label + self.text[index + 1 :]) for label in CLASSES]
+            )
+            scores = np.exp(scores - scores.max())
+            rows.append(scores / scores.sum())
+        return np.array(rows).reshape(len(self.text), len(CLASSES))
 
 
 def read_line(ink: np.ndarray, reader: LineReader) -> LineReading | None:

@@ -289,17 +289,16 @@ def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int 
         box = (mark.left, mark.top, mark.right, mark.bottom)
         characters.append(Character(read.label, read.confidence, read.topk, picture, box, mark.line, mark.space_before))
     reader = line_reader_for(backend, framing)
-    if reader is not None and len(marks) > 1:  # one mark: a single character's reading stays exactly as it was
-        lines = sorted({mark.line for mark in marks})
+    if reader is not None:
         characters = [
             character
-            for line in lines
+            for line in sorted({mark.line for mark in marks})
             for character in _line_checked(
                 [mark for mark in marks if mark.line == line],
                 [character for character in characters if character.line == line],
-                ink.shape,
                 frame,
                 reader,
+                topk,
             )
         ]
     return characters
@@ -320,45 +319,76 @@ def line_reader_for(backend, framing: str = "mnist"):
     return line_reader() if pairs_helper(backend, framing) is not None else None
 
 
-def _line_checked(marks: list, characters: list[Character], shape: tuple, frame, reader) -> list[Character]:
+def _line_checked(marks: list, characters: list[Character], frame, reader, topk: int = 1) -> list[Character]:
     """One line's marks and their characters as cut and read -> its characters, the line reader's
     reading in their place where it finds its own reading ``SWITCH`` likelier than theirs (CTC's
     log-likelihood of each text). With as many characters as marks, each keeps its mark's box and
-    frame; else the line is cut between the middles of the reader's characters."""
-    from handwriting.lines import read_line
+    frame; else the line is cut between the middles of the reader's characters (and where that
+    leaves a character no ink of its own, the cut reading stays). A line of one mark is left as it
+    is: a picture of one character reads exactly as it did without the reader. Each character the
+    reader gives has its probability given the rest of the line (``LineReading.probabilities``)."""
+    from handwriting.lines import CLASSES, read_line
 
-    ink = np.zeros(shape, np.uint8)  # the line's own ink: its characters', nothing else
-    for mark in marks:
-        region = ink[mark.top : mark.bottom, mark.left : mark.right]
-        np.maximum(region, mark.ink, out=region)
-    reading = read_line(ink, reader)
+    if len(marks) < 2:
+        return characters
+    reading = read_line(_line_ink(marks, straightened=True)[0], reader)
     cut = "".join(character.label for character in characters)
     if reading is None or reading.text == cut or not reading.text:
         return characters
     if reading.log_likelihood(reading.text) - reading.log_likelihood(cut) <= SWITCH:
         return characters
+    probabilities = reading.probabilities()  # [n, classes]
+    confidences = [round(float(row[CLASSES.index(label)]), 6) for row, label in zip(probabilities, reading.text)]
+    ranked = [np.argsort(-row, kind="stable")[:topk] for row in probabilities]
+    topks = [[(CLASSES[i], round(float(row[i]), 6)) for i in order] for row, order in zip(probabilities, ranked)]
     line = characters[0].line
     if len(reading.text) == len(characters):
         return [
-            Character(
-                label, confidence, [(label, confidence)], character.frame, character.box, line, character.space_before
-            )
-            for label, confidence, character in zip(reading.text, reading.confidences, characters)
+            Character(label, confidence, top, character.frame, character.box, line, character.space_before)
+            for label, confidence, top, character in zip(reading.text, confidences, topks, characters)
         ]
-    left, right = min(mark.left for mark in marks), max(mark.right for mark in marks)
-    middles = reading.columns
-    edges = [left] + [round((a + b) / 2) for a, b in zip(middles, middles[1:])] + [right]
+    ink, left, top = _line_ink(marks)  # as written, for the boxes
+    middles = reading.columns  # the straightened ink has the same columns: its marks only moved up or down
+    edges = np.clip([0, *[(a + b) / 2 for a, b in zip(middles, middles[1:])], ink.shape[1]], 0, ink.shape[1])
+    edges = np.maximum.accumulate(np.round(edges).astype(int))
     read = []
-    for index, (label, confidence) in enumerate(zip(reading.text, reading.confidences)):
-        start, end = edges[index], max(edges[index + 1], edges[index] + 1)
-        rows = np.flatnonzero(ink[:, start:end].max(axis=1)) if end > start else np.array([], int)
-        if not len(rows):  # a column with no ink of its own: the line's height
-            rows = np.array([min(mark.top for mark in marks), max(mark.bottom for mark in marks) - 1])
+    for index, label in enumerate(reading.text):
+        start, end = edges[index], edges[index + 1]
+        rows = np.flatnonzero(ink[:, start:end].max(axis=1)) if end > start else []
+        if not len(rows):  # the reader put a character where there is no ink: keep what was cut
+            return characters
         crop = ink[rows[0] : rows[-1] + 1, start:end]
-        spaced = any(mark.space_before and start <= mark.left < end for mark in marks)
-        box = (start, int(rows[0]), end, int(rows[-1]) + 1)
-        read.append(Character(label, confidence, [(label, confidence)], frame(crop), box, line, spaced))
+        spaced = any(mark.space_before and start <= mark.left - left < end for mark in marks)
+        box = (left + int(start), top + int(rows[0]), left + int(end), top + int(rows[-1]) + 1)
+        read.append(Character(label, confidences[index], topks[index], frame(crop), box, line, spaced))
     return read
+
+
+# a line whose marks' middles climb or fall less than this per px across (3 degrees) is level: its
+# baseline's wander is the writer's, as in the lines the reader learned from, and is left as it is
+LEVEL = 0.05
+
+
+def _line_ink(marks: list, straightened: bool = False) -> tuple[np.ndarray, int, int]:
+    """One line's marks -> (uint8 ink [h, w] of them alone, cropped to them, its left and top in the
+    picture). ``straightened``: each mark moved up or down onto the straight line through the
+    marks' middles, so that a row written or photographed at an angle is level for the line reader
+    (which learned level rows, scaled to the line's whole height: at 10 degrees a six-digit row's
+    digits would shrink to half)."""
+    middles = np.array([[(mark.left + mark.right) / 2, (mark.top + mark.bottom) / 2] for mark in marks])
+    shifts = np.zeros(len(marks), int)
+    if straightened and np.ptp(middles[:, 0]) > 0:
+        slope = np.polyfit(middles[:, 0], middles[:, 1], 1)[0]
+        if abs(slope) > LEVEL:
+            shifts = np.round(-slope * (middles[:, 0] - middles[:, 0].mean())).astype(int)
+    left, right = min(mark.left for mark in marks), max(mark.right for mark in marks)
+    top = min(mark.top + shift for mark, shift in zip(marks, shifts))
+    bottom = max(mark.bottom + shift for mark, shift in zip(marks, shifts))
+    ink = np.zeros((bottom - top, right - left), np.uint8)
+    for mark, shift in zip(marks, shifts):
+        region = ink[mark.top + shift - top : mark.bottom + shift - top, mark.left - left : mark.right - left]
+        np.maximum(region, mark.ink, out=region)
+    return ink, left, top
 
 
 HELPER_WEIGHT = 0.5  # how much models/pairs' reading of a digit counts beside the reading model's (log space)

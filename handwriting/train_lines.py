@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+BATCH = 64  # lines a step
+DROPOUT = 0.2  # before the last layer: the reader sees each digit in several columns, and should not lean on one
+WEIGHT_DECAY = 1e-4  # AdamW's: light, as 300,000 lines are plenty for 115,000 weights
 
 
 def packed(lines: list[np.ndarray], texts: list[str]) -> bytes:
@@ -47,7 +50,13 @@ def unpacked(path: str | Path) -> tuple[list[np.ndarray], list[str]]:
     with np.load(path, allow_pickle=False) as archive:
         pixels, widths, labels = archive["pixels"], archive["widths"], archive["labels"]
     ends = np.cumsum(widths.astype(np.int64) * LINE_HEIGHT)
-    if pixels.dtype != np.uint8 or len(labels) != len(widths) or not len(ends) or ends[-1] != pixels.size:
+    if (
+        pixels.dtype != np.uint8
+        or len(labels) != len(widths)
+        or not len(ends)
+        or ends[-1] != pixels.size
+        or not all(str(label).isdigit() and str(label).isascii() for label in labels)
+    ):
         raise ValueError(f"{path}: not a file of lines (python -m synthetic.lines writes them)")
     lines = [pixels[end - width * LINE_HEIGHT : end].reshape(LINE_HEIGHT, width) for end, width in zip(ends, widths)]
     return lines, [str(label) for label in labels]
@@ -82,7 +91,7 @@ def build_reader(classes: int = 10, width: float = 0.5):
                 nn.MaxPool2D((2, 1)),  # [N, widest, 2, W/4]
                 *block(widest, widest, (2, 3), (0, 1)),  # [N, widest, 1, W/4]: the column's own features
                 *block(widest, widest, (1, 5), (0, 2)),  # ... and two columns either side: about a digit
-                nn.Dropout(0.2),
+                nn.Dropout(DROPOUT),
                 nn.Conv2D(widest, classes + 1, 1),  # [N, classes + 1, 1, W/4]
             )
 
@@ -123,8 +132,8 @@ def train(model, lines, texts, optimizer, schedule, rng, log_every: int = 500) -
     ctc = paddle.nn.CTCLoss(blank=0)
     model.train()
     total, count = 0.0, 0
-    steps = -(-len(lines) // 64)
-    for _, images, labels, columns, lengths in tqdm(batches(lines, texts, 64, rng), total=steps, mininterval=30):
+    steps = -(-len(lines) // BATCH)
+    for _, images, labels, columns, lengths in tqdm(batches(lines, texts, BATCH, rng), total=steps, mininterval=30):
         logits = model(paddle.to_tensor(images))  # [N, C, T]
         log_probabilities = F.log_softmax(logits.transpose([2, 0, 1]), axis=-1)  # [T, N, C], as CTCLoss wants
         loss = ctc(log_probabilities, paddle.to_tensor(labels), paddle.to_tensor(columns), paddle.to_tensor(lengths))
@@ -168,10 +177,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="lines", help="their name (default: lines)")
     parser.add_argument("--overwrite", action="store_true", help="replace files of that name")
     args = parser.parse_args(argv)
+    if args.epochs < 1 or not 0 < args.width <= 4 or not args.lr > 0:
+        parser.error("--epochs must be at least 1, --width within (0, 4] and --lr above 0")
 
+    try:  # the reader is saved with its ONNX export: know now, not after the training, that it can be
+        import onnx  # noqa: F401
+        import paddle2onnx  # noqa: F401
+    except ImportError:
+        sys.exit(
+            "error: the line reader is saved with its ONNX export, which needs the export tools: "
+            "pip install -r requirements-export.txt"
+        )
     import paddle
 
-    from handwriting.lines import CLASSES
+    from handwriting.lines import CLASSES, STRIDE
 
     out = Path(args.out)
     names = {kind: out / f"{args.name}.{kind}" for kind in ("pdparams", "json", "log.jsonl", "onnx")}
@@ -196,9 +215,9 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"error: {error}")
         if missing or unexpected:
             sys.exit(f"error: {args.init} is not a line reader of width {args.width}")
-    steps = args.epochs * -(-len(train_lines) // 64)
+    steps = args.epochs * -(-len(train_lines) // BATCH)
     schedule = paddle.optimizer.lr.OneCycleLR(max_learning_rate=args.lr, total_steps=steps)
-    optimizer = paddle.optimizer.AdamW(learning_rate=schedule, parameters=model.parameters(), weight_decay=1e-4)
+    optimizer = paddle.optimizer.AdamW(learning_rate=schedule, parameters=model.parameters(), weight_decay=WEIGHT_DECAY)
     log, started = [], time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         loss = train(model, train_lines, train_texts, optimizer, schedule, rng)
@@ -216,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": "line-reader",
         "classes": list(CLASSES),
         "width": args.width,
-        "stride": 4,
+        "stride": STRIDE,
         "input": "uint8 line from handwriting.preprocess.line.line_image, normalised to [-1, 1]; [N, 1, 32, W]",
         "output": "logits [N, classes + 1, W / 4]; class 0 is the blank",
         "trained": {**vars(args), "lines": len(train_lines), "test_lines": len(test_lines)},
@@ -231,11 +250,13 @@ def saved(model, card: dict, log: list[dict], names: dict[str, Path]) -> None:
     its card, each written to a temporary file and renamed."""
     from handwriting.atomic import write_bytes
     from handwriting.export import onnx_bytes
+    from handwriting.preprocess.line import LINE_HEIGHT
     from handwriting.weights import write_state
 
-    write_state(names["pdparams"], model.state_dict())
     model.eval()
-    write_bytes(names["onnx"], onnx_bytes(model, card, input_shape=(None, 1, 32, None)))
+    exported = onnx_bytes(model, card, input_shape=(None, 1, LINE_HEIGHT, None))  # first: it is what may fail
+    write_state(names["pdparams"], model.state_dict())
+    write_bytes(names["onnx"], exported)
     write_bytes(names["log.jsonl"], "".join(json.dumps(entry) + "\n" for entry in log).encode())
     write_bytes(names["json"], (json.dumps(card, indent=1) + "\n").encode())
     print(f"wrote {', '.join(str(path) for path in names.values())}")

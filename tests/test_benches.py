@@ -99,7 +99,7 @@ def test_the_numbers_bench_writes_what_it_prints(real_mnist, tmp_path):
     table = (out / "read_numbers.md").read_text()
     assert table.strip() in done.stdout
     for style, row in results["styles"].items():
-        assert f"{style:12s} exact {row['exact']:6.1%}   per character {row['per_character']:6.1%}" in done.stdout
+        assert f"{style:12s} exact {row['exact']:6.1%}   per character {row['per_character']:7.2%}" in done.stdout
         assert len(row["misread"]) == round(3 * (1 - row["exact"]))
     assert (out / "read_numbers.png").stat().st_size > 0
 

@@ -14,7 +14,15 @@ import pytest
 import infer
 from handwriting.backends import make_backend
 from handwriting.preprocess import read_picture
-from handwriting.preprocess.marks import MAYBE_TWO, PAIR_MAYBE_TWO, SURELY_TWO, clearly_several, find_marks
+from handwriting.preprocess.marks import (
+    MAYBE_TWO,
+    PAIR_MAYBE_TWO,
+    SURELY_TWO,
+    clearly_several,
+    find_marks,
+    one_long_stroke,
+    strokes_of,
+)
 from handwriting.recognise import prepare_reading, read_characters, recognise, text_of
 from synthetic.pen import draw, to_uint8
 from synthetic.rows import as_picture, pen_digits, write_row
@@ -240,6 +248,19 @@ def test_a_dash_is_not_taken_for_characters_touching_all_along(backend, tmp_path
     dash[36:46, 20:180] = 0
     result = next(recognise([str(saved(tmp_path, "dash.png", dash))], backend))
     assert result.error is not None or len(result.label) == 1
+
+
+def test_a_sloping_line_is_one_stroke_and_a_long_chain_of_digits_is_not():
+    line = np.zeros((120, 500), np.uint8)
+    cv2.line(line, (20, 30), (480, 90), 255, 9)
+    assert one_long_stroke(line)
+    rng = np.random.default_rng(0)
+    chain = write_row(pen_digits("94144920", rng), rng, touching=1.0, broken=0.0, overlap=(8, 12)).ink
+    # our pen's digits are narrow: stretched, the chain is as long as eight MNIST digits touching
+    chain = cv2.resize(np.round(255 * chain).astype(np.uint8), None, fx=2.0, fy=1.0)
+    count, _, stats = strokes_of(chain)
+    assert count == 2 and stats[1, cv2.CC_STAT_WIDTH] > 4 * stats[1, cv2.CC_STAT_HEIGHT]  # one piece, long
+    assert not one_long_stroke(chain)
 
 
 def test_two_touching_digits_narrower_than_tall_are_read_as_two(backend, tmp_path):
