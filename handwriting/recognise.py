@@ -260,7 +260,8 @@ def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int 
     marks far too wide for one character are cut). A model of MNIST digits is helped by
     ``models/pairs``, which was taught digits as they are written in a row, alone and two touching:
     it says whether a mark is two and where to cut it, and its reading is taken with the model's own
-    (``_read_with_pairs``).
+    (``_read_with_pairs``); then ``models/lines``, which reads a whole line at once, checks each line
+    of two or more marks and replaces its reading where it is far surer of its own (``_line_checked``).
     """
     frame = FRAMINGS[framing]
 
