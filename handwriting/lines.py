@@ -17,6 +17,7 @@ import numpy as np
 
 from handwriting.preprocess import normalize
 from handwriting.preprocess.line import MARGIN, MAX_WIDTH, line_image
+from handwriting.preprocess.marks import log_softmax  # in float64 here: nothing underflows to -inf
 
 CLASSES = tuple(str(digit) for digit in range(10))
 BLANK = 0  # the reader's class 0; class k + 1 is CLASSES[k]
@@ -24,17 +25,10 @@ STRIDE = 4  # px of the line image a column of the reader's output stands for
 LINES_MODEL = Path(__file__).resolve().parent.parent / "models" / "lines.onnx"
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """float [..., C] -> log-probabilities over the last axis, in float64 (nothing underflows to -inf)."""
-    logits = np.asarray(logits, np.float64)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
 def best_path(logits: np.ndarray) -> tuple[str, list[float], list[float]]:
     """The reader's logits for one line [T, classes + 1] -> (its text, each character's probability
     at its likeliest column, each character's middle column (in columns of the output))."""
-    probabilities = np.exp(log_softmax(logits))
+    probabilities = np.exp(log_softmax(np.asarray(logits, np.float64)))
     best = probabilities.argmax(axis=1)
     text, confidences, middles = [], [], []
     column = 0
@@ -137,4 +131,4 @@ def read_line(ink: np.ndarray, reader: LineReader) -> LineReading | None:
     text, confidences, middles = best_path(logits)
     # a column's middle in the line image, then in the ink's own columns
     columns = [first + ((middle + 0.5) * STRIDE - MARGIN) / scale for middle in middles]
-    return LineReading(text, confidences, columns, log_softmax(logits))
+    return LineReading(text, confidences, columns, log_softmax(np.asarray(logits, np.float64)))

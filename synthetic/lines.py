@@ -17,20 +17,18 @@ The files are written by ``handwriting.train_lines.packed``, which says what the
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from synthetic.chunks import made_in_chunks, mnist_or_exit
 from synthetic.rows import write_row
 
 SPLITS = {"train": 300_000, "test": 10_000}  # lines per split
 LENGTHS = (1, 8)  # digits a line, both included
 TOUCHING = (0.1, 0.4)  # the chance that a digit touches the one before, drawn for each line
 OVERLAP_UP_TO = (4, 11)  # touching digits overlap 1 px up to this many (drawn for each line; 56 px digits)
-CHUNKS = 8  # each split is made in this many pieces, shared between the processes
 
 
 def thickened_or_thinned(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -67,18 +65,6 @@ def examples(images: np.ndarray, labels: np.ndarray, count: int, rng: np.random.
     return lines, texts
 
 
-def _chunk(job: tuple) -> tuple[list, list]:
-    """One worker's share of a split: (data root, split, how many, seed) -> ``examples``."""
-    data_dir, split, count, seed = job
-    import cv2
-
-    from handwriting.data import get_spec, load
-
-    cv2.setNumThreads(1)  # one process a core already
-    mnist = load(get_spec("mnist"), data_dir, download=False, log=lambda message: None).splits[split]
-    return examples(mnist.images, mnist.labels, count, np.random.default_rng(seed))
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", help="folder for lines_train.npz and lines_test.npz")
@@ -87,26 +73,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from handwriting.atomic import write_bytes
-    from handwriting.data import get_spec, load
-    from handwriting.errors import UserError
-    from handwriting.runtime import available_cores
     from handwriting.train_lines import packed
 
-    try:
-        load(get_spec("mnist"), args.data_dir)  # fetched here, once, with its messages
-    except UserError as error:
-        sys.exit(f"error: {error}")
+    mnist_or_exit(args.data_dir)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    context = multiprocessing.get_context("spawn")  # as handwriting.recognise's workers: no forked threads
-    with ProcessPoolExecutor(available_cores(), mp_context=context) as pool:
-        for number, (split, count) in enumerate(SPLITS.items()):
-            shares = [count // CHUNKS + (chunk < count % CHUNKS) for chunk in range(CHUNKS)]
-            jobs = [(args.data_dir, split, share, [args.seed, number, chunk]) for chunk, share in enumerate(shares)]
-            made = list(pool.map(_chunk, jobs))
-            lines, texts = [line for m in made for line in m[0]], [text for m in made for text in m[1]]
-            write_bytes(out / f"lines_{split}.npz", packed(lines, texts))
-            print(f"wrote {len(lines)} {split} lines to {out / f'lines_{split}.npz'}", file=sys.stderr)
+    for split, made in made_in_chunks(examples, SPLITS, args.data_dir, args.seed):
+        lines, texts = [line for m in made for line in m[0]], [text for m in made for text in m[1]]
+        write_bytes(out / f"lines_{split}.npz", packed(lines, texts))
+        print(f"wrote {len(lines)} {split} lines to {out / f'lines_{split}.npz'}", file=sys.stderr)
 
 
 if __name__ == "__main__":

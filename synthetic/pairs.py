@@ -19,13 +19,12 @@ model never saw.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from synthetic.chunks import made_in_chunks, mnist_or_exit
 from synthetic.rows import write_row
 
 DIGIT_NAMES = tuple(str(digit) for digit in range(10))
@@ -34,7 +33,6 @@ SPLITS = {"train": 400_000, "test": 40_000}  # examples per split, half of them 
 # px the second digit is written into the first (synthetic.rows.write_row): at 1 px the two may just
 # miss each other, and the model also learns two digits close together as a pair
 OVERLAP = (1, 10)
-CHUNKS = 8  # each split is made in this many pieces, shared between the processes
 
 
 def examples(images: np.ndarray, labels: np.ndarray, count: int, rng: np.random.Generator):
@@ -51,19 +49,6 @@ def examples(images: np.ndarray, labels: np.ndarray, count: int, rng: np.random.
         digits = [int(labels[i]) for i in chosen]
         classes.append(digits[0] if not two else len(DIGIT_NAMES) + 10 * digits[0] + digits[1])
     return np.stack(frames), np.array(classes, np.int64)
-
-
-def _chunk(job: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """One worker's share of a split: (data root, split, how many, seed) -> ``examples``."""
-    data_dir, split, count, seed = job
-    import cv2
-
-    from handwriting.data import get_spec, load
-
-    cv2.setNumThreads(1)  # one process a core already
-
-    mnist = load(get_spec("mnist"), data_dir, download=False, log=lambda message: None).splits[split]
-    return examples(mnist.images, mnist.labels, count, np.random.default_rng(seed))
 
 
 def write_csv(path: Path, frames: np.ndarray, labels: np.ndarray) -> None:
@@ -84,25 +69,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from handwriting.atomic import write_bytes
-    from handwriting.data import get_spec, load
-    from handwriting.errors import UserError
-    from handwriting.runtime import available_cores
 
-    try:
-        load(get_spec("mnist"), args.data_dir)  # fetched here, once, with its messages
-    except UserError as error:
-        sys.exit(f"error: {error}")
+    mnist_or_exit(args.data_dir)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    context = multiprocessing.get_context("spawn")  # as handwriting.recognise's workers: no forked threads
-    with ProcessPoolExecutor(available_cores(), mp_context=context) as pool:
-        for number, (split, count) in enumerate(SPLITS.items()):
-            shares = [count // CHUNKS + (chunk < count % CHUNKS) for chunk in range(CHUNKS)]
-            jobs = [(args.data_dir, split, share, [args.seed, number, chunk]) for chunk, share in enumerate(shares)]
-            made = list(pool.map(_chunk, jobs))
-            frames, labels = np.concatenate([m[0] for m in made]), np.concatenate([m[1] for m in made])
-            write_csv(out / f"pairs_{split}.csv", frames, labels)
-            print(f"wrote {len(labels)} {split} examples to {out / f'pairs_{split}.csv'}", file=sys.stderr)
+    for split, made in made_in_chunks(examples, SPLITS, args.data_dir, args.seed):
+        frames, labels = np.concatenate([m[0] for m in made]), np.concatenate([m[1] for m in made])
+        write_csv(out / f"pairs_{split}.csv", frames, labels)
+        print(f"wrote {len(labels)} {split} examples to {out / f'pairs_{split}.csv'}", file=sys.stderr)
     write_bytes(out / "pairs_classes.txt", ("\n".join(CLASSES) + "\n").encode())
 
 

@@ -478,14 +478,14 @@ def _cut_chosen(part_outputs: np.ndarray, pair: np.ndarray) -> int:
     cuts' parts, float [2 * cuts, 10] (left, right of each in turn): the cut whose parts the reading
     model reads most like a pair models/pairs sees, the largest
     log P(first, second) + log p(first | left part) + log p(second | right part)."""
-    logs = _log_softmax(part_outputs)
+    logs = log_softmax(part_outputs)
     prior = np.log(np.maximum(pair, FLOOR))
     fits = [float((prior + logs[2 * cut][:, None] + logs[2 * cut + 1][None, :]).max()) for cut in range(len(logs) // 2)]
     return int(np.argmax(fits))
 
 
-def _log_softmax(outputs: np.ndarray) -> np.ndarray:
-    """float [n, classes] logits -> their log-probabilities."""
+def log_softmax(outputs: np.ndarray) -> np.ndarray:
+    """float [n, classes] logits -> their log-probabilities, in the logits' own precision."""
     shifted = outputs - outputs.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
