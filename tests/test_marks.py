@@ -373,6 +373,22 @@ def test_a_photo_of_a_small_row_is_cleaned_at_its_characters_size(tmp_path):
     assert np.median([mark.bottom - mark.top for mark in marks]) >= 30  # px: detail enough to frame each
 
 
+def test_digits_in_a_shadow_cast_across_the_row_are_read(backend, tmp_path):
+    """A hand's shadow with a hard, straight edge over the end of the row, much as a sheet's edge on
+    a darker table looks: the writing in the shadow says it is no table (page.sheet_outline), so
+    none of it is painted out. Before, the 2 and 1 in the shadow were lost: read "2059"."""
+    from synthetic.pen import on_paper
+
+    rng = np.random.default_rng(2)
+    ink = write_row(pen_digits("205921", rng), rng).ink  # float [h, w] in 0-1, ink 1
+    ink = np.pad(cv2.resize(ink, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA), ((60, 60), (120, 120)))
+    rows, columns = np.mgrid[0 : ink.shape[0], 0 : ink.shape[1]]
+    shadow = columns > 0.6 * ink.shape[1] + 0.3 * (rows - ink.shape[0] / 2)  # a slanting edge
+    photo = on_paper(ink, 200, 60) * (1 - 0.5 * shadow) + rng.normal(0, 3, ink.shape)
+    [result] = recognise([str(saved(tmp_path, "shadow.jpg", to_uint8(photo)))], backend)
+    assert result.label == "205921"
+
+
 def test_one_character_is_read_exactly_as_before(backend):
     """A picture of one character: its frame is the single-character recipe's, and no characters."""
     from handwriting.preprocess import to_mnist
