@@ -508,6 +508,14 @@ def pairs_helper(backend, framing: str = "mnist"):
     return pairs_model() if digits and backend.has_confidence else None
 
 
+def read_prepared(prepared: Prepared, backend, topk: int = 1, path: str = "") -> Result:
+    """One picture prepared by ``prepare_reading`` with the model's own framing (an upload's bytes,
+    say) -> its ``Result``, read exactly as ``recognise`` reads a file: all its characters where it
+    holds several."""
+    preprocess = getattr(backend, "framing", "mnist")
+    return next(_recognised([Item(path)], [prepared], backend, topk, preprocess, single=False))
+
+
 def _recognised(
     batch: list[Item], prepared: list[Prepared], backend, topk: int, preprocess: str, single: bool
 ) -> Iterator[Result]:

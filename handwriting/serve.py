@@ -1,4 +1,4 @@
-"""A local web page: draw a character and watch the model read it, or upload a photo of one.
+"""A local web page: draw a character and watch the model read it, or upload a photo of one or of a number.
 
     python -m handwriting.serve                        # http://127.0.0.1:8000 with models/cnn
     python -m handwriting.serve --model runs/letters.pdparams --port 8001
@@ -8,7 +8,8 @@
 framed and runs the model's ONNX export with onnxruntime-web (WebAssembly), from files this server
 serves itself — no CDN, nothing leaves the machine, the answer updates as you draw. **Uploads**
 (a file, or the phone's camera) are read by the server with exactly ``infer.py``'s preprocessing
-and backend, and answered as JSON with the 28x28 the model saw.
+and backend, and answered as JSON with the 28x28 the model saw; a photo of several characters (a
+postcode, an amount) is read as all of them, as ``infer.py`` reads it.
 
 Why the standard library's ``http.server`` and not Flask, FastAPI or Gradio: the server has four
 routes and one form of upload; each of those would be a new dependency (Gradio, the AI Studio
@@ -142,36 +143,43 @@ class App:
             return self.files[url]
 
     def recognise(self, data: bytes) -> tuple[HTTPStatus, dict]:
-        """An uploaded picture's bytes -> (status, JSON answer), as ``infer.py`` would read it.
-        The caller holds one of the ``working`` slots."""
-        import cv2
-        import numpy as np
-
-        from handwriting.recognise import prepare
+        """An uploaded picture's bytes -> (status, JSON answer), as ``infer.py`` would read it: a
+        picture of several characters (a postcode, an amount) is read as all of them, its answer's
+        ``label`` their text and ``characters`` each one with the 28x28 it became. The caller holds
+        one of the ``working`` slots."""
+        from handwriting.recognise import prepare_reading, read_prepared
 
         if picture_type(data[:16]) is None:
             return HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {
                 "error": "not a picture: send a PNG, JPEG, GIF, BMP, TIFF or WebP file"
             }
-        frame, _, error = prepare(data, self.backend.framing)
-        if error is not None:
-            return HTTPStatus.UNPROCESSABLE_ENTITY, {"error": error}
-        with self.model_lock:  # a millisecond; not every backend may be called from two threads at once
-            probabilities = self.backend.probabilities(frame[None])[0]
-        if self.backend.has_confidence:
-            order = np.argsort(-probabilities, kind="stable")[:TOPK]
-            top = [[self.backend.classes[i], round(float(probabilities[i]), 6)] for i in order]
-        else:  # the regression baseline: a class, no probability
-            top = [[self.backend.classes[int(probabilities.argmax())], None]]
-        ok, png = cv2.imencode(".png", frame)
-        if not ok:
-            raise RuntimeError("OpenCV could not encode a 28x28 frame as PNG")
-        return HTTPStatus.OK, {
-            "label": top[0][0],
-            "confidence": top[0][1],
-            "topk": top,
-            "frame": "data:image/png;base64," + base64.b64encode(png.tobytes()).decode(),  # the 28x28 it saw
-        }
+        prepared = prepare_reading(data, self.backend.framing)
+        if prepared.error is not None:
+            return HTTPStatus.UNPROCESSABLE_ENTITY, {"error": prepared.error}
+        with self.model_lock:  # milliseconds; not every backend may be called from two threads at once
+            result = read_prepared(prepared, self.backend, TOPK)
+        if result.error is not None:  # a bug reading its characters, said as infer.py says it
+            return HTTPStatus.UNPROCESSABLE_ENTITY, {"error": result.error}
+        answer = {"label": result.label, "confidence": result.confidence, "topk": [list(pair) for pair in result.topk]}
+        if not result.characters:
+            return HTTPStatus.OK, {**answer, "frame": _png_url(result.frame)}  # the 28x28 it saw
+        # Several: the whole text, with the least sure character's confidence, as its one answer.
+        answer["topk"] = [[result.label, result.confidence]]
+        answer["characters"] = [
+            {**character.as_json(), "topk": [list(pair) for pair in character.topk], "frame": _png_url(character.frame)}
+            for character in result.characters
+        ]
+        return HTTPStatus.OK, answer
+
+
+def _png_url(frame) -> str:
+    """uint8 grey [28, 28] -> a data: URL of it as PNG, for the page to show."""
+    import cv2
+
+    ok, png = cv2.imencode(".png", frame)
+    if not ok:
+        raise RuntimeError("OpenCV could not encode a 28x28 frame as PNG")
+    return "data:image/png;base64," + base64.b64encode(png.tobytes()).decode()
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -143,6 +143,21 @@ def test_a_drawn_digit_is_read_in_the_browser_as_the_server_reads_it(page, app, 
     assert abs(rows - 14) <= 1 and abs(columns - 14) <= 1
 
 
+def test_a_number_drawn_on_the_pad_is_read_whole_by_the_server(page):
+    """Two characters apart on the pad: not read as one in the browser, but by the server, as
+    infer.py reads a picture, when the pen is lifted; each one's 28x28 shown; Clear empties it all."""
+    draw(page, [(60, 60), (55, 220)])
+    assert answer(page, "drawn-top")[0] == "1"  # one character: read in the browser
+    assert "in your browser" in page.inner_text("#speed")
+    draw(page, [(130, 60), (230, 60), (170, 220)])
+    assert answer(page, "drawn-top") == ["17"]
+    captions = page.eval_on_selector_all("#drawn-characters figcaption", "items => items.map(item => item.textContent)")
+    assert captions == ["1", "7"]
+    page.click("#clear")
+    assert page.eval_on_selector_all("#drawn-characters figure", "items => items.length") == 0
+    assert page.inner_text("#drawn-top") == "draw something"
+
+
 @pytest.mark.parametrize("framing", ["mnist", "emnist", "fill"])
 def test_the_page_frames_a_drawing_as_infer_py_frames_its_picture(page, framing):
     """The page draws the strokes again into 28x28 (MNIST's box and centre of mass, EMNIST's square,
@@ -193,6 +208,21 @@ def test_an_uploaded_picture_is_read_by_the_server(page, tmp_path):
     screenshot = Path(os.environ.get("HANDWRITING_SCREENSHOT") or tmp_path / "web-app.png")
     page.screenshot(path=str(screenshot))
     assert screenshot.stat().st_size > 10_000
+
+
+def test_an_uploaded_number_is_read_whole_with_each_character_shown(page):
+    page.set_input_files("#upload", str(ROOT / "work" / "number_205921.jpg"))
+    assert answer(page, "upload-top") == ["205921"]
+    captions = page.eval_on_selector_all(
+        "#upload-characters figcaption", "items => items.map(item => item.textContent)"
+    )
+    assert captions == list("205921")
+    assert page.get_attribute("#upload-seen", "src") is None  # no single 28x28 for a number
+    # the next picture, of one digit, clears the strip
+    page.set_input_files("#upload", str(ROOT / "work" / "example_0.png"))
+    page.wait_for_selector("#upload-seen[src]")
+    assert answer(page, "upload-top")[0] == "0"
+    assert page.eval_on_selector_all("#upload-characters figure", "items => items.length") == 0
 
 
 def test_a_file_that_is_not_a_picture_gets_its_error_on_the_page(page):

@@ -76,6 +76,27 @@ def test_an_upload_is_read_as_infer_py_reads_the_file(server):
         np.testing.assert_array_equal(shown, frame)
 
 
+def test_an_upload_of_a_number_is_read_whole_as_infer_py_reads_it(server):
+    """A photo of a postcode gets its six digits, each with the 28x28 infer.py gives the model, not
+    one confident digit."""
+    from handwriting.recognise import recognise
+
+    path = WORK / "number_205921.jpg"
+    status, answer = post_picture(server, path.read_bytes())
+    assert status == 200, answer
+    [expected] = recognise([str(path)], make_backend("auto"), topk=serve.TOPK)
+    assert answer["label"] == expected.label == "205921"
+    assert answer["topk"] == [["205921", pytest.approx(expected.confidence, abs=1e-6)]]
+    assert answer["confidence"] == pytest.approx(min(c.confidence for c in expected.characters), abs=1e-6)
+    assert "frame" not in answer and len(answer["characters"]) == 6
+    for character, read in zip(answer["characters"], expected.characters):
+        assert (character["label"], character["line"]) == (read.label, read.line)
+        assert character["confidence"] == pytest.approx(read.confidence, abs=1e-6)
+        assert len(character["topk"]) == serve.TOPK and character["topk"][0][0] == read.label
+        png = base64.b64decode(character["frame"].removeprefix("data:image/png;base64,"))
+        np.testing.assert_array_equal(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE), read.frame)
+
+
 def test_the_card_tells_the_page_what_it_needs(server):
     status, headers, body = request(server, "GET", "/api/card")
     card = json.loads(body)

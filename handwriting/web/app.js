@@ -13,6 +13,7 @@
 
 const SIDE = 28; // the model's frame
 const PEN = 18; // px: the pen's width on the 280 px pad
+const WIDE = 1.25; // a drawing this many times wider than tall may be characters touching: the server says
 const MNIST_STROKE = 2.4; // px: MNIST's typical stroke width in its 20 px box (handwriting/preprocess/frame.py)
 const INK_SIDE = { mnist: 20, emnist: (SIDE * 124) / 128, fill: SIDE }; // the ink's longest side in the frame
 const TOPK = 3;
@@ -87,13 +88,15 @@ pad.addEventListener("pointermove", (event) => {
   changed();
 });
 pad.addEventListener("pointerup", () => {
-  if (!session) readOnServer(); // no in-browser model: the server reads the finished stroke
+  // no in-browser model, or several characters: the server reads the finished stroke
+  if (!session || (strokes.length && looksLikeSeveral())) readOnServer();
 });
 document.getElementById("clear").addEventListener("click", () => {
   strokes.length = 0;
   reading += 1;
   redrawPad();
   seen.getContext("2d").clearRect(0, 0, SIDE, SIDE);
+  document.getElementById("drawn-characters").replaceChildren();
   showNote("draw something");
   document.getElementById("speed").textContent = "";
   delete pad.dataset.readPoints;
@@ -118,12 +121,36 @@ function tooSmall() {
   return Math.max(Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys)) < PEN;
 }
 
+// Whether the drawing may hold several characters (a number written on the pad): its strokes in
+// groups with a gap between them, or ink far wider than tall (characters touching). The server then
+// reads it, when the pen is lifted, as infer.py reads a picture, and says how many it holds.
+function looksLikeSeveral() {
+  const spans = strokes
+    .map((stroke) => stroke.map((point) => point.x))
+    .map((xs) => [Math.min(...xs) - PEN / 2, Math.max(...xs) + PEN / 2])
+    .sort((a, b) => a[0] - b[0]);
+  let groups = 1;
+  let right = spans[0][1];
+  for (const [left, end] of spans.slice(1)) {
+    if (left > right) groups += 1;
+    right = Math.max(right, end);
+  }
+  const ys = strokes.flat().map((point) => point.y);
+  const height = Math.max(...ys) - Math.min(...ys) + PEN;
+  return groups >= 2 || right - spans[0][0] > WIDE * height;
+}
+
 function changed() {
   redrawPad();
   if (pending || !session) return;
+  if (strokes.length && looksLikeSeveral()) {
+    showNote("several characters? read when you lift the pen");
+    return;
+  }
   pending = true;
   requestAnimationFrame(() => {
     pending = false;
+    if (strokes.length && looksLikeSeveral()) return; // said above; the server reads it when the pen is lifted
     readInBrowser().catch((error) => showNote(`could not read the drawing: ${error.message}`));
   });
 }
@@ -211,6 +238,7 @@ async function readInBrowser() {
   const started = performance.now();
   const grey = frameStrokes(card.framing);
   showFrame(grey);
+  document.getElementById("drawn-characters").replaceChildren();
   const input = Float32Array.from(grey, (value) => value / 127.5 - 1); // [-1, 1], as in training
   const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", input, [1, 1, SIDE, SIDE]) };
   const outputs = Array.from((await session.run(feeds))[session.outputNames[0]].data);
@@ -257,7 +285,10 @@ async function readOnServer() {
   if (number !== reading) return;
   pad.dataset.readPoints = points;
   if (answer.error) return showNote(answer.error);
-  showTop(document.getElementById("drawn-top"), answer.topk);
+  showAnswer(document.getElementById("drawn-top"), answer);
+  showCharacters(document.getElementById("drawn-characters"), answer.characters || []);
+  seen.getContext("2d").clearRect(0, 0, SIDE, SIDE);
+  if (answer.characters) return; // several: each one's 28x28 is in the strip
   const image = new Image();
   image.onload = () => seen.getContext("2d").drawImage(image, 0, 0);
   image.src = answer.frame;
@@ -272,6 +303,7 @@ document.getElementById("upload").addEventListener("change", async (event) => {
   error.textContent = "";
   list.replaceChildren();
   document.getElementById("upload-seen").removeAttribute("src"); // not the last picture's 28x28
+  document.getElementById("upload-characters").replaceChildren(); // nor its characters
   if (file.size > card.max_upload) {
     error.textContent = `${file.name} is ${file.size.toLocaleString()} bytes; the limit is ${card.max_upload.toLocaleString()}`;
     return;
@@ -282,9 +314,37 @@ document.getElementById("upload").addEventListener("change", async (event) => {
     error.textContent = `${file.name}: ${answer.error}`;
     return;
   }
-  showTop(list, answer.topk);
-  document.getElementById("upload-seen").src = answer.frame;
+  showAnswer(list, answer);
+  if (answer.characters) showCharacters(document.getElementById("upload-characters"), answer.characters);
+  else document.getElementById("upload-seen").src = answer.frame;
 });
+
+function showAnswer(list, answer) {
+  // the server's answer: its top classes, or for several characters their text and the least sure one's confidence
+  showTop(list, answer.topk);
+  if (!answer.characters) return;
+  const whole = list.firstElementChild;
+  if (answer.confidence !== null) whole.textContent = `${answer.label}  min ${percent(answer.confidence)}`;
+  whole.title = "the text, with its least sure character's confidence";
+}
+
+function showCharacters(strip, characters) {
+  // characters: [{label, confidence, frame, line}, ...] -> a strip of what the model saw, one per character
+  strip.replaceChildren(
+    ...characters.map((character) => {
+      const figure = document.createElement("figure");
+      const image = document.createElement("img");
+      image.className = "seen small";
+      image.src = character.frame;
+      image.alt = `the 28x28 read as ${character.label}`;
+      const caption = document.createElement("figcaption");
+      caption.textContent = character.label;
+      if (character.confidence !== null) figure.title = `${character.label}: ${percent(character.confidence)}`;
+      figure.append(image, caption);
+      return figure;
+    })
+  );
+}
 
 // ---------------------------------------------------------------------------- start
 
