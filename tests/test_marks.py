@@ -389,6 +389,23 @@ def test_digits_in_a_shadow_cast_across_the_row_are_read(backend, tmp_path):
     assert result.label == "205921"
 
 
+def test_a_shadow_in_a_corner_below_the_row_is_not_taken_for_ink(backend, tmp_path):
+    """Clean paper but for a dark wedge of shadow running into a corner: two tones, as an evenly lit
+    crop is, but the dark one is no pen's stroke (photo.even_paper asks photo.edge_blobs). Before,
+    the paper was taken for one tone and the row lost its last digit: read "4826"."""
+    from synthetic.pen import on_paper
+
+    rng = np.random.default_rng(5)
+    ink = write_row(pen_digits("48261", rng), rng).ink  # float [h, w] in 0-1, ink 1
+    ink = np.pad(cv2.resize(ink, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA), ((30, 60), (50, 60)))
+    rows, columns = np.mgrid[0 : ink.shape[0], 0 : ink.shape[1]]
+    wedge = (rows > ink.shape[0] - 40 + 0.2 * columns).astype(np.float32)  # bottom left, below the row
+    wedge = cv2.GaussianBlur(wedge, (0, 0), 1)
+    photo = on_paper(ink, 215, 30) * (1 - 0.5 * wedge) + rng.normal(0, 3, ink.shape)
+    [result] = recognise([str(saved(tmp_path, "corner.jpg", to_uint8(photo)))], backend)
+    assert result.label == "48261"
+
+
 def test_one_character_is_read_exactly_as_before(backend):
     """A picture of one character: its frame is the single-character recipe's, and no characters."""
     from handwriting.preprocess import to_mnist

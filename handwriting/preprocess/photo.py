@@ -125,6 +125,8 @@ def even_paper(grey: np.ndarray) -> EvenPaper | None:
     ink = (~light if paper_is_light else light).astype(np.uint8)
     if cv2.distanceTransform(ink, cv2.DIST_L2, 3).max() > WIDEST_STROKE * max(grey.shape):
         return None  # far wider than a pen's stroke
+    if edge_blobs(ink).any():
+        return None  # a shadow in a corner, far thicker than the strokes: the paper is not one tone
     return EvenPaper(tone=median_of(grey[light if paper_is_light else ~light]) / 255.0, ink_is_dark=paper_is_light)
 
 
@@ -312,13 +314,19 @@ def ink_against_paper(
 
 
 def without_edge_blobs(strokes: np.ndarray) -> np.ndarray:
-    """uint8 0/1 stroke mask [H, W] -> the same without solid blobs that run into the picture's
-    edge: a corner of table or a shadow beside the sheet, far thicker than the pen's strokes
-    (their widest point over ``BLOB_WIDTH`` times that of the pieces clear of the edge). A digit
-    that touches the edge is stroke-thin and stays."""
+    """uint8 0/1 stroke mask [H, W] -> the same without ``edge_blobs``."""
+    return np.where(edge_blobs(strokes), 0, strokes).astype(np.uint8)
+
+
+def edge_blobs(strokes: np.ndarray) -> np.ndarray:
+    """uint8 0/1 stroke mask [H, W] -> bool [H, W]: its solid blobs that run into the picture's edge,
+    a corner of table or a shadow beside the sheet, far thicker than the pen's strokes (their widest
+    point over ``BLOB_WIDTH`` times that of the pieces clear of the edge). A digit that touches the
+    edge is stroke-thin and is no blob."""
+    none = np.zeros(strokes.shape, bool)
     count, labels = cv2.connectedComponents(strokes, connectivity=8)
     if count <= 2:  # the background and at most one piece: nothing to compare with
-        return strokes
+        return none
     half_width = cv2.distanceTransform(strokes, cv2.DIST_L2, 3)
     widest = np.zeros(count, np.float32)  # [pieces] each piece's widest half-width
     np.maximum.at(widest, labels.ravel(), half_width.ravel())
@@ -327,7 +335,7 @@ def without_edge_blobs(strokes: np.ndarray) -> np.ndarray:
     clear = ~on_edge
     clear[0] = False
     if not clear.any():
-        return strokes
+        return none
     blobs = on_edge & (widest > BLOB_WIDTH * median_of(widest[clear]))
     blobs[0] = False
-    return np.where(blobs[labels], 0, strokes).astype(np.uint8)
+    return blobs[labels]
