@@ -237,8 +237,10 @@ def prepare_reading(
             frame = FRAMINGS[preprocess](ink)  # as PREPROCESSORS[preprocess](grey) does
         if not several:
             return Prepared(frame, thumbnail, None)
+        if one_long_stroke(ink):  # a dash or a line: asked first, as finding marks would slice it thin
+            return Prepared(frame, thumbnail, None)
         marks = find_marks(ink)
-        if not may_be_several(marks) or one_long_stroke(ink):
+        if not may_be_several(marks):
             return Prepared(frame, thumbnail, None)
         return Prepared(frame, thumbnail, None, ink_of_row(grey, ink, typical_height(marks)))
     except PictureError as error:

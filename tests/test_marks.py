@@ -250,6 +250,45 @@ def test_a_dash_is_not_taken_for_characters_touching_all_along(backend, tmp_path
     assert result.error is not None or len(result.label) == 1
 
 
+def test_a_long_line_is_known_for_one_before_any_marks_are_sought(tmp_path, monkeypatch):
+    """A line across a wide picture, cut into character-sized slices, took minutes (a 700 px dash:
+    over 100 s): it is one stroke, and nothing is sliced."""
+    import handwriting.recognise as recognise_module
+    from handwriting.recognise import prepare_reading
+
+    def no_marks(*args, **kwargs):
+        raise AssertionError("a line is one stroke: no marks are sought in it")
+
+    monkeypatch.setattr(recognise_module, "find_marks", no_marks)
+    line = np.full((200, 800), 255, np.uint8)
+    cv2.line(line, (50, 150), (750, 60), 0, 10)
+    prepared = prepare_reading(str(saved(tmp_path, "line.png", line)))
+    assert prepared.error is None and prepared.frame is not None and prepared.row_ink is None
+
+
+def test_the_least_ink_paths_are_the_cheapest_paths_within_their_band():
+    """``_least_ink_paths`` (every start at once) against every path there is, on small rasters."""
+    import itertools
+
+    from handwriting.preprocess.marks import _least_ink_paths
+
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        height, width, band = int(rng.integers(2, 6)), int(rng.integers(1, 8)), int(rng.integers(1, 3))
+        raster = np.where(rng.random((height, width)) < 0.5, rng.integers(1, 256, (height, width)), 0).astype(float)
+        starts = np.arange(width)
+        paths, crossed = _least_ink_paths(raster, starts, band)
+        for start, path, ink in zip(starts, paths, crossed):
+            allowed = range(max(0, start - band), min(width, start + band + 1))
+            every = [
+                sum(raster[row, column] for row, column in enumerate(columns))
+                for columns in itertools.product(allowed, repeat=height)
+                if all(abs(a - b) <= 1 for a, b in zip(columns, columns[1:]))
+            ]
+            assert all(column in allowed for column in path) and np.abs(np.diff(path)).max(initial=0) <= 1
+            assert ink == raster[np.arange(height), path].sum() == min(every)
+
+
 def test_a_sloping_line_is_one_stroke_and_a_long_chain_of_digits_is_not():
     line = np.zeros((120, 500), np.uint8)
     cv2.line(line, (20, 30), (480, 90), 255, 9)

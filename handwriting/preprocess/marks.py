@@ -534,8 +534,8 @@ def _cuts(character: _Piece, ink: np.ndarray, height: float) -> list[tuple[_Piec
     starts = sorted(set(valleys) | set(range(narrowest, len(sums) - narrowest, step)))
     band = max(1, int(PATH_BAND * height))
     found, seen = [], set()
-    for valley in starts:
-        path, crossed = _least_ink_path(raster, valley, band)
+    paths, crossings = _least_ink_paths(raster, np.array(starts, np.int64), band)
+    for path, crossed in zip(paths, crossings):
         left = columns < path[rows]
         if not left.any() or left.all() or min(np.ptp(columns[left]), np.ptp(columns[~left])) + 1 < narrowest:
             continue
@@ -543,32 +543,40 @@ def _cuts(character: _Piece, ink: np.ndarray, height: float) -> list[tuple[_Piec
         if key in seen:  # another start that found the same path
             continue
         seen.add(key)
-        found.append((crossed, character.part(left), character.part(~left)))
+        found.append((float(crossed), character.part(left), character.part(~left)))
     found.sort(key=lambda option: option[0])
     return [(left, right) for _, left, right in found]
 
 
-def _least_ink_path(raster: np.ndarray, column: int, band: int) -> tuple[np.ndarray, float]:
-    """float [h, w] ink and a column -> (for each row, the column a path from top to bottom passes,
-    moving at most one column a row and staying within ``band`` columns of ``column``; the ink it
-    crosses): the path crossing the least ink, by dynamic programming."""
+def _least_ink_paths(raster: np.ndarray, starts: np.ndarray, band: int) -> tuple[np.ndarray, np.ndarray]:
+    """float [h, w] ink and columns [s] -> (int [s, h]: for each start, the column a path from top to
+    bottom passes in each row, moving at most one column a row and staying within ``band`` columns
+    of its start; float [s]: the ink each crosses): the paths crossing the least ink, by dynamic
+    programming, all starts at once (a mark as wide as a row of digits is tried from hundreds).
+    Of equal paths, the straighter; of equal moves, the one to the left first."""
     height, width = raster.shape
-    low, high = max(0, column - band), min(width, column + band + 1)
-    cost = raster[:, low:high] + 1.0  # a step costs 1 more: of equal paths, the straighter
-    total = cost[0].copy()
-    came = np.zeros(cost.shape, np.int64)
+    offsets = np.arange(-band, band + 1)  # [b] the columns a path may take, relative to its start
+    window = starts[:, None] + offsets[None, :]  # [s, b] picture columns; outside it: no path
+    inside = (window >= 0) & (window < width)
+    # [h, s, b]: the cost of passing each row in each column; a step costs 1 more than its ink
+    cost = np.where(inside[None], raster[:, np.clip(window, 0, width - 1)] + 1.0, np.inf)
+    total = cost[0].copy()  # [s, b] the least cost of a path to here
+    came = np.zeros(cost.shape, np.int8)  # [h, s, b] where each came from: -1 left, 0 above, 1 right
+    edge = np.full((len(starts), 1), np.inf)
     for row in range(1, height):
-        # [3, width]: the path so far coming from the column to the left, straight above, to the right
-        choices = np.stack([np.r_[np.inf, total[:-1]], total, np.r_[total[1:], np.inf]])
-        move = choices.argmin(axis=0)
-        total = cost[row] + choices[move, np.arange(len(total))]
+        # [3, s, b]: the path so far coming from the column to the left, straight above, to the right
+        choices = np.stack([np.hstack([edge, total[:, :-1]]), total, np.hstack([total[:, 1:], edge])])
+        move = choices.argmin(axis=0)  # [s, b] the first of equals: left, then above, then right
+        total = cost[row] + np.take_along_axis(choices, move[None], axis=0)[0]
         came[row] = move - 1
-    path = np.zeros(height, np.int64)
-    path[-1] = int(total.argmin())
+    paths = np.zeros((len(starts), height), np.int64)  # [s, h] in the window's columns
+    paths[:, -1] = total.argmin(axis=1)
+    every = np.arange(len(starts))
     for row in range(height - 1, 0, -1):
-        path[row - 1] = path[row] + came[row, path[row]]
-    crossed = float(raster[np.arange(height), path + low].sum())
-    return path + low, crossed
+        paths[:, row - 1] = paths[:, row] + came[row, every, paths[:, row]]
+    paths += starts[:, None] - band  # in the picture's columns
+    crossed = raster[np.arange(height)[None, :], paths].sum(axis=1)  # [s]
+    return paths, crossed
 
 
 def _crop(piece: _Piece, ink: np.ndarray) -> np.ndarray:
