@@ -92,15 +92,35 @@ def test_the_fashion_photos_bench_writes_what_it_prints(real_fashion, tmp_path):
 
 def test_the_numbers_bench_writes_what_it_prints(real_mnist, tmp_path):
     out = tmp_path / "results"
-    done = run_bench("read_numbers", "--rows", "3", "--data-dir", str(REAL_ROOT), "--out", str(out), cwd=tmp_path)
+    done = run_bench(
+        "read_numbers",
+        "--rows",
+        "3",
+        "--longer-rows",
+        "1",
+        "--data-dir",
+        str(REAL_ROOT),
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
     results = json.loads((out / "read_numbers.json").read_text())
     assert list(results["styles"]) == ["drawing", "photo", "pencil", "ruled paper", "shadow"]
     assert results["all"]["rows"] == 15
+    assert sum(row["digits"] for row in results["styles"].values()) in range(15 * 3, 15 * 6 + 1)
+    longer = results["longer"]
+    assert (longer["digits"], longer["all"]["rows"], list(longer["styles"])) == ([7, 8], 5, list(results["styles"]))
+    assert sum(row["digits"] for row in longer["styles"].values()) in range(5 * 7, 5 * 8 + 1)
     table = (out / "read_numbers.md").read_text()
     assert table.strip() in done.stdout
+    assert "## Longer rows: 7-8 digits" in table
     for style, row in results["styles"].items():
-        assert f"{style:12s} exact {row['exact']:6.1%}   per character {row['per_character']:7.2%}" in done.stdout
+        assert f"{style:12s} exact {row['exact']:6.1%}   per character {row['per_character']:7.2%}\n" in done.stdout
         assert len(row["misread"]) == round(3 * (1 - row["exact"]))
+    for style, row in longer["styles"].items():
+        assert (
+            f"{style:12s} exact {row['exact']:6.1%}   per character {row['per_character']:7.2%}   (7-8" in done.stdout
+        )
     assert (out / "read_numbers.png").stat().st_size > 0
 
 
