@@ -4,7 +4,7 @@
     python infer.py work/ --topk 3                  # every picture under work/, with runners-up
     python infer.py "photos/*.jpg" --json           # one JSON object per line
     python infer.py work/ --show grid.png           # the pictures and what the model read, as a PNG
-    python infer.py work/number_205921.jpg          # work/number_205921.jpg: 205921 (min >99.9%)
+    python infer.py work/number_205921.jpg          # work/number_205921.jpg: 205921 (min 100.0%)
 
 Any picture Pillow reads (PNG, JPEG, BMP, GIF, WebP, TIFF), dark ink on light paper or light on
 dark, any size: each is cleaned up and framed as the model's training data was (its card says which:

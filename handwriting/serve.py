@@ -163,8 +163,7 @@ class App:
         answer = {"label": result.label, "confidence": result.confidence, "topk": [list(pair) for pair in result.topk]}
         if not result.characters:
             return HTTPStatus.OK, {**answer, "frame": _png_url(result.frame)}  # the 28x28 it saw
-        # Several: the whole text, with the least sure character's confidence, as its one answer.
-        answer["topk"] = [[result.label, result.confidence]]
+        # Several (as infer.py --json): the text, the least sure character's confidence, and each one.
         answer["characters"] = [
             {**character.as_json(), "topk": [list(pair) for pair in character.topk], "frame": _png_url(character.frame)}
             for character in result.characters

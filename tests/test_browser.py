@@ -153,6 +153,8 @@ def test_a_number_drawn_on_the_pad_is_read_whole_by_the_server(page):
     assert answer(page, "drawn-top") == ["17"]
     captions = page.eval_on_selector_all("#drawn-characters figcaption", "items => items.map(item => item.textContent)")
     assert captions == ["1", "7"]
+    assert "by the server" in page.inner_text("#speed")  # not the browser's time for the 1 alone
+    assert page.is_hidden("#seen")  # each character's 28x28 is in the strip instead
     page.click("#clear")
     assert page.eval_on_selector_all("#drawn-characters figure", "items => items.length") == 0
     assert page.inner_text("#drawn-top") == "draw something"

@@ -96,6 +96,7 @@ document.getElementById("clear").addEventListener("click", () => {
   reading += 1;
   redrawPad();
   seen.getContext("2d").clearRect(0, 0, SIDE, SIDE);
+  seen.closest("figure").hidden = false;
   document.getElementById("drawn-characters").replaceChildren();
   showNote("draw something");
   document.getElementById("speed").textContent = "";
@@ -144,6 +145,7 @@ function changed() {
   redrawPad();
   if (pending || !session) return;
   if (strokes.length && looksLikeSeveral()) {
+    reading += 1; // the server's answer for the drawing before this stroke is stale now
     showNote("several characters? read when you lift the pen");
     return;
   }
@@ -238,6 +240,7 @@ async function readInBrowser() {
   const started = performance.now();
   const grey = frameStrokes(card.framing);
   showFrame(grey);
+  seen.closest("figure").hidden = false;
   document.getElementById("drawn-characters").replaceChildren();
   const input = Float32Array.from(grey, (value) => value / 127.5 - 1); // [-1, 1], as in training
   const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", input, [1, 1, SIDE, SIDE]) };
@@ -280,15 +283,18 @@ async function ask(body) {
 async function readOnServer() {
   const { number, points } = startRead();
   if (number === null) return;
+  const started = performance.now();
   const png = await new Promise((resolve) => pad.toBlob(resolve, "image/png"));
   const answer = await ask(png);
   if (number !== reading) return;
   pad.dataset.readPoints = points;
   if (answer.error) return showNote(answer.error);
   showAnswer(document.getElementById("drawn-top"), answer);
+  document.getElementById("speed").textContent = `read by the server in ${(performance.now() - started).toFixed(0)} ms`;
   showCharacters(document.getElementById("drawn-characters"), answer.characters || []);
   seen.getContext("2d").clearRect(0, 0, SIDE, SIDE);
-  if (answer.characters) return; // several: each one's 28x28 is in the strip
+  seen.closest("figure").hidden = Boolean(answer.characters); // several: each one's 28x28 is in the strip
+  if (answer.characters) return;
   const image = new Image();
   image.onload = () => seen.getContext("2d").drawImage(image, 0, 0);
   image.src = answer.frame;
@@ -321,8 +327,8 @@ document.getElementById("upload").addEventListener("change", async (event) => {
 
 function showAnswer(list, answer) {
   // the server's answer: its top classes, or for several characters their text and the least sure one's confidence
-  showTop(list, answer.topk);
-  if (!answer.characters) return;
+  if (!answer.characters) return showTop(list, answer.topk);
+  showTop(list, [[answer.label, answer.confidence]]);
   const whole = list.firstElementChild;
   if (answer.confidence !== null) whole.textContent = `${answer.label}  min ${percent(answer.confidence)}`;
   whole.title = "the text, with its least sure character's confidence";
