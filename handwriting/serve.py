@@ -114,19 +114,27 @@ class App:
         except UserError as error:
             self.why_no_onnx = str(error)
         self.working = threading.BoundedSemaphore(MAX_WORKING)
-        self.model_lock = threading.Lock()  # pictures are prepared side by side, the model reads one at a time
+        # Pictures are prepared and their characters found side by side; the model reads one batch at a time.
+        self.reader = TakingTurns(self.backend)
         self.files: dict[str, tuple[bytes, bytes]] = {}  # url -> (bytes, gzipped bytes), read once
         self.lock = threading.Lock()
 
     def card(self) -> dict:
         """What the page needs to know: the classes, the framing, and whether it can run the model.
         (No paths: the page may be open on another machine.)"""
+        from handwriting.preprocess.marks import WIDER_THAN_TALL
+        from handwriting.recognise import READS_SEVERAL
+
         return {
             "model": self.backend.path.name,
             "backend": self.backend.name,
             "classes": self.backend.classes,
             "framing": self.backend.framing,
             "has_confidence": self.backend.has_confidence,
+            # whether a drawing may hold several characters, and how wide one mark may be before the
+            # server is asked whether it does (its width over its height, as preprocess.marks measures it)
+            "reads_several": self.backend.framing in READS_SEVERAL,
+            "wider_than_tall": WIDER_THAN_TALL,
             "in_browser": self.onnx is not None,
             "why_not_in_browser": None
             if self.onnx is not None
@@ -156,8 +164,7 @@ class App:
         prepared = prepare_reading(data, self.backend.framing)
         if prepared.error is not None:
             return HTTPStatus.UNPROCESSABLE_ENTITY, {"error": prepared.error}
-        with self.model_lock:  # milliseconds; not every backend may be called from two threads at once
-            result = read_prepared(prepared, self.backend, TOPK)
+        result = read_prepared(prepared, self.reader, TOPK)
         if result.error is not None:  # a bug reading its characters, said as infer.py says it
             return HTTPStatus.UNPROCESSABLE_ENTITY, {"error": result.error}
         answer = {"label": result.label, "confidence": result.confidence, "topk": [list(pair) for pair in result.topk]}
@@ -169,6 +176,26 @@ class App:
             for character in result.characters
         ]
         return HTTPStatus.OK, answer
+
+
+class TakingTurns:
+    """A backend whose calls to the model take turns (not every backend may be called from two
+    threads at once), while all else, finding and cutting characters, goes on side by side."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name: str):  # its classes, framing, has_confidence ... as they are
+        return getattr(self.backend, name)
+
+    def outputs(self, inputs):
+        with self.lock:
+            return self.backend.outputs(inputs)
+
+    def probabilities(self, frames):
+        with self.lock:
+            return self.backend.probabilities(frames)
 
 
 def _png_url(frame) -> str:

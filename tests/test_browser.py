@@ -143,6 +143,29 @@ def test_a_drawn_digit_is_read_in_the_browser_as_the_server_reads_it(page, app, 
     assert abs(rows - 14) <= 1 and abs(columns - 14) <= 1
 
 
+def test_digits_drawn_touching_are_read_whole_when_the_pen_is_lifted(page):
+    """Two 0s drawn touching are one group of strokes, wider than one character: read as one in
+    the browser while drawn, then asked of the server, whose "00" replaces it."""
+    draw(page, circle(95, 140, 45, 80), circle(185, 140, 45, 80))
+    page.wait_for_function("document.getElementById('pad').dataset.checkedPoints == pointCount()")
+    assert answer(page, "drawn-top") == ["00"]
+    assert "by the server" in page.inner_text("#speed")
+
+
+@pytest.mark.parametrize(
+    "digit, strokes",
+    [
+        ("4", [[(170, 40), (70, 170), (220, 170)], [(170, 40), (170, 250)]]),
+        ("5", [[(105, 60), (100, 140), (160, 130), (185, 190), (150, 240), (90, 230)], [(105, 60), (190, 60)]]),
+    ],
+)
+def test_a_character_of_several_strokes_is_read_in_the_browser_alone(page, digit, strokes):
+    draw(page, *strokes)
+    assert answer(page, "drawn-top")[0] == digit
+    assert page.evaluate("mayBeSeveral()") is False  # so the server is not asked when the pen is lifted
+    assert "in your browser" in page.inner_text("#speed")
+
+
 def test_a_number_drawn_on_the_pad_is_read_whole_by_the_server(page):
     """Two characters apart on the pad: not read as one in the browser, but by the server, as
     infer.py reads a picture, when the pen is lifted; each one's 28x28 shown; Clear empties it all."""

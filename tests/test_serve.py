@@ -21,6 +21,7 @@ from PIL import Image
 
 from handwriting import serve
 from handwriting.backends import make_backend
+from handwriting.preprocess.marks import WIDER_THAN_TALL
 from handwriting.recognise import prepare
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,12 +98,39 @@ def test_an_upload_of_a_number_is_read_whole_as_infer_py_reads_it(server):
         np.testing.assert_array_equal(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE), read.frame)
 
 
+def test_the_model_reads_for_one_upload_at_a_time(monkeypatch):
+    """Uploads are prepared and their characters cut side by side, but the model is called by one
+    thread at a time (serve.TakingTurns): not every backend may be called from two at once."""
+    app = serve.App()
+    inside, most = [0], [0]
+    model_outputs = app.backend.outputs
+
+    def counted(inputs):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.01)  # long enough for another thread to come in, were it let
+        inside[0] -= 1
+        return model_outputs(inputs)
+
+    monkeypatch.setattr(app.backend, "outputs", counted)
+    data = (WORK / "number_205921.jpg").read_bytes()
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(app.recognise(data))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [answer["label"] for _, answer in answers] == ["205921"] * 3
+    assert most[0] == 1
+
+
 def test_the_card_tells_the_page_what_it_needs(server):
     status, headers, body = request(server, "GET", "/api/card")
     card = json.loads(body)
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert card["classes"] == [str(digit) for digit in range(10)] and card["framing"] == "mnist"
     assert card["in_browser"] is True and card["max_upload"] == serve.MAX_UPLOAD
+    assert card["reads_several"] is True and card["wider_than_tall"] == WIDER_THAN_TALL
     status, headers, body = request(server, "GET", "/model.onnx")
     assert status == 200 and body == (ROOT / "models" / "cnn.onnx").read_bytes()
 

@@ -13,7 +13,6 @@
 
 const SIDE = 28; // the model's frame
 const PEN = 18; // px: the pen's width on the 280 px pad
-const WIDE = 1.25; // a drawing this many times wider than tall may be characters touching: the server says
 const MNIST_STROKE = 2.4; // px: MNIST's typical stroke width in its 20 px box (handwriting/preprocess/frame.py)
 const INK_SIDE = { mnist: 20, emnist: (SIDE * 124) / 128, fill: SIDE }; // the ink's longest side in the frame
 const TOPK = 3;
@@ -26,6 +25,7 @@ let session = null;
 let pending = false;
 let reading = 0; // numbers each read: an answer that arrives after a newer read began (or Clear) is dropped
 let uploading = 0; // the same for uploads: a slow answer never replaces a newer one
+let checking = 0; // the same for the server's look at a drawing that may hold several characters
 
 function percent(probability) {
   if (probability >= 0.9995 && probability < 1) return ">99.9%";
@@ -88,13 +88,14 @@ pad.addEventListener("pointermove", (event) => {
   changed();
 });
 pad.addEventListener("pointerup", () => {
-  // no in-browser model, or several characters: the server reads the finished stroke
-  if (!session || (strokes.length && looksLikeSeveral())) readOnServer();
+  if (!session) readOnServer(); // no in-browser model: the server reads the finished stroke
+  else if (card.reads_several && strokes.length && mayBeSeveral()) checkOnServer();
 });
 document.getElementById("clear").addEventListener("click", () => {
   strokes.length = 0;
   reading += 1;
   redrawPad();
+  checking += 1;
   seen.getContext("2d").clearRect(0, 0, SIDE, SIDE);
   seen.closest("figure").hidden = false;
   document.getElementById("drawn-characters").replaceChildren();
@@ -122,13 +123,16 @@ function tooSmall() {
   return Math.max(Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys)) < PEN;
 }
 
-// Whether the drawing may hold several characters (a number written on the pad): its strokes in
-// groups with a gap between them, or ink far wider than tall (characters touching). The server then
-// reads it, when the pen is lifted, as infer.py reads a picture, and says how many it holds.
-function looksLikeSeveral() {
+// Drawings of handwriting may hold several characters (a number written on the pad), which the
+// server finds as infer.py does in a picture; the browser reads one. Strokes in groups with a gap
+// between them are clearly several: the server reads them when the pen is lifted. A drawing wider
+// than the server's own measure (card.wider_than_tall) may be characters touching: the browser
+// reads it as one as you draw, and the server is asked when the pen is lifted; its answer replaces
+// the browser's only when it finds several.
+function strokeGroups() {
   const spans = strokes
     .map((stroke) => stroke.map((point) => point.x))
-    .map((xs) => [Math.min(...xs) - PEN / 2, Math.max(...xs) + PEN / 2])
+    .map((xs) => [Math.min(...xs) - PEN / 2, Math.max(...xs) + PEN / 2]) // the pen's width too
     .sort((a, b) => a[0] - b[0]);
   let groups = 1;
   let right = spans[0][1];
@@ -136,23 +140,34 @@ function looksLikeSeveral() {
     if (left > right) groups += 1;
     right = Math.max(right, end);
   }
-  const ys = strokes.flat().map((point) => point.y);
-  const height = Math.max(...ys) - Math.min(...ys) + PEN;
-  return groups >= 2 || right - spans[0][0] > WIDE * height;
+  return groups;
+}
+
+function clearlySeveral() {
+  return card.reads_several && strokes.length > 0 && strokeGroups() >= 2;
+}
+
+function mayBeSeveral() {
+  const points = strokes.flat();
+  const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
+  const width = Math.max(...xs) - Math.min(...xs) + PEN, height = Math.max(...ys) - Math.min(...ys) + PEN;
+  return strokeGroups() >= 2 || width > card.wider_than_tall * height;
 }
 
 function changed() {
   redrawPad();
   if (pending || !session) return;
-  if (strokes.length && looksLikeSeveral()) {
-    reading += 1; // the server's answer for the drawing before this stroke is stale now
+  checking += 1; // the server's look at the drawing before this stroke is stale now
+  if (clearlySeveral()) {
+    reading += 1; // and so is any answer for it
     showNote("several characters? read when you lift the pen");
+    document.getElementById("drawn-characters").replaceChildren();
     return;
   }
   pending = true;
   requestAnimationFrame(() => {
     pending = false;
-    if (strokes.length && looksLikeSeveral()) return; // said above; the server reads it when the pen is lifted
+    if (clearlySeveral()) return; // said above; the server reads it when the pen is lifted
     readInBrowser().catch((error) => showNote(`could not read the drawing: ${error.message}`));
   });
 }
@@ -284,10 +299,31 @@ async function readOnServer() {
   const { number, points } = startRead();
   if (number === null) return;
   const started = performance.now();
-  const png = await new Promise((resolve) => pad.toBlob(resolve, "image/png"));
-  const answer = await ask(png);
+  const answer = await ask(await new Promise((resolve) => pad.toBlob(resolve, "image/png")));
   if (number !== reading) return;
   pad.dataset.readPoints = points;
+  showServerAnswer(answer, started);
+}
+
+// When the pen is lifted from a drawing that may hold several characters: the server's answer, where
+// it finds several (or the strokes are clearly apart), replaces the browser's reading of one.
+async function checkOnServer() {
+  const number = ++checking;
+  const points = pointCount();
+  const apart = strokeGroups() >= 2;
+  if (apart && tooSmall()) return;
+  const started = performance.now();
+  const answer = await ask(await new Promise((resolve) => pad.toBlob(resolve, "image/png")));
+  if (number !== checking) return; // drawn on, or cleared, since
+  if (apart || answer.characters) {
+    reading += 1; // a reading of one in the browser, still running, is not shown over it
+    pad.dataset.readPoints = points;
+    showServerAnswer(answer, started);
+  }
+  pad.dataset.checkedPoints = points; // for tests: the server has looked at this many points
+}
+
+function showServerAnswer(answer, started) {
   if (answer.error) return showNote(answer.error);
   showAnswer(document.getElementById("drawn-top"), answer);
   document.getElementById("speed").textContent = `read by the server in ${(performance.now() - started).toFixed(0)} ms`;
