@@ -32,6 +32,7 @@ from handwriting.errors import UserError, describe_os_error, one_line
 from handwriting.preprocess import PREPROCESSORS, PictureError, normalize, read_picture, read_picture_bytes, shrunk
 from handwriting.preprocess.frame import FRAMINGS, frame_mnist
 from handwriting.preprocess.marks import FLOOR, find_marks, may_be_several, one_long_stroke, typical_height
+from handwriting.preprocess.read import WORKING_SIDE
 from handwriting.preprocess.recipes import ink_of, ink_of_row
 from handwriting.runtime import available_cores
 
@@ -237,6 +238,10 @@ def prepare_reading(
             frame = FRAMINGS[preprocess](ink)  # as PREPROCESSORS[preprocess](grey) does
         if not several:
             return Prepared(frame, thumbnail, None)
+        # A drawing keeps its size (a photo's ink is a reduced copy already): a huge one is looked
+        # through for characters on a copy no longer than a photo is worked on, or cutting its
+        # characters apart takes minutes and gigabytes.
+        ink = shrunk(ink, WORKING_SIDE)
         if one_long_stroke(ink):  # a dash or a line: asked first, as finding marks would slice it thin
             return Prepared(frame, thumbnail, None)
         marks = find_marks(ink)

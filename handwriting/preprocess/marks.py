@@ -79,7 +79,9 @@ NARROWEST_PART = 0.2  # no cut leaves a part narrower than a fifth of the line's
 VALLEYS_TRIED = 6  # the deepest valleys of a mark's column sums are where cuts are tried from ...
 CUT_STEP = 0.1  # ... and every tenth of the line's height across it; from each, a path down ...
 PATH_BAND = 0.25  # ... that strays at most a quarter of the line's height from where it started
-SPACE = 0.8  # a gap wider than 0.8x the line's character height is a space between words
+PATH_CELLS = 4_000_000  # paths are found for at most this many cells (rows x starts x band columns) at a time
+SPACE = 1.0  # a gap wider than the line's character height is a space between words (0.8 put one in 1.8% of
+# the bench's rows of evenly written digits, measured along the slant; 1.0 in 0.1%)
 
 # outputs(inks) -> float [n, classes]: the reading model's outputs (logits) for each uint8 ink crop
 # [h, w]. How sure it is that a crop is one character it knows is its largest output: softmax
@@ -552,22 +554,26 @@ def _least_ink_paths(raster: np.ndarray, starts: np.ndarray, band: int) -> tuple
     """float [h, w] ink and columns [s] -> (int [s, h]: for each start, the column a path from top to
     bottom passes in each row, moving at most one column a row and staying within ``band`` columns
     of its start; float [s]: the ink each crosses): the paths crossing the least ink, by dynamic
-    programming, all starts at once (a mark as wide as a row of digits is tried from hundreds).
-    Of equal paths, the straighter; of equal moves, the one to the left first."""
+    programming, many starts at once (a mark as wide as a row of digits is tried from hundreds).
+    Of equal paths, the one leftmost at the bottom, and above that the one coming from the left."""
     height, width = raster.shape
-    offsets = np.arange(-band, band + 1)  # [b] the columns a path may take, relative to its start
-    window = starts[:, None] + offsets[None, :]  # [s, b] picture columns; outside it: no path
-    inside = (window >= 0) & (window < width)
-    # [h, s, b]: the cost of passing each row in each column; a step costs 1 more than its ink
-    cost = np.where(inside[None], raster[:, np.clip(window, 0, width - 1)] + 1.0, np.inf)
-    total = cost[0].copy()  # [s, b] the least cost of a path to here
-    came = np.zeros(cost.shape, np.int8)  # [h, s, b] where each came from: -1 left, 0 above, 1 right
+    chunk = max(1, PATH_CELLS // (height * (2 * band + 1)))  # starts at a time: bounded memory
+    if len(starts) > chunk:
+        found = [
+            _least_ink_paths(raster, starts[first : first + chunk], band) for first in range(0, len(starts), chunk)
+        ]
+        return np.concatenate([paths for paths, _ in found]), np.concatenate([crossed for _, crossed in found])
+    window = starts[:, None] + np.arange(-band, band + 1)[None, :]  # [s, b] picture columns a path may take
+    outside = (window < 0) | (window >= width)  # no path goes there
+    window = np.clip(window, 0, width - 1)
+    total = np.where(outside, np.inf, raster[0, window])  # [s, b] the least ink on a path to here
+    came = np.zeros((height, *window.shape), np.int8)  # [h, s, b] where each came from: -1 left, 0 above, 1 right
     edge = np.full((len(starts), 1), np.inf)
     for row in range(1, height):
         # [3, s, b]: the path so far coming from the column to the left, straight above, to the right
         choices = np.stack([np.hstack([edge, total[:, :-1]]), total, np.hstack([total[:, 1:], edge])])
         move = choices.argmin(axis=0)  # [s, b] the first of equals: left, then above, then right
-        total = cost[row] + np.take_along_axis(choices, move[None], axis=0)[0]
+        total = np.where(outside, np.inf, raster[row, window]) + np.take_along_axis(choices, move[None], axis=0)[0]
         came[row] = move - 1
     paths = np.zeros((len(starts), height), np.int64)  # [s, h] in the window's columns
     paths[:, -1] = total.argmin(axis=1)

@@ -30,8 +30,7 @@ SHARP_SHARE_FOUR_SIDES = 0.6  # of a four-sided sheet's edge, sharp: a sheet in 
 SHARP_SHARE = 0.75  # of any other outline's edge
 WRITTEN = 15  # grey levels between the sheet's 1st and 99th percentiles: something is written on it
 MARK_WINDOW = 9  # px: a mark is darker than the median over this window ...
-MARK_CONTRAST = 25  # ... by this many grey levels, or where the paper is dim (a shadow) ...
-MARK_SHARE = 0.125  # ... by this share of the paper's grey: light multiplies paper and ink alike
+MARK_CONTRAST = 25  # ... by this many grey levels (not a share of the grey there: a dark table's grain would pass)
 # of the marks away from the sheet's edge, this share lies inside it at least: the writing is on the sheet.
 # Nearly all: a shadow over the end of a row of six digits may hold just one of them.
 MARKS_ON_SHEET = 0.95
@@ -101,11 +100,9 @@ def sheet_outline(small: np.ndarray, smooth: np.ndarray) -> np.ndarray | None:
         return None  # nothing written on it
     # The writing must be on the sheet: the dark marks, away from the sheet's edge, lie inside its
     # outline. A shadow cast across a page has a sharp straight edge too, but the digit lies in
-    # the shadow as often as not, or a digit or two of a row. In the shadow, the marks are fainter
-    # by as much as the paper is darker: what makes a mark is measured against the paper's grey.
+    # the shadow as often as not, or a digit or two of a row.
     filled = _filled(hull, small.shape)
-    around = cv2.medianBlur(small, MARK_WINDOW).astype(np.float32)
-    marks = around - small > np.minimum(MARK_CONTRAST, MARK_SHARE * around)
+    marks = (cv2.medianBlur(small, MARK_WINDOW).astype(np.int16) - small.astype(np.int16)) > MARK_CONTRAST
     band = np.ones((EDGE_BAND, EDGE_BAND), np.uint8)
     seam = cv2.dilate(filled, band) - cv2.erode(filled, band)
     marks &= seam == 0
