@@ -280,11 +280,13 @@ def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int 
     def pair_probabilities(crops: list[np.ndarray]) -> np.ndarray:  # [n, 110] (marks.Pairs)
         return helper.probabilities(np.stack([frame_mnist(crop) for crop in crops]))
 
-    marks = find_marks(
+    found = find_marks(
         ink,
         read=outputs if backend.has_confidence else None,
         pairs=pair_probabilities if helper is not None else None,
+        punctuation=True,
     )
+    marks = [mark for mark in found if not mark.punctuation]
     if not marks:
         return []
     frames = np.stack([frame(mark.ink) for mark in marks])
@@ -309,7 +311,22 @@ def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int 
                 topk,
             )
         ]
-    return characters
+    # Dots, commas and dashes between the characters, told by their shape and place: no model reads
+    # them, so they have no confidence and no runners-up.
+    signs = [
+        Character(
+            mark.punctuation,
+            None,
+            [],
+            frame(mark.ink),
+            (mark.left, mark.top, mark.right, mark.bottom),
+            mark.line,
+            mark.space_before,
+        )
+        for mark in found
+        if mark.punctuation
+    ]
+    return sorted(characters + signs, key=lambda character: (character.line, character.box[0]))
 
 
 # nats: the line reader's own reading of a line replaces the one cut and read character by character
@@ -549,7 +566,7 @@ def _recognised(
                 yield Result(item.path, error=message, thumbnail=reading.thumbnail)
                 continue
         if len(characters) >= 2 and not single and preprocess in READS_SEVERAL:
-            least = [character.confidence for character in characters]
+            least = [character.confidence for character in characters if character.topk]  # not punctuation
             yield Result(
                 item.path,
                 text_of(characters),

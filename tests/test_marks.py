@@ -109,6 +109,77 @@ def test_a_stroke_broken_across_is_one_character():
     assert len(find_marks(eight)) == 1
 
 
+def written_with_punctuation(text: str) -> np.ndarray:
+    """uint8 ink [H, W] of ``text``: our pen's digits 25 px apart, and between them a dot on the
+    baseline (.), a comma hanging below it (,) or a dash at mid-height (-), drawn with OpenCV."""
+    row = np.zeros((120, 60 * len(text)), np.uint8)
+    x, top, baseline = 20, 15, 90  # pen(): the ink of a 90 px box runs from row 14 to 75
+    for character in text:
+        if character.isdigit():
+            ink = columns_of(pen(int(character)))
+            np.maximum(
+                row[top : top + ink.shape[0], x : x + ink.shape[1]],
+                ink,
+                out=row[top : top + ink.shape[0], x : x + ink.shape[1]],
+            )
+            x += ink.shape[1] + 25
+        elif character == ".":  # in the middle of a wider gap: a dot closer to a digit joins it as a crumb
+            cv2.circle(row, (x - 6, baseline - 5), 5, 255, -1)
+            x += 14
+        elif character == ",":
+            cv2.line(row, (x - 10, baseline - 6), (x - 14, baseline + 10), 255, 6)
+        elif character == "-":
+            cv2.line(row, (x - 4, baseline - 30), (x + 14, baseline - 30), 255, 6)
+            x += 25
+    return row[:, : x + 20]
+
+
+@pytest.mark.parametrize("text", ["12.50", "1,250", "00-950", "3.5-7,1"])
+def test_dots_commas_and_dashes_between_digits_are_read_in_their_places(text, backend, tmp_path):
+    """An amount or a postcode keeps its punctuation (told by shape and place, not by the model):
+    once a dot was dropped (12.50 read 1250), a comma made a line of its own (1250 / 1) and a dash
+    was read as a 7."""
+    ink = written_with_punctuation(text)
+    marks = find_marks(ink, punctuation=True)
+    assert "".join(mark.punctuation or "d" for mark in marks) == "".join("d" if c.isdigit() else c for c in text)
+    assert [mark.line for mark in marks] == [0] * len(text) and not any(mark.space_before for mark in marks)
+    assert len(find_marks(ink)) == sum(c.isdigit() for c in text)  # counting characters: punctuation left out
+    [result] = recognise([str(saved(tmp_path, "amount.png", 255 - ink))], backend)
+    assert result.label == text
+    signs = [character for character in result.characters if not character.label.isdigit()]
+    assert all(sign.confidence is None and sign.topk == [] for sign in signs)
+    assert result.confidence == min(c.confidence for c in result.characters if c.label.isdigit())
+
+
+def test_a_dash_the_model_reads_its_neighbour_better_with_is_a_stroke_of_it():
+    """A 2's foot or a 5's flag come apart looks like a dash between characters: the model, reading
+    the nearest character better with it, takes it back (``_signs_read_as_strokes``); a real dash
+    makes the character read worse and stays. A dot joins only where it raises the reading by DOT_GAIN."""
+    from handwriting.preprocess.marks import _Piece, _signs_read_as_strokes
+
+    def piece(top, bottom, left, right):
+        rows, columns = np.mgrid[top:bottom, left:right]
+        return _Piece(rows.ravel(), columns.ravel(), columns.ravel().astype(np.float32), top, bottom)
+
+    ink = np.full((100, 200), 255, np.uint8)
+    digit, sign = piece(10, 70, 20, 60), piece(35, 42, 70, 90)
+
+    def read_better_joined(crops):  # the wider crop (the digit with the sign) reads surer
+        return np.array([[float(crop.shape[1]), -1e3] for crop in crops])
+
+    def read_worse_joined(crops):
+        return np.array([[-float(crop.shape[1]), -1e3] for crop in crops])
+
+    for read, kept in ((read_better_joined, []), (read_worse_joined, ["-"])):
+        characters = [digit]
+        found = _signs_read_as_strokes([(sign, None, "-")], characters, ink, read)
+        assert [mark for _, _, mark in found] == kept
+        assert characters[0].rows.size == digit.rows.size + (0 if kept else sign.rows.size)
+    dot = piece(60, 66, 70, 76)  # joined, the crop is 16 px wider: the fake reads it 16 surer
+    assert _signs_read_as_strokes([(dot, None, ".")], [digit], ink, lambda crops: read_better_joined(crops) / 10) != []
+    assert _signs_read_as_strokes([(dot, None, ".")], [digit], ink, read_better_joined) == []
+
+
 def test_crumbs_of_dust_are_not_characters():
     row = side_by_side(columns_of(pen(4)), columns_of(pen(7)))
     rng = np.random.default_rng(1)

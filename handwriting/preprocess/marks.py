@@ -27,9 +27,14 @@ steps, each on the ink after the single-character clean-up:
    For digits, ``models/pairs`` (a model that reads a mark as one digit or as two touching ones)
    says whether a mark is two, and which cut gives the parts it reads the pair as (``_cut_chosen``);
    the cut marks carry what it read (``Mark.pair``), for the reading to take into account.
-7. **Order and spaces**: left to right; a gap wider than 0.8 of the line's character height is a
-   space. Marks and lines far shorter than the picture's characters (a dash, a dot, a comma, an
-   underline) are left out: a model of characters cannot read them.
+7. **Punctuation**: a dot on the baseline, a comma hanging below it or a dash at mid-height, between
+   two characters of a line and clear of them, is told by its shape and place (``_punctuation``);
+   a dash or comma the model reads its nearest character better with is a stroke come apart, and
+   joins it (``_signs_read_as_strokes``). With ``find_marks(punctuation=True)`` they come in their
+   places as marks with ``Mark.punctuation`` set, for no model to read; else they are left out.
+8. **Order and spaces**: left to right; a gap wider than the line's character height is a space.
+   Other marks and lines far shorter than the picture's characters (an underline, dust, a full stop
+   at the end) are left out: a model of characters cannot read them.
 
 Every threshold is a constant below, with its reason; the ones weighing the model's answers were set
 on rows of MNIST digits (``synthetic.rows``, ``bench/read_numbers.py``).
@@ -80,6 +85,26 @@ VALLEYS_TRIED = 6  # the deepest valleys of a mark's column sums are where cuts 
 CUT_STEP = 0.1  # ... and every tenth of the line's height across it; from each, a path down ...
 PATH_BAND = 0.25  # ... that strays at most a quarter of the line's height from where it started
 PATH_CELLS = 4_000_000  # paths are found for at most this many cells (rows x starts x band columns) at a time
+# Punctuation between the characters of a line, told by its shape and place alone (no model reads it),
+# all measured in the line's height, from its characters' tops to their baseline:
+SMALLEST_MARK = 0.06  # a dot, a comma or a dash at least this long each way (less is dust)
+DOT = 0.3  # a dot: at most this long each way ...
+DOT_ROUND = 2.5  # ... no longer one way than this many times the other ...
+LOW = 0.55  # ... and its top below this share of the line's height: it sits on the baseline
+ON_BASELINE = 0.25  # a dot's bottom this near the baseline, up or down
+COMMA = 0.55  # a comma: at most this tall, taller than wide by ...
+COMMA_NARROW = 1.3  # ... this much at least, hanging ...
+BELOW_BASELINE = 0.1  # ... at least this far below the baseline, its top within ...
+COMMA_TOP = 0.4  # ... this far above the baseline
+DASH = (0.2, 1.0)  # a dash: this long ...
+DASH_THIN = 0.3  # ... at most this thick ...
+DASH_FLAT = 2.0  # ... at least this many times longer than thick ...
+DASH_MIDDLE = (0.25, 0.8)  # ... with its middle this far down the line
+DOT_GAIN = 3.0  # a dot is a stroke of the character nearest it only if the model reads it this much surer so
+SEPARATE = 0.1  # a mark of punctuation lies this far from every character's ink at least (a stroke
+# broken across, a flag come apart, lie closer to the rest of their character) ...
+APART = 0.5  # ... and overlaps one left to right by at most half its own width ...
+CLEAR = 0.15  # ... unless it lies this far from its ink at least (a comma tucked under a 5's foot)
 SPACE = 1.0  # a gap wider than the line's character height is a space between words (0.8 put one in 1.8% of
 # the bench's rows of evenly written digits, measured along the slant; 1.0 in 0.1%)
 
@@ -107,6 +132,7 @@ class Mark:
     # float [10, 10] or None: where this mark and the next were cut from one mark that models/pairs
     # read as two touching digits, its probabilities that they are (this one, the next one)
     pair: np.ndarray | None = None
+    punctuation: str = ""  # ".", "," or "-": no character for a model to read (``find_marks(punctuation=True)``)
 
 
 @dataclass
@@ -212,10 +238,15 @@ def clearly_several(marks: list[Mark]) -> int:
     return sum(1 for mark in marks if mark.bottom - mark.top >= WHOLE_HEIGHT * typical)
 
 
-def find_marks(ink: np.ndarray, read: Read | None = None, pairs: Pairs | None = None) -> list[Mark]:
+def find_marks(
+    ink: np.ndarray, read: Read | None = None, pairs: Pairs | None = None, punctuation: bool = False
+) -> list[Mark]:
     """uint8 ink [H, W] (ink high, paper 0) -> its characters in reading order; an empty list when
     there is no ink. ``read`` (and ``pairs``, for digits) decide whether marks that may hold two
-    touching characters do, where they are cut, and whether close fragments are one."""
+    touching characters do, where they are cut, and whether close fragments are one. Dots, commas
+    and dashes between a line's characters are told apart by their shape and place (``_punctuation``)
+    and, with ``punctuation``, come in their places as marks with ``Mark.punctuation`` set; else
+    they are left out, as are other marks far too small for characters."""
     if not ink.any():
         return []
     count, labels, stats = strokes_of(ink)
@@ -229,45 +260,159 @@ def find_marks(ink: np.ndarray, read: Read | None = None, pairs: Pairs | None = 
         rows, columns = np.divmod(flat, ink.shape[1])
         pieces.append(_Piece(rows, columns, columns.astype(np.float32), int(rows.min()), int(rows.max()) + 1))
 
-    pieces = _broken_strokes_joined(pieces)
+    pieces, crumbs = _broken_strokes_joined(pieces)
     # The picture's typical character height: a line, or a mark, much shorter than it is an underline,
     # a dash, a comma or a dot, none of which a model of characters can read.
     typical = _typical([piece.height for piece in pieces])
     lines = [line for line in _lines(pieces) if max(piece.height for piece in line) >= NOT_A_CHARACTER * typical]
-    marks: list[Mark] = []
-    for line_number, line in enumerate(lines):
+    # Each line measured: its slant (a pixel's column along it: where it would stand upright), its
+    # characters' height and band. Then the lines of whole characters take the dots, commas and dashes
+    # among their own pieces and the small ones nearby (a comma hanging below the baseline is a line
+    # of its own to _lines), before any line is read.
+    measured = []
+    for line in lines:
         slant = _slant(line, ink)
         middle = float(np.median(np.concatenate([piece.rows for piece in line])))
-        for piece in line:  # a pixel's column along the slant: where it would be if the line stood upright
-            piece.along = piece.columns + slant * (piece.rows - middle)
         height = _typical([piece.height for piece in line])
-        characters = _characters(sorted(line, key=lambda piece: piece.left), height)
+        measured.append((slant, middle, height, _band(line, height)))
+    small = [piece for line in lines for piece in line if piece.height < WHOLE_HEIGHT * typical] + crumbs
+    signs: dict[int, tuple[int, _Piece, str]] = {}  # id(piece) -> (the line it is punctuation of, piece, sign)
+    for number, (line, (slant, middle, _, band)) in enumerate(zip(lines, measured)):
+        if band is None or max(piece.height for piece in line) < WHOLE_HEIGHT * typical:
+            continue
+        for piece in line:
+            _along(piece, slant, middle)
+        for piece in {id(piece): piece for piece in [*line, *small]}.values():
+            if id(piece) not in signs:
+                sign = _punctuation(_along(piece, slant, middle), line, band)
+                if sign:
+                    signs[id(piece)] = (number, piece, sign)
+    marks: list[Mark] = []
+    line_number = 0
+    for number, (line, (slant, middle, height, _)) in enumerate(zip(lines, measured)):
+        line = [_along(piece, slant, middle) for piece in line if id(piece) not in signs]
+        found = [(piece, None, sign) for line_of, piece, sign in signs.values() if line_of == number]
+        if not line and not found:
+            continue  # a line of punctuation alone, that another line took as its own
+        characters = _characters(sorted(line, key=lambda piece: piece.left), height) if line else []
         characters = [character for character in characters if character.height >= NOT_A_CHARACTER * typical]
-        if read is not None:
+        if read is not None and characters:
+            found = _signs_read_as_strokes(found, characters, ink, read)
             characters = _fragments_joined(characters, ink, height, read, pairs)
-        parts: list[tuple[_Piece, np.ndarray | None]] = []
+        parts: list[tuple[_Piece, np.ndarray | None, str]] = []
         for character in characters:
-            parts += _split(character, ink, height, read, pairs)
+            parts += [(part, pair, "") for part, pair in _split(character, ink, height, read, pairs)]
+        parts = sorted(parts + (found if punctuation else []), key=lambda part: part[0].left)
+        if not parts:
+            continue
         previous_right = None
-        for part, pair in parts:
+        for part, pair, sign in parts:
             spaced = previous_right is not None and part.left - previous_right > SPACE * height
-            marks.append(_mark(part, ink, line_number, spaced, pair))
+            marks.append(_mark(part, ink, line_number, spaced, pair, sign))
             previous_right = part.right
+        line_number += 1
     return marks
 
 
-def _broken_strokes_joined(pieces: list[_Piece]) -> list[_Piece]:
-    """Pieces with the crumbs of a stroke and those one just above the other joined.
+def _signs_read_as_strokes(
+    found: list[tuple[_Piece, None, str]], characters: list[_Piece], ink: np.ndarray, read: Read
+) -> list[tuple[_Piece, None, str]]:
+    """A line's punctuation, as shape and place tell it, and its characters -> the punctuation that
+    is no stroke of a character: a dash or a comma the model reads the nearest character better with
+    (its largest output; see ``Read``) is a stroke come apart from it (a 2's foot, a 3's top, a 5's
+    flag), and joins it, in ``characters``, in place. On bench/read_numbers' rows such strokes raised
+    it by 0.6 to 13, real dashes and commas lowered it by 0.5 to 13. A dot is too small to change
+    how a whole character reads much either way (-0.5 to +2.8): it joins one only when it raises
+    it by ``DOT_GAIN`` (a broken digit's crumb, which its fragment reads far better with)."""
+    kept = []
+    for piece, pair, sign in found:
+        # the characters either side of it, nearest first: a stroke may have come apart from either
+        beside = sorted(range(len(characters)), key=lambda index: _distance(piece, characters[index]))[:2]
+        joins = [characters[index].joined(piece) for index in beside]
+        outputs = read([_crop(characters[index], ink) for index in beside] + [_crop(joined, ink) for joined in joins])
+        sureness = outputs.max(axis=1)  # [alone..., together...]
+        gains = sureness[len(beside) :] - sureness[: len(beside)]
+        best = int(np.argmax(gains))
+        if gains[best] >= (DOT_GAIN if sign == "." else 0.0):
+            characters[beside[best]] = joins[best]
+        else:
+            kept.append((piece, pair, sign))
+    return kept
+
+
+def _along(piece: _Piece, slant: float, middle: float) -> _Piece:
+    """The piece, its pixels' columns measured along a line's slant (``_slant``) through row ``middle``."""
+    piece.along = piece.columns + slant * (piece.rows - middle)
+    return piece
+
+
+def _band(line: list[_Piece], height: float) -> tuple[float, float] | None:
+    """A line's pieces and typical height -> (its characters' top, their baseline): the
+    medians of its pieces at least ``WHOLE_HEIGHT`` of the line's height; None when it has none."""
+    whole = [piece for piece in line if piece.height >= WHOLE_HEIGHT * height]
+    if not whole:
+        return None
+    return float(np.median([piece.top for piece in whole])), float(np.median([piece.bottom for piece in whole]))
+
+
+def _punctuation(piece: _Piece, line: list[_Piece], band: tuple[float, float]) -> str:
+    """A small piece, the line it may belong to and the line's band (``_band``) -> ".", "," or "-"
+    where the piece is one of those between two of the line's characters, by its shape and place;
+    else "". Measured in the line's height from top to baseline, along the line's slant."""
+    top, baseline = band
+    height = baseline - top
+    whole = [other for other in line if other.height >= WHOLE_HEIGHT * height]
+    if len(whole) < 2 or height <= 0:
+        return ""
+    wide, tall = piece.width / height, piece.height / height
+    if min(wide, tall) < SMALLEST_MARK:
+        return ""
+    # between two characters, and beside them rather than part of one
+    if not (min(other.left for other in whole) < piece.left and piece.right < max(other.right for other in whole)):
+        return ""
+    distances = [_distance(piece, other) for other in whole]
+    if min(distances) < SEPARATE * height or any(
+        _overlap(piece.left, piece.right, other.left, other.right) > APART * piece.width and distance < CLEAR * height
+        for other, distance in zip(whole, distances)
+    ):
+        return ""
+    upper, lower = (piece.top - top) / height, (piece.bottom - baseline) / height  # lower: below the baseline
+    if (
+        DASH[0] <= wide <= DASH[1]
+        and tall <= DASH_THIN
+        and wide >= DASH_FLAT * tall
+        and DASH_MIDDLE[0] <= (upper + tall / 2) <= DASH_MIDDLE[1]
+    ):
+        return "-"
+    if (
+        tall <= COMMA
+        and wide <= DOT
+        and tall >= COMMA_NARROW * wide
+        and lower >= BELOW_BASELINE
+        and upper >= 1 - COMMA_TOP
+    ):
+        return ","
+    round_enough = max(wide, tall) <= DOT_ROUND * min(wide, tall)
+    if wide <= DOT and tall <= DOT and round_enough and upper >= LOW and abs(lower) <= ON_BASELINE:
+        return "."
+    return ""
+
+
+def _broken_strokes_joined(pieces: list[_Piece]) -> tuple[list[_Piece], list[_Piece]]:
+    """Pieces -> (the pieces with the crumbs of a stroke and those one just above the other joined,
+    the crumbs left on their own).
 
     A thin, faint stroke (a 5's flag) can come out of the clean-up as a trail of crumbs, and a
     stroke broken across (a gap rubbed through a digit, a ruled line taken out) leaves pieces too
     little overlapping top to bottom to share a line of writing. Crumbs (pieces under ``CRUMB`` of
     the typical height each way) join the piece nearest them when it is less than ``BROKEN_GAP`` of
-    that height away, and are dropped when none is (dust, a dot). Then pieces overlapping left to
-    right, less than ``BROKEN_GAP`` of the taller one's height apart top to bottom, are joined.
+    that height away, and are set apart when none is (dust, or a dot: ``_punctuation`` tells).
+    Then pieces overlapping left to right, less than ``BROKEN_GAP`` of the taller one's height apart
+    top to bottom, are joined.
     """
     typical = _typical([piece.height for piece in pieces])
     pieces = sorted(pieces, key=lambda piece: -piece.rows.size)  # the biggest first: crumbs join them
+    alone = []
     index = len(pieces) - 1
     while index >= 0 and len(pieces) > 1:
         crumb = pieces[index]
@@ -282,6 +427,8 @@ def _broken_strokes_joined(pieces: list[_Piece]) -> list[_Piece]:
         nearest = int(np.argmin(distances))
         if distances[nearest] <= BROKEN_GAP * typical:
             pieces[nearest] = pieces[nearest].joined(crumb)
+        else:
+            alone.append(crumb)
         del pieces[index]
         index = min(index, len(pieces) - 1)
     pieces = sorted(pieces, key=lambda piece: piece.top)
@@ -301,7 +448,7 @@ def _broken_strokes_joined(pieces: list[_Piece]) -> list[_Piece]:
                     break
             if joined:
                 break
-    return pieces
+    return pieces, alone
 
 
 def _lines(pieces: list[_Piece]) -> list[list[_Piece]]:
@@ -593,7 +740,9 @@ def _crop(piece: _Piece, ink: np.ndarray) -> np.ndarray:
     return crop
 
 
-def _mark(piece: _Piece, ink: np.ndarray, line: int, space_before: bool, pair: np.ndarray | None = None) -> Mark:
+def _mark(
+    piece: _Piece, ink: np.ndarray, line: int, space_before: bool, pair: np.ndarray | None = None, punctuation: str = ""
+) -> Mark:
     """A found character as a ``Mark``, with its soft edge (the faint ink round its strokes) back."""
     crop = _crop(piece, ink)
     top, left = piece.top, int(piece.columns.min())
@@ -602,4 +751,4 @@ def _mark(piece: _Piece, ink: np.ndarray, line: int, space_before: bool, pair: n
     own = cv2.dilate((crop > 0).astype(np.uint8), np.ones((3, 3), np.uint8))
     window = ink[top : top + crop.shape[0], left : left + crop.shape[1]]
     crop = np.where((own > 0) & (crop == 0) & (window < INK_LEVEL * int(ink.max())), window, crop).astype(np.uint8)
-    return Mark(top, piece.bottom, left, left + crop.shape[1], crop, line, space_before, pair)
+    return Mark(top, piece.bottom, left, left + crop.shape[1], crop, line, space_before, pair, punctuation)
