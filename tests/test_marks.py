@@ -151,6 +151,19 @@ def test_dots_commas_and_dashes_between_digits_are_read_in_their_places(text, ba
     assert result.confidence == min(c.confidence for c in result.characters if c.label.isdigit())
 
 
+def test_a_comma_belongs_to_its_own_line_of_two(backend, tmp_path):
+    """A comma of the lower line hangs far below the upper line's baseline: it is not the upper
+    line's (once read 3,4,5678 / 12500)."""
+    upper, lower = written_with_punctuation("345678"), written_with_punctuation("12,500")
+    page = np.zeros((upper.shape[0] + lower.shape[0], max(upper.shape[1], lower.shape[1])), np.uint8)
+    page[: upper.shape[0], : upper.shape[1]] = upper
+    page[upper.shape[0] :, : lower.shape[1]] = lower
+    signs = [(mark.line, mark.punctuation) for mark in find_marks(page, punctuation=True) if mark.punctuation]
+    assert signs == [(1, ",")]
+    [result] = recognise([str(saved(tmp_path, "two lines.png", 255 - page))], backend)
+    assert result.label == "345678\n12,500"
+
+
 def test_a_dash_the_model_reads_its_neighbour_better_with_is_a_stroke_of_it():
     """A 2's foot or a 5's flag come apart looks like a dash between characters: the model, reading
     the nearest character better with it, takes it back (``_signs_read_as_strokes``); a real dash

@@ -94,8 +94,9 @@ LOW = 0.55  # ... and its top below this share of the line's height: it sits on 
 ON_BASELINE = 0.25  # a dot's bottom this near the baseline, up or down
 COMMA = 0.55  # a comma: at most this tall, taller than wide by ...
 COMMA_NARROW = 1.3  # ... this much at least, hanging ...
-BELOW_BASELINE = 0.1  # ... at least this far below the baseline, its top within ...
-COMMA_TOP = 0.4  # ... this far above the baseline
+BELOW_BASELINE = (0.1, 0.5)  # ... from this far below the baseline to this far at most (lower down, it is
+# no comma of this line: another line's mark), its top within ...
+COMMA_TOP = (0.4, 0.1)  # ... this far above the baseline and this far below it
 DASH = (0.2, 1.0)  # a dash: this long ...
 DASH_THIN = 0.3  # ... at most this thick ...
 DASH_FLAT = 2.0  # ... at least this many times longer than thick ...
@@ -384,13 +385,8 @@ def _punctuation(piece: _Piece, line: list[_Piece], band: tuple[float, float]) -
         and DASH_MIDDLE[0] <= (upper + tall / 2) <= DASH_MIDDLE[1]
     ):
         return "-"
-    if (
-        tall <= COMMA
-        and wide <= DOT
-        and tall >= COMMA_NARROW * wide
-        and lower >= BELOW_BASELINE
-        and upper >= 1 - COMMA_TOP
-    ):
+    hanging = BELOW_BASELINE[0] <= lower <= BELOW_BASELINE[1] and 1 - COMMA_TOP[0] <= upper <= 1 + COMMA_TOP[1]
+    if tall <= COMMA and wide <= DOT and tall >= COMMA_NARROW * wide and hanging:
         return ","
     round_enough = max(wide, tall) <= DOT_ROUND * min(wide, tall)
     if wide <= DOT and tall <= DOT and round_enough and upper >= LOW and abs(lower) <= ON_BASELINE:
