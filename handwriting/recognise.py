@@ -156,10 +156,11 @@ class Character:
     label: str
     confidence: float | None  # None for regression models
     topk: list[tuple[str, float | None]]
-    frame: np.ndarray  # uint8 [28, 28]: what the model saw
+    frame: np.ndarray  # uint8 [28, 28]: what the model saw (punctuation: its ink framed alike, for --show)
     box: tuple[int, int, int, int]  # (left, top, right, bottom) in the cleaned ink's pixels
     line: int  # which line of writing, from the top
     space_before: bool  # a wide gap before it: a space between words
+    punctuation: bool = False  # a dot, comma or dash told by its shape and place: no model read it
 
     def as_json(self) -> dict:
         return {"label": self.label, "confidence": self.confidence, "topk": self.topk, "line": self.line}
@@ -312,21 +313,29 @@ def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int 
             )
         ]
     # Dots, commas and dashes between the characters, told by their shape and place: no model reads
-    # them, so they have no confidence and no runners-up.
-    signs = [
-        Character(
-            mark.punctuation,
-            None,
-            [],
-            frame(mark.ink),
-            (mark.left, mark.top, mark.right, mark.bottom),
-            mark.line,
-            mark.space_before,
-        )
-        for mark in found
-        if mark.punctuation
-    ]
-    return sorted(characters + signs, key=lambda character: (character.line, character.box[0]))
+    # them (no confidence, no runners-up). Each goes in its place in its line: among the marks as
+    # find_marks ordered them (along the line's slant), or, where the line reader cut the line anew,
+    # by the middles of the boxes.
+    place = {id(mark): index for index, mark in enumerate(found)}
+    placed = []
+    for line in sorted({mark.line for mark in marks}):
+        of_line = [mark for mark in marks if mark.line == line]
+        read = [character for character in characters if character.line == line]
+        signs = [(mark, _sign(mark, frame)) for mark in found if mark.line == line and mark.punctuation]
+        if len(read) == len(of_line):
+            keyed = [(place[id(mark)], character) for mark, character in zip(of_line, read)]
+            keyed += [(place[id(mark)], sign) for mark, sign in signs]
+        else:
+            keyed = [((character.box[0] + character.box[2]) / 2, character) for character in read]
+            keyed += [((sign.box[0] + sign.box[2]) / 2, sign) for _, sign in signs]
+        placed += [character for _, character in sorted(keyed, key=lambda pair: pair[0])]
+    return placed
+
+
+def _sign(mark, frame) -> Character:
+    """A mark of punctuation (``Mark.punctuation``) as a character no model read."""
+    box = (mark.left, mark.top, mark.right, mark.bottom)
+    return Character(mark.punctuation, None, [], frame(mark.ink), box, mark.line, mark.space_before, punctuation=True)
 
 
 # nats: the line reader's own reading of a line replaces the one cut and read character by character
@@ -566,7 +575,7 @@ def _recognised(
                 yield Result(item.path, error=message, thumbnail=reading.thumbnail)
                 continue
         if len(characters) >= 2 and not single and preprocess in READS_SEVERAL:
-            least = [character.confidence for character in characters if character.topk]  # not punctuation
+            least = [character.confidence for character in characters if not character.punctuation]
             yield Result(
                 item.path,
                 text_of(characters),
@@ -582,7 +591,8 @@ def _recognised(
         )
         if len(characters) >= 2:  # read as one all the same: say so
             why = "--single" if single else f"--preprocess {preprocess}"
-            result.warning = f"it holds {len(characters)} characters, read as one ({why}); without it all are read"
+            count = sum(not character.punctuation for character in characters)
+            result.warning = f"it holds {count} characters, read as one ({why}); without it all are read"
         yield result
 
 
@@ -631,7 +641,8 @@ def save_frames(results: Iterable[Result], directory: str | os.PathLike) -> int:
         name, number = stem, 1
         while True:  # a name none of whose files another picture's took (n.png, or n-1.png, n-2.png ...)
             if result.characters:
-                frames = {f"{name}-{i}.png": character.frame for i, character in enumerate(result.characters, 1)}
+                read = [character for character in result.characters if not character.punctuation]  # what a model saw
+                frames = {f"{name}-{i}.png": character.frame for i, character in enumerate(read, 1)}
             else:
                 frames = {f"{name}.png": result.frame}
             if not used & frames.keys():

@@ -151,6 +151,36 @@ def test_dots_commas_and_dashes_between_digits_are_read_in_their_places(text, ba
     assert result.confidence == min(c.confidence for c in result.characters if c.label.isdigit())
 
 
+def test_punctuation_in_slanted_writing_keeps_its_place(backend, tmp_path):
+    """Signs go among the characters in the order along the line's slant, not by their boxes'
+    upright left edges: a dot at the foot of a leaning 1 came after the next 1 (11.1)."""
+    ink = np.zeros((120, 220), np.uint8)
+    for x in (20, 90, 160):  # three 1s leaning right
+        cv2.line(ink, (x, 25), (x + 30, 90), 255, 8)
+    cv2.circle(ink, (94, 86), 5, 255, -1)  # after the first 1's foot, left of the second 1's top
+    assert "".join(mark.punctuation or "1" for mark in find_marks(ink, punctuation=True)) == "1.11"
+    [result] = recognise([str(saved(tmp_path, "leaning.png", 255 - ink))], backend)
+    assert result.label == "1.11"
+
+
+def test_a_short_comma_hanging_below_the_baseline_is_read():
+    """A comma shorter than a third of the digits, hanging below them: a line of its own to _lines,
+    too short to be kept as one, and still the digits' comma."""
+    ink = np.zeros((140, 260), np.uint8)
+    x, top, baseline = 20, 15, 90
+    for digit in (1, 2):
+        character = columns_of(pen(digit))
+        np.maximum(
+            ink[top : top + 90, x : x + character.shape[1]],
+            character,
+            out=ink[top : top + 90, x : x + character.shape[1]],
+        )
+        x += character.shape[1] + 25
+        if digit == 1:
+            cv2.line(ink, (x - 10, baseline - 4), (x - 13, baseline + 10), 255, 6)
+    assert [mark.punctuation for mark in find_marks(ink, punctuation=True)] == ["", ",", ""]
+
+
 def test_a_comma_belongs_to_its_own_line_of_two(backend, tmp_path):
     """A comma of the lower line hangs far below the upper line's baseline: it is not the upper
     line's (once read 3,4,5678 / 12500)."""

@@ -84,7 +84,8 @@ NARROWEST_PART = 0.2  # no cut leaves a part narrower than a fifth of the line's
 VALLEYS_TRIED = 6  # the deepest valleys of a mark's column sums are where cuts are tried from ...
 CUT_STEP = 0.1  # ... and every tenth of the line's height across it; from each, a path down ...
 PATH_BAND = 0.25  # ... that strays at most a quarter of the line's height from where it started
-PATH_CELLS = 4_000_000  # paths are found for at most this many cells (rows x starts x band columns) at a time
+PATH_CELLS = 4_000_000  # paths are found for at most this many cells (rows x starts x band columns) at a
+# time: 4 MB of moves (int8) and 32 MB of costs a row at most, whatever the mark's size
 # Punctuation between the characters of a line, told by its shape and place alone (no model reads it),
 # all measured in the line's height, from its characters' tops to their baseline:
 SMALLEST_MARK = 0.06  # a dot, a comma or a dash at least this long each way (less is dust)
@@ -106,8 +107,8 @@ SEPARATE = 0.1  # a mark of punctuation lies this far from every character's ink
 # broken across, a flag come apart, lie closer to the rest of their character) ...
 APART = 0.5  # ... and overlaps one left to right by at most half its own width ...
 CLEAR = 0.15  # ... unless it lies this far from its ink at least (a comma tucked under a 5's foot)
-SPACE = 1.0  # a gap wider than the line's character height is a space between words (0.8 put one in 1.8% of
-# the bench's rows of evenly written digits, measured along the slant; 1.0 in 0.1%)
+SPACE = 1.0  # a gap wider than the line's character height is a space between words (on seeds 0-3 of
+# bench/read_numbers, 2,000 rows of digits with no space, 0.8 put one into 36 rows; 1.0 into 2)
 
 # outputs(inks) -> float [n, classes]: the reading model's outputs (logits) for each uint8 ink crop
 # [h, w]. How sure it is that a crop is one character it knows is its largest output: softmax
@@ -265,7 +266,8 @@ def find_marks(
     # The picture's typical character height: a line, or a mark, much shorter than it is an underline,
     # a dash, a comma or a dot, none of which a model of characters can read.
     typical = _typical([piece.height for piece in pieces])
-    lines = [line for line in _lines(pieces) if max(piece.height for piece in line) >= NOT_A_CHARACTER * typical]
+    every_line = _lines(pieces)
+    lines = [line for line in every_line if max(piece.height for piece in line) >= NOT_A_CHARACTER * typical]
     # Each line measured: its slant (a pixel's column along it: where it would stand upright), its
     # characters' height and band. Then the lines of whole characters take the dots, commas and dashes
     # among their own pieces and the small ones nearby (a comma hanging below the baseline is a line
@@ -276,7 +278,7 @@ def find_marks(
         middle = float(np.median(np.concatenate([piece.rows for piece in line])))
         height = _typical([piece.height for piece in line])
         measured.append((slant, middle, height, _band(line, height)))
-    small = [piece for line in lines for piece in line if piece.height < WHOLE_HEIGHT * typical] + crumbs
+    small = [piece for line in every_line for piece in line if piece.height < WHOLE_HEIGHT * typical] + crumbs
     signs: dict[int, tuple[int, _Piece, str]] = {}  # id(piece) -> (the line it is punctuation of, piece, sign)
     for number, (line, (slant, middle, _, band)) in enumerate(zip(lines, measured)):
         if band is None or max(piece.height for piece in line) < WHOLE_HEIGHT * typical:
@@ -292,7 +294,9 @@ def find_marks(
     line_number = 0
     for number, (line, (slant, middle, height, _)) in enumerate(zip(lines, measured)):
         line = [_along(piece, slant, middle) for piece in line if id(piece) not in signs]
-        found = [(piece, None, sign) for line_of, piece, sign in signs.values() if line_of == number]
+        found = [
+            (_along(piece, slant, middle), None, sign) for line_of, piece, sign in signs.values() if line_of == number
+        ]
         if not line and not found:
             continue  # a line of punctuation alone, that another line took as its own
         characters = _characters(sorted(line, key=lambda piece: piece.left), height) if line else []
@@ -366,8 +370,8 @@ def _punctuation(piece: _Piece, line: list[_Piece], band: tuple[float, float]) -
     if len(whole) < 2 or height <= 0:
         return ""
     wide, tall = piece.width / height, piece.height / height
-    if min(wide, tall) < SMALLEST_MARK:
-        return ""
+    if min(wide, tall) < SMALLEST_MARK or tall > max(COMMA, DOT, DASH_THIN) or wide > DASH[1]:
+        return ""  # dust, or too big for any sign (most pieces: a character's)
     # between two characters, and beside them rather than part of one
     if not (min(other.left for other in whole) < piece.left and piece.right < max(other.right for other in whole)):
         return ""

@@ -156,8 +156,8 @@ function mayBeSeveral() {
 
 function changed() {
   redrawPad();
-  if (pending || !session) return;
   checking += 1; // the server's look at the drawing before this stroke is stale now
+  if (pending || !session) return;
   if (clearlySeveral()) {
     reading += 1; // and so is any answer for it
     showNote("several characters? read when you lift the pen");
@@ -311,7 +311,6 @@ async function checkOnServer() {
   const number = ++checking;
   const points = pointCount();
   const apart = strokeGroups() >= 2;
-  if (apart && tooSmall()) return;
   const started = performance.now();
   const answer = await ask(await new Promise((resolve) => pad.toBlob(resolve, "image/png")));
   if (number !== checking) return; // drawn on, or cleared, since
@@ -378,7 +377,7 @@ function showCharacters(strip, characters) {
       const image = document.createElement("img");
       image.className = "seen small";
       image.src = character.frame;
-      image.alt = `the 28x28 read as ${character.label}`;
+      image.alt = character.topk.length ? `the 28x28 read as ${character.label}` : `a ${character.label} told by its shape and place`;
       const caption = document.createElement("figcaption");
       caption.textContent = character.label;
       if (character.confidence !== null) figure.title = `${character.label}: ${percent(character.confidence)}`;
