@@ -29,7 +29,15 @@ from typing import NamedTuple
 import numpy as np
 
 from handwriting.errors import UserError, describe_os_error, one_line
-from handwriting.preprocess import PREPROCESSORS, PictureError, normalize, read_picture, read_picture_bytes, shrunk
+from handwriting.preprocess import (
+    MNIST_SIZE,
+    PREPROCESSORS,
+    PictureError,
+    normalize,
+    read_picture,
+    read_picture_bytes,
+    shrunk,
+)
 from handwriting.preprocess.frame import FRAMINGS, frame_mnist
 from handwriting.preprocess.marks import FLOOR, find_marks, may_be_several, one_long_stroke, typical_height
 from handwriting.preprocess.read import WORKING_SIDE
@@ -321,7 +329,7 @@ def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int 
     for line in sorted({mark.line for mark in marks}):
         of_line = [mark for mark in marks if mark.line == line]
         read = [character for character in characters if character.line == line]
-        signs = [(mark, _sign(mark, frame)) for mark in found if mark.line == line and mark.punctuation]
+        signs = [(mark, _sign(mark, of_line)) for mark in found if mark.line == line and mark.punctuation]
         if len(read) == len(of_line):
             keyed = [(place[id(mark)], character) for mark, character in zip(of_line, read)]
             keyed += [(place[id(mark)], sign) for mark, sign in signs]
@@ -332,10 +340,29 @@ def read_characters(ink: np.ndarray, backend, framing: str = "mnist", topk: int 
     return placed
 
 
-def _sign(mark, frame) -> Character:
-    """A mark of punctuation (``Mark.punctuation``) as a character no model read."""
+SIGN_BOX = 20  # px: a line's characters are this tall in a frame (MNIST's box); a sign is drawn to scale
+
+
+def _sign(mark, characters: list) -> Character:
+    """A mark of punctuation (``Mark.punctuation``) and its line's other marks -> it as a character
+    no model read, its frame (for --show) drawn at the size and height it has beside the characters,
+    not blown up to fill the box as a character's is."""
+    import cv2
+
+    top = float(np.median([other.top for other in characters]))
+    height = max(1.0, float(np.median([other.bottom - other.top for other in characters])))
+    scale = SIGN_BOX / height
+    rows, columns = mark.ink.shape
+    small = cv2.resize(
+        mark.ink, (max(1, round(columns * scale)), max(1, round(rows * scale))), interpolation=cv2.INTER_AREA
+    )
+    small = small[:MNIST_SIZE, :MNIST_SIZE]
+    frame = np.zeros((MNIST_SIZE, MNIST_SIZE), np.uint8)
+    down = int(np.clip(round((MNIST_SIZE - SIGN_BOX) / 2 + (mark.top - top) * scale), 0, MNIST_SIZE - small.shape[0]))
+    across = (MNIST_SIZE - small.shape[1]) // 2
+    frame[down : down + small.shape[0], across : across + small.shape[1]] = small
     box = (mark.left, mark.top, mark.right, mark.bottom)
-    return Character(mark.punctuation, None, [], frame(mark.ink), box, mark.line, mark.space_before, punctuation=True)
+    return Character(mark.punctuation, None, [], frame, box, mark.line, mark.space_before, punctuation=True)
 
 
 # nats: the line reader's own reading of a line replaces the one cut and read character by character

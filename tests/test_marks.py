@@ -147,7 +147,8 @@ def test_dots_commas_and_dashes_between_digits_are_read_in_their_places(text, ba
     [result] = recognise([str(saved(tmp_path, "amount.png", 255 - ink))], backend)
     assert result.label == text
     signs = [character for character in result.characters if not character.label.isdigit()]
-    assert all(sign.confidence is None and sign.topk == [] for sign in signs)
+    assert all(sign.confidence is None and sign.topk == [] and sign.punctuation for sign in signs)
+    assert all(np.count_nonzero(sign.frame) < 0.1 * sign.frame.size for sign in signs)  # drawn to scale, not blown up
     assert result.confidence == min(c.confidence for c in result.characters if c.label.isdigit())
 
 
