@@ -592,13 +592,13 @@ def _split(
         # part too (three touching) or it is far too wide for one
         if part_of_pair and character.width <= SURELY_TWO * height and two < PART_TWO:
             return [(character, None)]
+    if read is None and character.width <= SURELY_TWO * height:
+        return [(character, None)]  # without a model only a mark far too wide for one is cut: no cuts to try
     options = _cuts(character, ink, height)
     if not options:
         return [(character, None)]
     pair = None
     if read is None:
-        if character.width <= SURELY_TWO * height:
-            return [(character, None)]
         left, right = options[0]  # the cut through the least ink
     else:
         crops = [whole] + [_crop(part, ink) for parts in options for part in parts]
