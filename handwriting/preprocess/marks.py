@@ -325,10 +325,11 @@ def _signs_read_as_strokes(
     """A line's punctuation, as shape and place tell it, and its characters -> the punctuation that
     is no stroke of a character: a dash or a comma the model reads the nearest character better with
     (its largest output; see ``Read``) is a stroke come apart from it (a 2's foot, a 3's top, a 5's
-    flag), and joins it, in ``characters``, in place. On bench/read_numbers' rows such strokes raised
-    it by 0.6 to 13, real dashes and commas lowered it by 0.5 to 13. A dot is too small to change
-    how a whole character reads much either way (-0.5 to +2.8): it joins one only when it raises
-    it by ``DOT_GAIN`` (a broken digit's crumb, which its fragment reads far better with)."""
+    flag), and joins it, in ``characters``, in place. Such strokes on bench/read_numbers' rows raised
+    it by 0.6 to 13; real dashes and commas, in rows of MNIST digits drawn with them, lowered it by
+    0.5 to 13. A dot is too small to change how a whole character reads much either way (-0.5 to
+    +2.8): it joins one only when it raises it by ``DOT_GAIN`` (a broken digit's crumb, which its
+    fragment reads far better with)."""
     kept = []
     for piece, pair, sign in found:
         # the characters either side of it, nearest first: a stroke may have come apart from either
@@ -366,12 +367,14 @@ def _punctuation(piece: _Piece, line: list[_Piece], band: tuple[float, float]) -
     else "". Measured in the line's height from top to baseline, along the line's slant."""
     top, baseline = band
     height = baseline - top
-    whole = [other for other in line if other.height >= WHOLE_HEIGHT * height]
-    if len(whole) < 2 or height <= 0:
+    if height <= 0:
         return ""
     wide, tall = piece.width / height, piece.height / height
     if min(wide, tall) < SMALLEST_MARK or tall > max(COMMA, DOT, DASH_THIN) or wide > DASH[1]:
         return ""  # dust, or too big for any sign (most pieces: a character's)
+    whole = [other for other in line if other.height >= WHOLE_HEIGHT * height]
+    if len(whole) < 2:
+        return ""
     # between two characters, and beside them rather than part of one
     if not (min(other.left for other in whole) < piece.left and piece.right < max(other.right for other in whole)):
         return ""
